@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one engine client of the collection: connection options, connect, error translation.
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    import requests.exceptions
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by the "SDK missing" test
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = traceback.format_exc()
+
+    class DockerException(Exception):  # type: ignore[no-redef]
+        pass
+
+    class APIError(DockerException):  # type: ignore[no-redef]
+        pass
+
+    class NotFound(APIError):  # type: ignore[no-redef]
+        pass
+
+    class ImageNotFound(NotFound):  # type: ignore[no-redef]
+        pass
+
+
+MIN_API_VERSION = '1.30'
+MIN_SDK_VERSION = '5.0.0'
+DEFAULT_HOST = 'unix:///var/run/docker.sock'
+
+ENGINE_ARGUMENT_SPEC = dict(
+    docker_host=dict(type='str', default=DEFAULT_HOST, aliases=['docker_url'],
+                     fallback=(env_fallback, ['DOCKER_HOST'])),
+    tls=dict(type='bool', default=False, fallback=(env_fallback, ['DOCKER_TLS'])),
+    validate_certs=dict(type='bool', default=False, aliases=['tls_verify'],
+                        fallback=(env_fallback, ['DOCKER_TLS_VERIFY'])),
+    ca_path=dict(type='path', aliases=['ca_cert', 'tls_ca_cert']),
+    client_cert=dict(type='path', aliases=['tls_client_cert', 'cert_path']),
+    client_key=dict(type='path', aliases=['tls_client_key', 'key_path'], no_log=False),
+    timeout=dict(type='int', default=60, fallback=(env_fallback, ['DOCKER_TIMEOUT'])),
+    api_version=dict(type='str', default='auto', aliases=['docker_api_version'],
+                     fallback=(env_fallback, ['DOCKER_API_VERSION'])),
+)
+
+
+def engine_argument_spec(**extra):
+    """The connection options plus a module's own."""
+    spec = dict(ENGINE_ARGUMENT_SPEC)
+    spec.update(extra)
+    return spec
+
+
+class EngineError(Exception):
+    """An engine failure already phrased for the operator."""
+
+    def __init__(self, msg, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+def _version_tuple(text):
+    parts = []
+    for piece in str(text).split('.'):
+        digits = ''.join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def _socket_path(docker_host):
+    if docker_host.startswith('unix://'):
+        return docker_host[len('unix://'):]
+    return None
+
+
+def _root_cause(exc):
+    """Walk __cause__/__context__/args to the innermost OSError, if any."""
+    seen = set()
+    todo = [exc]
+    while todo:
+        cur = todo.pop(0)
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno is not None:
+            return cur
+        todo.extend([getattr(cur, '__cause__', None), getattr(cur, '__context__', None)])
+        todo.extend(a for a in getattr(cur, 'args', ()) if isinstance(a, BaseException))
+        reason = getattr(cur, 'reason', None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+    return None
+
+
+def describe_connection_error(docker_host, timeout, exc):
+    """Turn a failure to reach the engine into one clear sentence naming the address."""
+    path = _socket_path(docker_host)
+    cause = _root_cause(exc)
+    code = cause.errno if cause is not None else None
+    text = str(exc)
+    if path is not None and (code == errno.ENOENT or 'No such file' in text):
+        return ('Docker engine not answering at %s: the socket %s does not exist '
+                '(is dockerd running on this host?)' % (docker_host, path))
+    if code in (errno.EACCES, errno.EPERM) or 'Permission denied' in text:
+        return ('Permission denied on the Docker engine socket %s: run the task as root '
+                '(become: true) or as a member of the docker group' % (path or docker_host))
+    if code == errno.ECONNREFUSED or 'Connection refused' in text:
+        return ('Docker engine not answering at %s: connection refused '
+                '(dockerd is stopped or restarting)' % docker_host)
+    if isinstance(exc, (socket.timeout, TimeoutError)) or 'timed out' in text.lower():
+        return ('Docker engine not answering at %s: no answer within %s s'
+                % (docker_host, timeout))
+    return 'Docker engine not answering at %s: %s' % (docker_host, text)
+
+
+def sdk_missing_message():
+    return ("The Python 'docker' SDK (>= %s) is required on the managed host but cannot be "
+            "imported by %s. Install it with: %s -m pip install 'docker>=%s' "
+            "(or the distribution package, e.g. apt install python3-docker / dnf install python3-docker)."
+            % (MIN_SDK_VERSION.rsplit('.0', 1)[0], sys.executable, sys.executable,
+               MIN_SDK_VERSION.rsplit('.0', 1)[0]))
+
+
+class Engine:
+    """A connected, version-checked engine API client."""
+
+    def __init__(self, params):
+        if not HAS_DOCKER:
+            raise EngineError(sdk_missing_message(), exception=DOCKER_IMPORT_ERROR)
+        if _version_tuple(docker.__version__) < _version_tuple(MIN_SDK_VERSION):
+            raise EngineError("The Python 'docker' SDK on the managed host is %s; >= %s is required. "
+                              "Upgrade it with: %s -m pip install -U 'docker>=%s'"
+                              % (docker.__version__, MIN_SDK_VERSION, sys.executable, MIN_SDK_VERSION))
+        self.docker_host = params.get('docker_host') or DEFAULT_HOST
+        self.timeout = params.get('timeout') or 60
+        tls_config = None
+        if params.get('tls') or params.get('validate_certs'):
+            cert = None
+            if params.get('client_cert') and params.get('client_key'):
+                cert = (params['client_cert'], params['client_key'])
+            tls_config = docker.tls.TLSConfig(
+                client_cert=cert, ca_cert=params.get('ca_path'),
+                verify=bool(params.get('validate_certs')))
+        api_version = params.get('api_version') or 'auto'
+        try:
+            self.api = docker.APIClient(base_url=self.docker_host, version=api_version,
+                                        timeout=self.timeout, tls=tls_config)
+        except DockerException as exc:
+            raise EngineError(describe_connection_error(self.docker_host, self.timeout, exc))
+        try:
+            self.version = self.api.version()
+        except Exception as exc:  # connection errors come as several types
+            raise EngineError(describe_connection_error(self.docker_host, self.timeout, exc))
+        engine_api = self.version.get('ApiVersion', '0')
+        if _version_tuple(engine_api) < _version_tuple(MIN_API_VERSION):
+            raise EngineError('Docker engine at %s speaks API %s (Docker %s); patchops.containers needs '
+                              'API >= %s (Docker 17.06 or newer)'
+                              % (self.docker_host, engine_api, self.version.get('Version'), MIN_API_VERSION))
+        self._info = None
+
+    @property
+    def info(self):
+        if self._info is None:
+            self._info = self.call('read engine info', self.api.info)
+        return self._info
+
+    def call(self, what, fn, *args, **kwargs):
+        """Run one API call; engine failures become EngineError naming what was being done."""
+        try:
+            return fn(*args, **kwargs)
+        except NotFound:
+            raise
+        except APIError as exc:
+            explanation = getattr(exc, 'explanation', None) or str(exc)
+            if isinstance(explanation, bytes):
+                explanation = explanation.decode('utf-8', 'replace')
+            raise EngineError('%s: the engine at %s answered: %s' % (what, self.docker_host, explanation),
+                              status_code=getattr(exc, 'status_code', None))
+        except (requests.exceptions.RequestException, OSError, DockerException) as exc:
+            raise EngineError('%s: %s' % (what, describe_connection_error(self.docker_host, self.timeout, exc)))
+
+
+def connect(module):
+    """Connect for an AnsibleModule or fail it with a clear message."""
+    try:
+        return Engine(module.params)
+    except EngineError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
