@@ -18,7 +18,7 @@ from ansible.module_utils.basic import env_fallback
 
 try:
     import docker
-    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    from docker.errors import APIError, DockerException, NotFound
     import requests.exceptions
     HAS_DOCKER = True
     DOCKER_IMPORT_ERROR = None
@@ -33,9 +33,6 @@ except ImportError:  # pragma: no cover - exercised by the "SDK missing" test
         pass
 
     class NotFound(APIError):  # type: ignore[no-redef]
-        pass
-
-    class ImageNotFound(NotFound):  # type: ignore[no-redef]
         pass
 
 

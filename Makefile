@@ -1,0 +1,64 @@
+# patchops.containers — developer entry points. See CONTRIBUTING.md.
+SHELL := /bin/bash
+VENV ?= $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+COLL_LINK := build/ansible_collections/patchops/containers
+SANITY_TREE := build/sanity/ansible_collections/patchops/containers
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build
+export PATH := $(VENV)/bin:$(PATH)
+
+.PHONY: all venv link lab-up lab-down sanity lint units integration test demo build clean
+
+all: test
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-test.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+link:
+	@mkdir -p $(dir $(COLL_LINK)) && ln -sfn $(CURDIR) $(COLL_LINK)
+
+lab-up: venv
+	tests/lab/lab up
+
+lab-down:
+	tests/lab/lab down
+
+# ansible-test wants the collection under .../ansible_collections/<ns>/<name>: copy what git
+# tracks (plus new untracked files) there.
+SANITY_VENV := $(CURDIR)/.venv-sanity
+$(SANITY_VENV)/.installed: requirements-test.txt
+	python3 -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install -q "$$(grep '^ansible-core' requirements-test.txt)"
+	touch $@
+
+sanity: $(SANITY_VENV)/.installed
+	@pipv=$$(grep -oP "pip='\K[0-9.]+" $(SANITY_VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py); \
+	  mkdir -p ~/.ansible/test/cache && cp .ci/get_pip_offline.py ~/.ansible/test/cache/get_pip_$${pipv//./_}.py
+	rm -rf build/sanity && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard | grep -v '^build/' | rsync -a --files-from=- . $(SANITY_TREE)/
+	cd $(SANITY_TREE) && git init -q && git add -A && \
+	  $(SANITY_VENV)/bin/ansible-test sanity --python 3.11 --local --requirements --color no
+
+lint: venv link
+	ansible-lint --profile production
+
+units: venv link
+	$(PY) -m pytest tests/unit -q
+
+integration: venv link
+	$(PY) -m pytest tests/integration -q
+
+test: sanity lint units integration
+
+build: venv
+	ansible-galaxy collection build --force --output-path build/
+
+demo: venv link
+	tests/lab/lab up
+	ansible-playbook -i /var/lib/patchops-lab/inventory.ini playbooks/inventory.yml
+
+clean:
+	rm -rf build
