@@ -242,7 +242,7 @@ def _trivy_report(tree, doc):
     version = tree.get(doc, 'SchemaVersion', '', 'an integer')
     if version != TRIVY_SCHEMA_VERSION:
         raise tree.error('SchemaVersion', 'unsupported Trivy SchemaVersion %d (only %d is supported)'
-                  % (version, TRIVY_SCHEMA_VERSION))
+                         % (version, TRIVY_SCHEMA_VERSION))
     artifact = tree.get(doc, 'ArtifactName', '', 'a string', required=False)
     os_name, image_id = _trivy_metadata(tree, doc)
     findings = []
@@ -278,7 +278,7 @@ def _trivy_result(tree, result, where):
         raise tree.error(where, "missing 'Class' (a result with Vulnerabilities must say os-pkgs or lang-pkgs)")
     if klass not in VULN_CLASSES:
         raise tree.error(_join(where, 'Class'), 'unknown class %s for a result with Vulnerabilities '
-                  '(expected os-pkgs or lang-pkgs)' % json.dumps(klass))
+                         '(expected os-pkgs or lang-pkgs)' % json.dumps(klass))
     return [_trivy_vuln(tree, vuln, vuln_where, klass, target) for vuln_where, vuln in vulns]
 
 
@@ -340,7 +340,7 @@ def _grype_match(tree, match, where):
     tree.get(artifact, 'purl', art_where, 'a string', required=False)
     if not vuln_id or not package:
         raise tree.error(vuln_where if not vuln_id else art_where,
-                  "empty '%s'" % ('id' if not vuln_id else 'name'))
+                         "empty '%s'" % ('id' if not vuln_id else 'name'))
     klass = 'os-pkgs' if kind.lower() in GRYPE_OS_TYPES else 'lang-pkgs'
     return _finding(vuln_id, package, installed, fixed, severity, klass,
                     _grype_location(tree, artifact, art_where))

@@ -1,0 +1,104 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Image references: parse, validate, normalise (the distribution reference grammar).
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_REGISTRY = 'docker.io'
+_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+_DOMAIN_PART = r'(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+_DOMAIN = r'(?:%s(?:\.%s)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?' % (_DOMAIN_PART, _DOMAIN_PART)
+_TAG = r'[\w][\w.-]{0,127}'
+_DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}'
+_REFERENCE = re.compile(r'^(?:(?P<domain>%s)/)?(?P<path>%s(?:/%s)*)(?::(?P<tag>%s))?(?:@(?P<digest>%s))?$'
+                        % (_DOMAIN, _COMPONENT, _COMPONENT, _TAG, _DIGEST))
+_IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{12,64}$')
+_FULL_ID = re.compile(r'^sha256:[0-9a-f]{64}$')
+
+
+class ImageRefError(ValueError):
+    pass
+
+
+class ImageRef:
+    """A parsed reference. ``registry`` is the normalised registry host."""
+
+    __slots__ = ('text', 'registry', 'repository', 'tag', 'digest')
+
+    def __init__(self, text, registry, repository, tag, digest):
+        self.text = text
+        self.registry = registry
+        self.repository = repository
+        self.tag = tag
+        self.digest = digest
+
+    @property
+    def name(self):
+        """registry/repository as the engine names it (docker.io kept implicit)."""
+        if self.registry == DEFAULT_REGISTRY:
+            short = self.repository
+            return short[len('library/'):] if short.startswith('library/') else short
+        return '%s/%s' % (self.registry, self.repository)
+
+    @property
+    def pinned(self):
+        return self.digest is not None
+
+    def with_digest(self, digest):
+        return '%s@%s' % (self.name, digest)
+
+    def tagged(self):
+        """name:tag, the default tag filled in (None for a digest-only reference)."""
+        if self.tag is None and self.digest:
+            return None
+        return '%s:%s' % (self.name, self.tag or 'latest')
+
+    def __repr__(self):
+        return 'ImageRef(%r)' % self.text
+
+
+def is_image_id(text):
+    return bool(_IMAGE_ID.match(text or '')) and (text.startswith('sha256:') or len(text) in (12, 64))
+
+
+def is_full_image_id(text):
+    return bool(_FULL_ID.match(text or ''))
+
+
+def parse(text):
+    """Parse a reference like ``reg:5000/a/b:tag@sha256:...``; ImageRefError names what is wrong."""
+    if not isinstance(text, str) or not text.strip():
+        raise ImageRefError('image reference %r is empty' % (text,))
+    if text != text.strip() or any(ch.isspace() for ch in text):
+        raise ImageRefError('image reference %r contains white space' % (text,))
+    if len(text) > 255 + 140:
+        raise ImageRefError('image reference %r is too long' % (text,))
+    match = _REFERENCE.match(text)
+    if not match:
+        raise ImageRefError('image reference %r is malformed (expected [registry/]name[:tag][@sha256:digest], '
+                            'lower-case name components)' % (text,))
+    domain, path = match.group('domain'), match.group('path')
+    # A first component is a registry only if it looks like a host (dot, port) or is localhost.
+    if domain is not None and not ('.' in domain or ':' in domain or domain == 'localhost'):
+        if domain != domain.lower():
+            raise ImageRefError('image reference %r is malformed: upper-case name component' % (text,))
+        path = '%s/%s' % (domain, path)
+        domain = None
+    registry = domain or DEFAULT_REGISTRY
+    if registry in ('index.docker.io', 'registry-1.docker.io'):
+        registry = DEFAULT_REGISTRY
+    if registry == DEFAULT_REGISTRY and '/' not in path:
+        path = 'library/' + path
+    if len(path) > 255:
+        raise ImageRefError('image reference %r: repository name longer than 255 characters' % (text,))
+    digest = match.group('digest')
+    if digest is not None and digest.startswith('sha256:') and len(digest) != 71:
+        raise ImageRefError('image reference %r: a sha256 digest has 64 hex digits' % (text,))
+    return ImageRef(text, registry, path, match.group('tag'), digest)
