@@ -22,9 +22,8 @@ DECISIONS = ('patch', 'skip', 'refuse')
 SCANNERS = ('trivy', 'grype')
 
 TRIVY_SCHEMA_VERSION = 2
+# Other Trivy result classes (secret, config, license...) never carry vulnerabilities.
 VULN_CLASSES = ('os-pkgs', 'lang-pkgs')
-# Result classes Trivy writes for its other scanners; they never carry vulnerabilities.
-OTHER_TRIVY_CLASSES = ('secret', 'config', 'license', 'license-file', 'custom')
 GRYPE_SEVERITY = {
     'critical': 'CRITICAL', 'high': 'HIGH', 'medium': 'MEDIUM', 'low': 'LOW',
     'negligible': 'LOW', 'unknown': 'UNKNOWN',
@@ -90,16 +89,29 @@ def _load_json(text, source):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        if not text[exc.pos:].strip():
-            raise ScanReportError('report %s: JSON ends early at line %d column %d (%s): '
-                                  'the file is truncated' % (source, exc.lineno, exc.colno, exc.msg))
-        raise ScanReportError('report %s: not valid JSON at line %d column %d: %s '
-                              '(expected a report from trivy --format json or grype -o json)'
-                              % (source, exc.lineno, exc.colno, exc.msg))
+        if _looks_truncated(text, exc):
+            raise ScanReportError('report %s: the file is truncated: the JSON stops early (%s)'
+                                  % (source, _json_problem(exc)))
+        raise ScanReportError('report %s: not valid JSON (%s); '
+                              'expected a report from trivy --format json or grype -o json'
+                              % (source, _json_problem(exc)))
     except RecursionError:
         raise ScanReportError('report %s: JSON nested too deeply to be a scanner report' % source)
     except ValueError as exc:
         raise ScanReportError('report %s: not valid JSON: %s' % (source, exc))
+
+
+def _json_problem(exc):
+    joint = ' ' if exc.msg.endswith(' at') else ' at '
+    return '%s%sline %d column %d' % (exc.msg, joint, exc.lineno, exc.colno)
+
+
+def _looks_truncated(text, exc):
+    rest = text[exc.pos:]
+    if not rest.strip():
+        return True
+    # JSON strings hold no raw newline: an open string running to the end was cut off.
+    return exc.msg.startswith('Unterminated string') and '\n' not in rest.rstrip()
 
 
 # ---------------------------------------------------------------------------
@@ -252,7 +264,7 @@ def _trivy_report(tree, doc):
         findings.extend(_trivy_result(tree, result, where))
     if classes and not any(klass in VULN_CLASSES for klass in classes):
         raise tree.error('Results', 'no os-pkgs or lang-pkgs result: the report was made without the '
-                             'vulnerability scanner (use trivy --scanners vuln)')
+                                    'vulnerability scanner (use trivy --scanners vuln)')
     return _report('trivy', tree.source, artifact, os_name, image_id, findings)
 
 
@@ -404,8 +416,11 @@ def _match_key(finding):
 # Policy and comparison
 
 def make_policy(fail_on_new=DEFAULT_FAIL_ON_NEW, require_fix=False, max_severity=None, ignore=None):
-    """Validate the policy options once; returns a plain dict."""
-    fail_on_new = [_policy_severity(s, 'fail_on_new') for s in (fail_on_new or [])]
+    """Validate the policy options once; returns a plain dict. fail_on_new=None means the default."""
+    if fail_on_new is None:
+        fail_on_new = DEFAULT_FAIL_ON_NEW
+    severities = [_policy_severity(s, 'fail_on_new') for s in fail_on_new]
+    fail_on_new = [s for index, s in enumerate(severities) if s not in severities[:index]]
     if max_severity is not None:
         max_severity = _policy_severity(max_severity, 'max_severity')
     ignored = {}
@@ -471,11 +486,11 @@ def _refusals(comparison, policy):
     reasons = []
     new_bad = [f for f in comparison['introduced'] if f['severity'] in policy['fail_on_new']]
     if new_bad:
-        reasons.append('the patched image introduces %s (fail_on_new: %s): %s'
+        reasons.append('the patched image introduces %s of a severity listed in fail_on_new [%s]: %s'
                        % (_count_phrase(new_bad), ', '.join(policy['fail_on_new']), _id_list(new_bad)))
     limit = policy['max_severity']
     if limit is not None:
-        remaining = comparison['still_open'] + comparison['introduced']
+        remaining = sort_findings(comparison['still_open'] + comparison['introduced'])
         above = [f for f in remaining if SEVERITY_RANK[f['severity']] > SEVERITY_RANK[limit]]
         if above:
             reasons.append('the patched image still has %s above max_severity %s: %s'
@@ -489,14 +504,19 @@ def _context(comparison):
         findings = comparison[key]
         lines.append('the patched image %s %s' % (verb, _count_phrase(findings) if findings else 'nothing'))
     if comparison['ignored']:
-        lines.append('%d finding(s) ignored by policy: %s' % (len(comparison['ignored']), _id_list(comparison['ignored'])))
+        ignored = comparison['ignored']
+        lines.append('%s ignored by policy: %s' % (_plural(len(ignored), 'finding'), _id_list(ignored)))
     return lines
+
+
+def _plural(count, noun):
+    return '%d %s%s' % (count, noun, '' if count == 1 else 's')
 
 
 def _count_phrase(findings):
     counts = count_by_severity(findings)
     parts = ['%d %s' % (counts[s], s) for s in reversed(SEVERITIES) if counts[s]]
-    return '%d finding%s (%s)' % (len(findings), '' if len(findings) == 1 else 's', ', '.join(parts))
+    return '%s (%s)' % (_plural(len(findings), 'finding'), ', '.join(parts))
 
 
 def _id_list(findings):
