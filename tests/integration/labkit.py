@@ -6,6 +6,7 @@ import json
 import os
 import shlex
 import subprocess
+import sys
 import tempfile
 import uuid
 
@@ -15,6 +16,8 @@ import docker
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
 LAB_DIR = os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab')
+# ansible-runner runs the ansible commands found on PATH: those of this interpreter's venv.
+os.environ['PATH'] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', '')
 
 
 def lab_env():
@@ -53,12 +56,15 @@ class Lab:
     def image(self, tag):
         return '%s/patchops/app:%s' % (self.registry, tag)
 
-    def pull(self, host, *tags):
-        """Pull lab app images onto a host's engine (test setup)."""
+    @property
+    def auth(self):
+        return {'username': self.registry_user, 'password': self.registry_password}
+
+    def pull(self, host, *tags, repo='patchops/app'):
+        """Pull lab images onto a host's engine (test setup); returns its raw client."""
         api = self.engine(host)
-        auth = {'username': self.registry_user, 'password': self.registry_password}
         for tag in tags:
-            api.pull(self.image(tag).rsplit(':', 1)[0], tag=tag, auth_config=auth)
+            api.pull('%s/%s' % (self.registry, repo), tag=tag, auth_config=self.auth)
         return api
 
     # -- shell ---------------------------------------------------------------

@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one config-clone function: a create request for a container on another image, built
+from ``docker inspect`` of the old one, with the old image's defaults taken out so that the
+new image's defaults apply (FIELD-NOTES section 2).
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import copy
+
+# HostConfig keys that describe the old container's runtime, not the operator's wishes.
+_HOSTCONFIG_DROP = ('ContainerIDFile',)
+# Config keys that come from the image when the operator did not set them.
+_IMAGE_SCALARS = ('WorkingDir', 'User', 'StopSignal')
+_DEFAULT_BRIDGE = ('bridge', 'default')
+
+
+def _image_config(image):
+    return (image or {}).get('Config') or {}
+
+
+def network_mode(container):
+    return (container.get('HostConfig') or {}).get('NetworkMode') or 'default'
+
+
+def shares_netns(container):
+    """The container whose network namespace this one joins (id or name), or None."""
+    mode = network_mode(container)
+    return mode.split(':', 1)[1] if mode.startswith('container:') else None
+
+
+def _subtract_env(env, image_env):
+    image_env = set(image_env or [])
+    return [item for item in (env or []) if item not in image_env]
+
+
+def _subtract_map(values, image_values):
+    image_values = image_values or {}
+    return {k: v for k, v in (values or {}).items() if not (k in image_values and image_values[k] == v)}
+
+
+def anonymous_volumes(container):
+    """Mounts of volumes the engine named itself (not in Binds/Mounts): [(name, dest, rw)]."""
+    host = container.get('HostConfig') or {}
+    declared = set()
+    for bind in host.get('Binds') or []:
+        parts = bind.split(':')
+        if len(parts) >= 2:
+            declared.add(parts[1])
+    for mount in host.get('Mounts') or []:
+        declared.add(mount.get('Target'))
+    out = []
+    for mount in container.get('Mounts') or []:
+        if mount.get('Type') == 'volume' and mount.get('Destination') not in declared:
+            out.append((mount.get('Name'), mount.get('Destination'), bool(mount.get('RW', True))))
+    return out
+
+
+def _links_for_create(links):
+    """Inspect shows '/target:/self/alias'; create wants 'target:alias'."""
+    out = []
+    for link in links or []:
+        target, _sep, alias = link.partition(':')
+        out.append('%s:%s' % (target.lstrip('/'), alias.rsplit('/', 1)[-1] if alias else target.lstrip('/')))
+    return out
+
+
+def _endpoint(settings, container, explicit_mac, name):
+    short_id = container['Id'][:12]
+    endpoint = {}
+    ipam = settings.get('IPAMConfig') or {}
+    ipam = {k: v for k, v in ipam.items() if v}
+    if ipam:
+        endpoint['IPAMConfig'] = ipam
+    if name not in _DEFAULT_BRIDGE:
+        aliases = [a for a in settings.get('Aliases') or [] if a != short_id and a != container['Id']]
+        if aliases:
+            endpoint['Aliases'] = aliases
+        links = _links_for_create(settings.get('Links'))
+        if links:
+            endpoint['Links'] = links
+    if settings.get('DriverOpts'):
+        endpoint['DriverOpts'] = settings['DriverOpts']
+    if explicit_mac and settings.get('MacAddress'):
+        endpoint['MacAddress'] = settings['MacAddress']
+    return endpoint
+
+
+def clone(container, old_image, image_ref, resolve_container=None):
+    """Return (create_body, extra_networks) for a new container of ``image_ref``.
+
+    ``container`` is the inspect of the running one, ``old_image`` the inspect of the image it
+    runs (its defaults are taken out). ``resolve_container`` maps a container id to its name
+    for ``container:`` network modes, so the reference survives the other one's recreation.
+    ``extra_networks`` is [(network, endpoint_config)] to connect after create: the engine
+    takes one network at create time on API < 1.44.
+    """
+    config = copy.deepcopy(container.get('Config') or {})
+    host = copy.deepcopy(container.get('HostConfig') or {})
+    image = _image_config(old_image)
+
+    config['Image'] = image_ref
+    config['Env'] = _subtract_env(config.get('Env'), image.get('Env'))
+    config['Labels'] = _subtract_map(config.get('Labels'), image.get('Labels'))
+    config['Volumes'] = {k: v for k, v in (config.get('Volumes') or {}).items()
+                         if k not in (image.get('Volumes') or {})} or None
+    same_entrypoint = config.get('Entrypoint') == image.get('Entrypoint')
+    if same_entrypoint:
+        config['Entrypoint'] = None
+        if config.get('Cmd') == image.get('Cmd'):
+            config['Cmd'] = None
+    for key in _IMAGE_SCALARS:
+        if config.get(key) == image.get(key):
+            config.pop(key, None)
+    if config.get('Healthcheck') == image.get('Healthcheck'):
+        config.pop('Healthcheck', None)
+    bound = set((host.get('PortBindings') or {}).keys())
+    config['ExposedPorts'] = {p: v for p, v in (config.get('ExposedPorts') or {}).items()
+                              if p in bound or p not in (image.get('ExposedPorts') or {})} or None
+    for key in ('OnBuild', 'Shell', 'ArgsEscaped'):
+        config.pop(key, None)
+
+    mode = network_mode(container)
+    if config.get('Hostname') in (container['Id'][:12], '') or mode.startswith('container:') or mode == 'host':
+        config.pop('Hostname', None)
+        if mode.startswith('container:') or mode == 'host':
+            config.pop('Domainname', None)
+    explicit_mac = bool(config.get('MacAddress'))
+    if mode.startswith('container:') and resolve_container is not None:
+        host['NetworkMode'] = 'container:' + resolve_container(mode.split(':', 1)[1])
+
+    for key in _HOSTCONFIG_DROP:
+        host.pop(key, None)
+    anon = anonymous_volumes(container)
+    if anon:
+        binds = list(host.get('Binds') or [])
+        binds.extend('%s:%s%s' % (name, dest, '' if rw else ':ro') for name, dest, rw in anon)
+        host['Binds'] = binds
+    if host.get('Links'):
+        host['Links'] = _links_for_create(host['Links'])
+
+    networks = ((container.get('NetworkSettings') or {}).get('Networks') or {})
+    primary = None
+    extra = []
+    if not (mode.startswith('container:') or mode in ('host', 'none')):
+        primary_name = 'bridge' if mode == 'default' else mode
+        ordered = sorted(networks.items(), key=lambda kv: (kv[0] != primary_name, kv[0]))
+        for name, settings in ordered:
+            endpoint = _endpoint(settings or {}, container, explicit_mac, name)
+            if primary is None and name == primary_name:
+                primary = {name: endpoint}
+            else:
+                extra.append((name, endpoint))
+    body = {k: v for k, v in config.items() if v is not None}
+    body['HostConfig'] = host
+    if primary:
+        body['NetworkingConfig'] = {'EndpointsConfig': primary}
+    return body, extra
+
+
+def pinned_identity(container):
+    """What makes start-first unsafe: host ports, static IPs, a fixed MAC (clash with the old one)."""
+    reasons = []
+    host = container.get('HostConfig') or {}
+    for port, bindings in (host.get('PortBindings') or {}).items():
+        if any((b or {}).get('HostPort') for b in bindings or []):
+            reasons.append('publishes host port(s) for %s' % port)
+    if host.get('PublishAllPorts'):
+        reasons.append('publishes all ports')
+    for name, settings in ((container.get('NetworkSettings') or {}).get('Networks') or {}).items():
+        ipam = (settings or {}).get('IPAMConfig') or {}
+        if ipam.get('IPv4Address') or ipam.get('IPv6Address'):
+            reasons.append('has a static IP on network %s' % name)
+    if (container.get('Config') or {}).get('MacAddress'):
+        reasons.append('has a fixed MAC address')
+    mode = network_mode(container)
+    if mode == 'host' or mode.startswith('container:'):
+        reasons.append('network mode %s' % mode)
+    if host.get('AutoRemove'):
+        reasons.append('is started with --rm')
+    return reasons
+
+
+def writable_storage(container):
+    """Volumes and binds mounted read-write: two instances at once could corrupt their data."""
+    return [m.get('Destination') for m in container.get('Mounts') or []
+            if m.get('RW', True) and m.get('Type') in ('volume', 'bind')]

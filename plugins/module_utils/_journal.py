@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one journal: per-engine state on the host, every swap step written before it is taken,
+and the per-engine lock that keeps two runs from interleaving.
+
+Layout: ``<state_dir>/<engine-id>/journal/<container>.json`` and ``<state_dir>/<engine-id>/lock``.
+The engine ID keys the directory, so several engines on one host never share a journal.
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import json
+import os
+import re
+import tempfile
+import time
+
+FORMAT = 1
+DEFAULT_STATE_DIR = '/var/lib/patchops'
+TERMINAL = ('patched', 'rolled_back', 'restored')
+
+
+class JournalError(Exception):
+    pass
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='milliseconds')
+
+
+def engine_dir(state_dir, engine_id):
+    """The directory of one engine's state (journal, lock, stage manifest)."""
+    safe = re.sub(r'[^A-Za-z0-9_.-]', '-', engine_id or 'unknown')
+    return os.path.join(state_dir or DEFAULT_STATE_DIR, safe)
+
+
+def write_json_atomic(path, data):
+    """Write, fsync, rename: a reader sees the old file or the new one, never half of one."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as fh:
+            json.dump(data, fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dfd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def read_json(path, what='journal'):
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except ValueError as exc:
+        raise JournalError('%s file %s is corrupted (%s): move it aside after checking the containers '
+                           'it names' % (what, path, exc))
+    if not isinstance(data, dict):
+        raise JournalError('%s file %s is corrupted: expected a JSON object' % (what, path))
+    version = data.get('format')
+    if not isinstance(version, int) or version > FORMAT:
+        raise JournalError('%s file %s has format %r, this collection reads format %d or older: '
+                           'use a newer patchops.containers' % (what, path, version, FORMAT))
+    return data
+
+
+class Journal:
+    """Swap records of one engine. One file per container name."""
+
+    def __init__(self, state_dir, engine_id):
+        self.root = engine_dir(state_dir, engine_id)
+        self.dir = os.path.join(self.root, 'journal')
+
+    def path(self, name):
+        return os.path.join(self.dir, '%s.json' % name)
+
+    def load(self, name):
+        path = self.path(name)
+        if not os.path.exists(path):
+            return {'format': FORMAT, 'container': name, 'swaps': []}
+        return read_json(path)
+
+    def names(self):
+        if not os.path.isdir(self.dir):
+            return []
+        return sorted(f[:-5] for f in os.listdir(self.dir) if f.endswith('.json') and not f.startswith('.'))
+
+    def validate_all(self):
+        """Read every file once, so a corrupted one stops the run before anything changes."""
+        for name in self.names():
+            self.load(name)
+
+    def pending(self):
+        """[(name, swap)] of swaps that did not reach an outcome."""
+        out = []
+        for name in self.names():
+            swaps = self.load(name)['swaps']
+            if swaps and not swaps[-1].get('outcome'):
+                out.append((name, swaps[-1]))
+        return out
+
+    def last_patched(self, name):
+        for swap in reversed(self.load(name)['swaps']):
+            if swap.get('outcome') == 'patched':
+                return swap
+        return None
+
+    def record(self, swap, step, **fields):
+        """Write ``step`` (and fields) for ``swap`` before the step is taken."""
+        swap.update(fields)
+        swap['step'] = step
+        swap.setdefault('history', []).append({'step': step, 'at': now()})
+        doc = self.load(swap['container'])
+        swaps = [s for s in doc['swaps'] if s.get('run') != swap['run']]
+        swaps.append(swap)
+        doc['swaps'] = swaps[-20:]
+        write_json_atomic(self.path(swap['container']), doc)
+        crash = os.environ.get('PATCHOPS_TEST_CRASH_AT')
+        if crash and crash == step:  # test hook: die as a killed module would, right after the write
+            os._exit(86)
+
+    def images_needed(self):
+        """Image IDs a rollback may still need (old images of the latest swap per container)."""
+        needed = set()
+        for name in self.names():
+            for swap in self.load(name)['swaps'][-1:]:
+                if swap.get('old_image_id'):
+                    needed.add(swap['old_image_id'])
+        return needed
+
+
+class Lock:
+    """An exclusive per-engine lock; released by the kernel if the process dies."""
+
+    def __init__(self, state_dir, engine_id, timeout):
+        self.path = os.path.join(engine_dir(state_dir, engine_id), 'lock')
+        self.timeout = timeout
+        self.fh = None
+
+    def __enter__(self):
+        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+        self.fh = open(self.path, 'a+')
+        deadline = time.monotonic() + max(0, self.timeout)
+        while True:
+            try:
+                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    self.fh.seek(0)
+                    holder = self.fh.read().strip() or 'unknown'
+                    self.fh.close()
+                    raise JournalError('another patchops run holds the lock %s (%s); waited %s s '
+                                       '(lock_timeout)' % (self.path, holder, self.timeout))
+                time.sleep(0.2)
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write('pid %d since %s' % (os.getpid(), now()))
+        self.fh.flush()
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
+        self.fh.close()
+        return False

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one probe runner: HEALTHCHECK wait, HTTP, TCP, exec and log probes against a container.
+
+Used by container_patch's verification and by container_probe.
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+PROBE_TYPES = ('health', 'http', 'tcp', 'exec', 'log')
+
+# The argument spec of one probe, shared by every module that takes probes.
+PROBE_SPEC = dict(
+    type=dict(type='str', required=True, choices=list(PROBE_TYPES)),
+    name=dict(type='str'),
+    url=dict(type='str'),
+    status=dict(type='list', elements='int', default=[200]),
+    body_regex=dict(type='str'),
+    host=dict(type='str', default='127.0.0.1'),
+    port=dict(type='int'),
+    command=dict(type='raw'),
+    rc=dict(type='int', default=0),
+    stdout_regex=dict(type='str'),
+    pattern=dict(type='str'),
+    source=dict(type='str', default='host', choices=['host', 'container']),
+    timeout=dict(type='float', default=5.0),
+    retries=dict(type='int', default=3),
+    interval=dict(type='float', default=1.0),
+)
+
+_NETNS_CHECK = r'''
+import json, socket, sys, urllib.request, urllib.error
+spec = json.loads(sys.argv[1])
+out = {}
+try:
+    if spec["type"] == "tcp":
+        socket.create_connection((spec["host"], spec["port"]), timeout=spec["timeout"]).close()
+        out = {"status": None, "body": ""}
+    else:
+        try:
+            resp = urllib.request.urlopen(spec["url"], timeout=spec["timeout"])
+            out = {"status": resp.status, "body": resp.read(65536).decode("utf-8", "replace")}
+        except urllib.error.HTTPError as exc:
+            out = {"status": exc.code, "body": exc.read(65536).decode("utf-8", "replace")}
+except Exception as exc:
+    out = {"error": "%s: %s" % (type(exc).__name__, exc)}
+print(json.dumps(out))
+'''
+
+
+class ProbeError(ValueError):
+    """A probe spec that cannot run (missing url, bad regex...)."""
+
+
+def validate(probe, index=0):
+    label = probe.get('name') or '%s probe #%d' % (probe.get('type'), index + 1)
+    kind = probe.get('type')
+    if kind not in PROBE_TYPES:
+        raise ProbeError('%s: unknown type %r (one of %s)' % (label, kind, ', '.join(PROBE_TYPES)))
+    need = {'http': ('url',), 'tcp': ('port',), 'exec': ('command',), 'log': ('pattern',)}.get(kind, ())
+    for key in need:
+        if probe.get(key) in (None, '', []):
+            raise ProbeError('%s: option %r is required for a %s probe' % (label, key, kind))
+    for key in ('body_regex', 'stdout_regex', 'pattern'):
+        if probe.get(key):
+            try:
+                re.compile(probe[key])
+            except re.error as exc:
+                raise ProbeError('%s: %s is not a valid regular expression: %s' % (label, key, exc))
+    return label
+
+
+def _defaults(probe):
+    full = {k: v.get('default') for k, v in PROBE_SPEC.items()}
+    full.update({k: v for k, v in probe.items() if v is not None})
+    return full
+
+
+def _substitute(text, container):
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    ip = next((n.get('IPAddress') for n in networks.values() if n and n.get('IPAddress')), '')
+    return text.replace('{ip}', ip).replace('{name}', (container.get('Name') or '').lstrip('/'))
+
+
+def _in_netns(pid, spec):
+    proc = subprocess.run(['nsenter', '-t', str(pid), '-n', sys.executable, '-c', _NETNS_CHECK, json.dumps(spec)],
+                          capture_output=True, text=True, timeout=spec['timeout'] + 10, check=False)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return {'error': 'nsenter failed: %s' % (proc.stderr.strip() or proc.returncode)}
+
+
+def _http_once(probe, container):
+    url = _substitute(probe['url'], container)
+    if probe['source'] == 'container':
+        res = _in_netns(container['State']['Pid'], {'type': 'http', 'url': url, 'timeout': probe['timeout']})
+    else:
+        try:
+            resp = urllib.request.urlopen(url, timeout=probe['timeout'])
+            res = {'status': resp.status, 'body': resp.read(65536).decode('utf-8', 'replace')}
+        except urllib.error.HTTPError as exc:
+            res = {'status': exc.code, 'body': exc.read(65536).decode('utf-8', 'replace')}
+        except Exception as exc:
+            res = {'error': '%s: %s' % (type(exc).__name__, exc)}
+    if 'error' in res:
+        return False, 'GET %s: %s' % (url, res['error'])
+    if res['status'] not in probe['status']:
+        return False, 'GET %s: status %s, expected %s' % (url, res['status'], probe['status'])
+    if probe.get('body_regex') and not re.search(probe['body_regex'], res['body']):
+        return False, 'GET %s: body does not match %r: %s' % (url, probe['body_regex'], res['body'][:200])
+    return True, 'GET %s: status %s' % (url, res['status'])
+
+
+def _tcp_once(probe, container):
+    host = _substitute(probe['host'], container)
+    if probe['source'] == 'container':
+        res = _in_netns(container['State']['Pid'], {'type': 'tcp', 'host': host, 'port': probe['port'],
+                                                    'timeout': probe['timeout']})
+        if 'error' in res:
+            return False, 'connect %s:%s: %s' % (host, probe['port'], res['error'])
+        return True, 'connect %s:%s: ok' % (host, probe['port'])
+    try:
+        socket.create_connection((host, probe['port']), timeout=probe['timeout']).close()
+    except OSError as exc:
+        return False, 'connect %s:%s: %s' % (host, probe['port'], exc)
+    return True, 'connect %s:%s: ok' % (host, probe['port'])
+
+
+def _exec_once(engine, probe, container):
+    command = probe['command']
+    if isinstance(command, str):
+        command = ['/bin/sh', '-c', command]
+    exec_id = engine.call('create exec', engine.api.exec_create, container['Id'], command,
+                          stdout=True, stderr=True)
+    output = engine.call('run exec', engine.api.exec_start, exec_id['Id'])
+    output = (output or b'').decode('utf-8', 'replace')
+    rc = engine.call('inspect exec', engine.api.exec_inspect, exec_id['Id']).get('ExitCode')
+    if rc != probe['rc']:
+        return False, 'exec %s: rc %s, expected %s: %s' % (command, rc, probe['rc'], output[-300:])
+    if probe.get('stdout_regex') and not re.search(probe['stdout_regex'], output):
+        return False, 'exec %s: output does not match %r: %s' % (command, probe['stdout_regex'], output[-300:])
+    return True, 'exec %s: rc %s' % (command, rc)
+
+
+def _log_once(engine, probe, container):
+    started = container['State'].get('StartedAt')
+    since = None
+    if started and not started.startswith('0001'):
+        since = _parse_time(started)
+    logs = engine.call('read logs', engine.api.logs, container['Id'], stdout=True, stderr=True,
+                       since=since, tail=2000).decode('utf-8', 'replace')
+    match = re.search(probe['pattern'], logs)
+    if match:
+        line = logs[logs.rfind('\n', 0, match.start()) + 1:logs.find('\n', match.end())]
+        return False, 'log matches %r: %s' % (probe['pattern'], line[:300])
+    return True, 'no log line matches %r' % probe['pattern']
+
+
+def _parse_time(text):
+    base = text.rstrip('Z').split('.')[0]
+    stamp = datetime.datetime.strptime(base, '%Y-%m-%dT%H:%M:%S').replace(tzinfo=datetime.timezone.utc)
+    return int(stamp.timestamp())
+
+
+def run_probe(engine, container_id, probe, index=0):
+    """Run one probe with its retries; returns a result dict (never raises on a failed check)."""
+    label = validate(probe, index)
+    probe = _defaults(probe)
+    attempts = 0
+    started = time.monotonic()
+    ok, output = False, ''
+    for attempt in range(max(1, probe['retries'])):
+        attempts = attempt + 1
+        container = engine.call('inspect container', engine.api.inspect_container, container_id)
+        if probe['type'] == 'health':
+            ok, output = health_once(container)
+        elif probe['type'] == 'http':
+            ok, output = _http_once(probe, container)
+        elif probe['type'] == 'tcp':
+            ok, output = _tcp_once(probe, container)
+        elif probe['type'] == 'exec':
+            ok, output = _exec_once(engine, probe, container)
+        else:
+            ok, output = _log_once(engine, probe, container)
+        if ok:
+            break
+        if attempt + 1 < probe['retries']:
+            time.sleep(probe['interval'])
+    return {'name': label, 'type': probe['type'], 'ok': ok, 'attempts': attempts, 'output': output,
+            'duration_ms': int((time.monotonic() - started) * 1000)}
+
+
+def has_healthcheck(container):
+    test = ((container.get('Config') or {}).get('Healthcheck') or {}).get('Test') or []
+    return bool(test) and test[0] != 'NONE'
+
+
+def health_once(container):
+    state = container.get('State') or {}
+    if not state.get('Running'):
+        return False, 'container is %s (exit code %s)' % (state.get('Status'), state.get('ExitCode'))
+    if not has_healthcheck(container):
+        return True, 'running (no HEALTHCHECK)'
+    health = state.get('Health') or {}
+    status = health.get('Status')
+    last = (health.get('Log') or [{}])[-1].get('Output', '').strip()
+    return status == 'healthy', 'health %s%s' % (status, (': ' + last[:300]) if last else '')
+
+
+def wait_ready(engine, container_id, timeout, settle):
+    """Wait until the container is healthy (HEALTHCHECK) or, without one, stays running ``settle`` s.
+
+    Fails early on exit, restart or ``unhealthy``. Returns a probe-shaped result.
+    """
+    started = time.monotonic()
+    deadline = started + timeout
+    first = engine.call('inspect container', engine.api.inspect_container, container_id)
+    restarts = first.get('RestartCount', 0)
+    attempts = 0
+    while True:
+        attempts += 1
+        container = engine.call('inspect container', engine.api.inspect_container, container_id)
+        state = container.get('State') or {}
+        ok, output = health_once(container)
+        elapsed = time.monotonic() - started
+        result = {'name': 'health', 'type': 'health', 'ok': False, 'attempts': attempts, 'output': output,
+                  'duration_ms': int(elapsed * 1000)}
+        if not state.get('Running') or state.get('Restarting') or container.get('RestartCount', 0) != restarts:
+            result['output'] = '%s (restarts: %s); logs: %s' % (
+                output, container.get('RestartCount', 0) - restarts, _tail_logs(engine, container_id))
+            return result
+        if has_healthcheck(container):
+            if (state.get('Health') or {}).get('Status') == 'unhealthy':
+                return result
+            if ok:
+                result['ok'] = True
+                return result
+        elif elapsed >= settle and container.get('RestartCount', 0) == restarts:
+            result['ok'] = True
+            return result
+        if time.monotonic() >= deadline:
+            result['output'] = 'not ready after %s s: %s' % (timeout, output)
+            return result
+        time.sleep(0.1)
+
+
+def _tail_logs(engine, container_id):
+    try:
+        return engine.api.logs(container_id, tail=5).decode('utf-8', 'replace').strip()[-500:]
+    except Exception:  # logs are a courtesy in an error message
+        return ''
+
+
+def verify(engine, container_id, probes, wait_health=True, timeout=60, settle=2.0):
+    """Readiness then every probe; returns (ok, results). Stops at the first failure."""
+    results = []
+    if wait_health:
+        ready = wait_ready(engine, container_id, timeout, settle)
+        results.append(ready)
+        if not ready['ok']:
+            return False, results
+    for index, probe in enumerate(probes or []):
+        result = run_probe(engine, container_id, probe, index)
+        results.append(result)
+        if not result['ok']:
+            return False, results
+    return True, results

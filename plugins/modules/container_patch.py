@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: container_patch
+short_description: Recreate containers on a patched image, config kept, verified, rolled back on failure
+version_added: 0.1.0
+author:
+  - patchops.containers developers
+description:
+  - Recreates each named container on its target image with everything the operator configured
+    kept (all of HostConfig, every network with aliases and static IPs, links, labels, anonymous
+    volumes re-attached by name), and the old image's defaults (ENV, labels, Cmd/Entrypoint,
+    WorkingDir, User, Healthcheck, ExposedPorts, Volumes) taken out so that the new image's apply.
+  - The old container is never deleted before the new one is verified (running, HEALTHCHECK
+    healthy, probes passing). On failure the new container is removed and the old one, the same
+    container with the same ID, is renamed back and started again.
+  - Every step is written to a journal on the host before it is taken; a later run finishes or
+    rolls back a swap that a crash interrupted, and says which. A per-engine lock keeps two runs
+    from interleaving.
+  - Containers are recreated in dependency order (links, C(container:) network modes, the
+    C(patchops.depends-on) label, compose's C(depends_on) label). A container that shares the
+    network namespace of a patched one is recreated after it on its own image, since its
+    namespace goes away with the old container.
+extends_documentation_fragment:
+  - patchops.containers.engine
+  - patchops.containers.swap
+attributes:
+  check_mode:
+    support: full
+    details: Returns the plan (containers, from and to images, strategy, order) and changes nothing.
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+    details: A container already on its target image is reported unchanged.
+options:
+  containers:
+    description: The containers to patch on this host and their target images.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: Container name (or ID).
+        type: str
+        required: true
+      image:
+        description:
+          - Target image, as a tag (V(repo:tag)), a digest (V(repo@sha256:...)) or an image ID.
+          - It must already be on the host unless O(pull=missing).
+        type: str
+        required: true
+      strategy:
+        description: Overrides O(strategy) for this container.
+        type: str
+        choices: [stop-first, start-first, auto]
+  strategy:
+    description:
+      - V(stop-first) stops the old container, then creates and starts the new one under its name.
+      - V(start-first) starts the new container beside the old one and stops the old one once the
+        new one is verified (no downtime); refused when a host port, a static IP or a fixed MAC would
+        clash, unless O(force_start_first=true).
+      - V(auto) picks start-first when nothing would clash and the container has no writable
+        volume or bind mount (two instances must not write the same data), else stop-first.
+    type: str
+    default: stop-first
+    choices: [stop-first, start-first, auto]
+  force_start_first:
+    description: Allow start-first even when ports, static IPs or a MAC address would clash.
+    type: bool
+    default: false
+  pull:
+    description: V(missing) pulls a target image that is not on the host; V(never) fails instead.
+    type: str
+    default: never
+    choices: [never, missing]
+  rollback:
+    description: V(auto) restores the old container when anything fails; V(never) leaves the failed new one.
+    type: str
+    default: auto
+    choices: [auto, never]
+  keep_old:
+    description: Keep the old container (stopped, renamed with a C(-patchops-old) suffix) after a verified swap.
+    type: bool
+    default: false
+  registry_username:
+    description: Registry user for O(pull=missing); else the host's stored docker credentials are used.
+    type: str
+  registry_password:
+    description: Registry password for O(pull=missing).
+    type: str
+notes:
+  - The old image is never removed by this module; see P(patchops.containers.image_stage#module) for retention.
+  - Test hook: the environment variable E(PATCHOPS_TEST_CRASH_AT) set to a step name makes the module
+    exit right after journaling that step. For crash tests only.
+seealso:
+  - module: patchops.containers.container_rollback
+  - module: patchops.containers.container_probe
+"""
+
+EXAMPLES = r"""
+- name: Patch two containers, stop-first, with an HTTP probe
+  patchops.containers.container_patch:
+    containers:
+      - name: web
+        image: registry.example.com/shop/web:1.4.2
+      - name: worker
+        image: registry.example.com/shop/worker@sha256:4f3c...
+    probes:
+      - type: http
+        url: http://127.0.0.1:8080/health
+        status: [200]
+
+- name: Plan only
+  patchops.containers.container_patch:
+    containers: "{{ patch_targets }}"
+  check_mode: true
+  register: plan
+"""
+
+RETURN = r"""
+plan:
+  description: Containers in the order they are (or would be) recreated.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{container: web, order: 1, action: recreate, strategy: stop-first, old_image: "app:v1", new_image: "app:v2"}]
+containers:
+  description:
+    - One result per container, with ids and images before and after, strategy, downtime in ms
+      (old stopped to new verified), verification results and whether it was rolled back.
+  returned: when not in check mode
+  type: list
+  elements: dict
+  contains:
+    container: {description: Name., type: str, returned: always}
+    outcome: {description: V(patched), V(current), V(rolled_back) or V(failed)., type: str, returned: always}
+    old_id: {description: Container ID before., type: str, returned: always}
+    new_id: {description: Container ID after (the old ID after a rollback)., type: str, returned: always}
+    old_image_id: {description: Image ID before., type: str, returned: always}
+    new_image_id: {description: Image ID after., type: str, returned: always}
+    old_digests: {description: Repo digests of the old image., type: list, elements: str, returned: always}
+    new_digests: {description: Repo digests of the new image., type: list, elements: str, returned: always}
+    strategy: {description: Strategy used., type: str, returned: always}
+    downtime_ms: {description: Milliseconds from stopping the old container to the new one verified., type: int, returned: always}
+    verification: {description: Readiness and probe results., type: list, elements: dict, returned: always}
+    rolled_back: {description: Whether the old container was restored., type: bool, returned: always}
+recovered:
+  description: Interrupted swaps found in the journal, and whether each was V(finished) or V(rolled_back).
+  returned: always
+  type: list
+  elements: dict
+rolled_back:
+  description: Whether a failed swap was rolled back (also set on failure).
+  returned: always
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.patchops.containers.plugins.module_utils._engine import engine_argument_spec
+from ansible_collections.patchops.containers.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
+from ansible_collections.patchops.containers.plugins.module_utils._swap import (
+    STRATEGIES, SWAP_ARGUMENT_SPEC, run_module)
+
+
+def main():
+    spec = engine_argument_spec(
+        containers=dict(type='list', elements='dict', required=True, options=dict(
+            name=dict(type='str', required=True),
+            image=dict(type='str', required=True),
+            strategy=dict(type='str', choices=list(STRATEGIES)),
+        )),
+        strategy=dict(type='str', default='stop-first', choices=list(STRATEGIES)),
+        force_start_first=dict(type='bool', default=False),
+        pull=dict(type='str', default='never', choices=['never', 'missing']),
+        rollback=dict(type='str', default='auto', choices=['auto', 'never']),
+        keep_old=dict(type='bool', default=False),
+        **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    run_module(module, lambda swapper: module.params['containers'])
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,49 @@
+"""Helpers for swap tests: rich containers, normalised inspect, data checks."""
+
+from __future__ import annotations
+
+import random
+
+
+def remove(api, *names):
+    for name in names:
+        for candidate in (name, name + '-patchops-old', name + '-patchops-new'):
+            try:
+                api.remove_container(candidate, force=True, v=True)
+            except Exception:  # absent is fine
+                pass
+
+
+def normalise(inspect):
+    """What the operator configured, in a form that survives a recreate."""
+    config = dict(inspect['Config'])
+    host = dict(inspect['HostConfig'])
+    cid = inspect['Id']
+    for key in ('Image', 'Hostname', 'Env', 'Labels'):
+        config.pop(key, None)
+    for key in ('Binds',):  # anonymous volumes become named binds; compared through Mounts
+        host.pop(key, None)
+    mounts = sorted((m['Type'], m.get('Name') or m.get('Source'), m['Destination'], m['RW'])
+                    for m in inspect['Mounts'])
+    networks = {}
+    for name, settings in inspect['NetworkSettings']['Networks'].items():
+        networks[name] = {
+            'aliases': sorted(a for a in settings.get('Aliases') or [] if not cid.startswith(a)),
+            'ipam': settings.get('IPAMConfig'),
+            'links': settings.get('Links'),
+        }
+    return {'config': config, 'host': host, 'mounts': mounts, 'networks': networks}
+
+
+def env_of(inspect):
+    return dict(item.split('=', 1) for item in inspect['Config']['Env'] or [])
+
+
+def free_subnet():
+    return '172.30.%d.0/24' % random.randint(1, 250)
+
+
+def exec_out(api, container, command, user='root'):
+    exec_id = api.exec_create(container, ['/bin/sh', '-c', command], user=user)
+    out = api.exec_start(exec_id['Id']).decode()
+    return out, api.exec_inspect(exec_id['Id'])['ExitCode']

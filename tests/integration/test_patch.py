@@ -1,0 +1,237 @@
+"""container_patch and container_rollback on the lab: fidelity, rollback, check mode, bad input."""
+
+import fcntl
+import os
+import shutil
+
+import pytest
+
+from patchkit import env_of, exec_out, free_subnet, normalise, remove
+
+HOST = 'lab2'
+
+
+@pytest.fixture
+def api(lab):
+    lab.pull(HOST, 'latest', repo='patchops/busybox')
+    return lab.pull(HOST, 'v1', 'v2', 'v2-broken', 'v2-crash')
+
+
+def patch(lab, containers, **args):
+    args['containers'] = containers
+    check = args.pop('_check', False)
+    diff = args.pop('_diff', False)
+    return lab.module(HOST, 'container_patch', args, check=check, diff=diff)[HOST]
+
+
+def simple(api, lab, name, port=None, tag='v1'):
+    host_config = api.create_host_config(
+        port_bindings={8080: port} if port else None,
+        binds={'data-%s' % name: {'bind': '/data', 'mode': 'rw'}},
+        restart_policy={'Name': 'unless-stopped'})
+    cid = api.create_container(lab.image(tag), name=name, host_config=host_config,
+                               ports=[8080] if port else None, environment={'MINE': 'kept'})['Id']
+    api.start(cid)
+    exec_out(api, cid, 'echo precious > /data/file')
+    return cid
+
+
+@pytest.fixture
+def rich(lab, api, uid, tmp_path):
+    """A container with most of what an operator configures, a netns dependent, and data everywhere."""
+    name = 'rich-' + uid
+    nets = ['neta-' + uid, 'netb-' + uid]
+    subnet = free_subnet()
+    ipam = {'Driver': 'default', 'Config': [{'Subnet': subnet}]}
+    api.create_network(nets[0], driver='bridge', ipam=ipam)
+    api.create_network(nets[1], driver='bridge')
+    bind_dir = '/tmp/patchops-bind-' + uid
+    os.makedirs(bind_dir, exist_ok=True)
+    static_ip = subnet.replace('.0/24', '.77')
+    host_config = api.create_host_config(
+        binds={'named-' + uid: {'bind': '/named', 'mode': 'rw'}, bind_dir: {'bind': '/bind', 'mode': 'rw'}},
+        tmpfs={'/scratch': 'size=16m'}, port_bindings={8080: ('127.0.0.1', None)},
+        restart_policy={'Name': 'on-failure', 'MaximumRetryCount': 3},
+        cap_add=['NET_ADMIN'], cap_drop=['MKNOD'],
+        ulimits=[{'Name': 'nofile', 'Soft': 1024, 'Hard': 2048}],
+        log_config={'Type': 'json-file', 'Config': {'max-size': '1m', 'max-file': '2'}},
+        extra_hosts={'db.internal': '10.213.7.250'}, dns_search=['lab.internal'], init=True,
+        shm_size='32m', sysctls={'net.ipv4.ip_unprivileged_port_start': '1024'},
+        network_mode=nets[0])
+    networking = api.create_networking_config({nets[0]: api.create_endpoint_config(
+        aliases=['web-alias'], ipv4_address=static_ip)})
+    cid = api.create_container(
+        lab.image('v1'), name=name, host_config=host_config, networking_config=networking,
+        environment={'MINE': 'kept', 'APP_VERSION': 'operator'}, labels={'team': 'shop', 'com.docker.compose.project': 'p'},
+        user='1000:1000', working_dir='/tmp', hostname='rich-host', ports=[8080], volumes=['/anon'],
+        healthcheck={'test': ['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:8080/version'],
+                     'interval': 1000000000, 'timeout': 2000000000, 'retries': 3})['Id']
+    api.connect_container_to_network(cid, nets[1], aliases=['second-alias'])
+    api.start(cid)
+    side = api.create_container(
+        '%s/patchops/busybox:latest' % lab.registry, name='side-' + uid, command=['sleep', '3600'],
+        host_config=api.create_host_config(network_mode='container:' + cid))['Id']
+    api.start(side)
+    for path in ('/named', '/bind', '/anon', '/data'):
+        out, rc = exec_out(api, cid, 'echo data-%s > %s/file' % (uid, path))
+        assert rc == 0, out
+    yield name
+    remove(api, 'side-' + uid, name)
+    for net in nets:
+        api.remove_network(net)
+    api.remove_volume('named-' + uid, force=True)
+    shutil.rmtree(bind_dir, ignore_errors=True)
+
+
+def test_fidelity_v1_to_v2(lab, api, rich, uid):
+    before = api.inspect_container(rich)
+    side_before = api.inspect_container('side-' + uid)
+    res = patch(lab, [{'name': rich, 'image': lab.image('v2')}])
+    assert res['_status'] == 'ok', res.get('msg')
+    assert res['changed'] is True
+    by_name = {c['container']: c for c in res['containers']}
+    assert by_name[rich]['outcome'] == 'patched'
+    assert by_name['side-' + uid]['reason'].startswith('follows')
+    assert [c['container'] for c in res['plan']] == [rich, 'side-' + uid]
+
+    after = api.inspect_container(rich)
+    assert after['Id'] != before['Id']
+    assert after['Image'] == api.inspect_image(lab.image('v2'))['Id']
+    nb, na = normalise(before), normalise(after)
+    assert na['host'] == nb['host']
+    assert na['mounts'] == nb['mounts']  # anonymous volumes re-attached by name
+    assert na['networks'] == nb['networks']
+    assert na['config'] == nb['config']
+    assert after['Config']['Hostname'] == 'rich-host'
+    env = env_of(after)
+    assert env['MINE'] == 'kept'
+    assert env['APP_SETTING'] == 'from-v2'  # v1's ENV not frozen in
+    assert 'APP_V1_ONLY' not in env
+    assert env['APP_VERSION'] == 'operator'  # the operator overrode the image: kept
+    labels = after['Config']['Labels']
+    assert labels['team'] == 'shop' and labels['com.docker.compose.project'] == 'p'
+    assert labels['org.opencontainers.image.version'] == 'v2'
+    assert after['State']['Health']['Status'] == 'healthy'
+    for path in ('/named', '/bind', '/anon', '/data'):
+        out, rc = exec_out(api, rich, 'cat %s/file' % path)
+        assert (rc, out.strip()) == (0, 'data-' + uid), path
+
+    side = api.inspect_container('side-' + uid)
+    assert side['Id'] != side_before['Id'] and side['State']['Running']
+    assert side['HostConfig']['NetworkMode'] == 'container:' + after['Id']
+    assert side['Image'] == side_before['Image']
+
+    again = patch(lab, [{'name': rich, 'image': lab.image('v2')}])
+    assert again['_status'] == 'ok' and again['changed'] is False
+    assert api.inspect_container(rich)['Id'] == after['Id']
+
+
+@pytest.mark.parametrize('tag', ['v2-broken', 'v2-crash'])
+def test_failed_verification_rolls_back_same_container(lab, api, uid, tag):
+    name = 'rb-' + uid
+    cid = simple(api, lab, name, port=19000 + int(uid[:3], 16) % 500)
+    port = api.inspect_container(cid)['HostConfig']['PortBindings']['8080/tcp'][0]['HostPort']
+    try:
+        res = patch(lab, [{'name': name, 'image': lab.image(tag)}], verify_timeout=20)
+        assert res['_status'] == 'failed'
+        assert res['rolled_back'] is True
+        assert 'rolled back' in res['msg'] and name in res['msg']
+        result = res['containers'][0]
+        assert result['outcome'] == 'rolled_back'
+        assert result['verification'][-1]['ok'] is False
+        after = api.inspect_container(name)
+        assert after['Id'] == cid
+        assert after['State']['Running']
+        served = lab.ssh(HOST, 'curl -s http://127.0.0.1:%s/version' % port).stdout.strip()
+        assert served == '1'
+        assert exec_out(api, cid, 'cat /data/file')[0].strip() == 'precious'
+        names = [c['Names'][0] for c in api.containers(all=True)]
+        assert not [n for n in names if 'patchops-' in n and n.startswith('/' + name)]
+    finally:
+        remove(api, name)
+        api.remove_volume('data-' + name, force=True)
+
+
+def test_check_mode_plans_and_changes_nothing(lab, api, uid):
+    name = 'cm-' + uid
+    cid = simple(api, lab, name)
+    try:
+        res = patch(lab, [{'name': name, 'image': lab.image('v2')}], _check=True, _diff=True)
+        assert res['_status'] == 'ok' and res['changed'] is True
+        plan = res['plan'][0]
+        assert plan['action'] == 'recreate' and plan['strategy'] == 'stop-first'
+        assert plan['old_image'] == lab.image('v1') and plan['new_image'] == lab.image('v2')
+        assert res['diff']['after'][name]['image'] == lab.image('v2')
+        assert api.inspect_container(name)['Id'] == cid
+        assert api.inspect_container(name)['State']['Running']
+    finally:
+        remove(api, name)
+        api.remove_volume('data-' + name, force=True)
+
+
+def test_start_first_and_rollback_module(lab, api, uid):
+    name = 'sf-' + uid
+    cid = api.create_container(lab.image('v1'), name=name)['Id']
+    api.start(cid)
+    try:
+        res = patch(lab, [{'name': name, 'image': lab.image('v2'), 'strategy': 'start-first'}])
+        assert res['_status'] == 'ok', res.get('msg')
+        assert res['containers'][0]['downtime_ms'] == 0
+        patched = api.inspect_container(name)
+        assert patched['Image'] == api.inspect_image(lab.image('v2'))['Id']
+
+        back = lab.module(HOST, 'container_rollback', {'containers': [name]})[HOST]
+        assert back['_status'] == 'ok', back.get('msg')
+        restored = api.inspect_container(name)
+        assert restored['Image'] == api.inspect_image(lab.image('v1'))['Id']
+        assert restored['Config']['Image'] == lab.image('v1')
+        again = lab.module(HOST, 'container_rollback', {'containers': [name]})[HOST]
+        assert again['_status'] == 'ok' and again['changed'] is False
+    finally:
+        remove(api, name)
+
+
+def test_bad_input_changes_nothing(lab, api, uid):
+    name = 'bad-' + uid
+    cid = simple(api, lab, name, port=19600 + int(uid[:3], 16) % 300)
+    try:
+        cases = [
+            ([{'name': 'nope-' + uid, 'image': lab.image('v2')}], {}, "container 'nope-%s' not found" % uid),
+            ([{'name': name, 'image': lab.registry + '/patchops/app:absent'}], {}, 'is not on'),
+            ([{'name': name, 'image': 'Bad//Ref::x'}], {}, 'malformed'),
+            ([{'name': name, 'image': lab.image('v2'), 'strategy': 'start-first'}], {}, 'cannot be patched start-first'),
+            ([{'name': name, 'image': lab.image('v2')}], {'strategy': 'sideways'}, 'value of strategy must be one of'),
+            ([], {}, 'containers is empty'),
+            ([{'name': name, 'image': lab.image('v2')}], {'probes': [{'type': 'http'}]}, "'url' is required"),
+        ]
+        for containers, extra, expected in cases:
+            res = patch(lab, containers, **extra)
+            assert res['_status'] == 'failed', (containers, extra)
+            assert expected in res['msg'], res['msg']
+            assert not res.get('changed')
+            assert api.inspect_container(name)['Id'] == cid
+            assert api.inspect_container(name)['State']['Running']
+        rb = lab.module(HOST, 'container_rollback', {'containers': [name]})[HOST]
+        assert rb['_status'] == 'failed' and 'no patch of container' in rb['msg']
+    finally:
+        remove(api, name)
+        api.remove_volume('data-' + name, force=True)
+
+
+def test_lock_held_by_another_run(lab, api, uid):
+    name = 'lk-' + uid
+    simple(api, lab, name)
+    engine_id = api.info()['ID'].replace(':', '-')
+    path = '/var/lib/patchops/%s/lock' % engine_id
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    try:
+        with open(path, 'a+') as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            res = patch(lab, [{'name': name, 'image': lab.image('v2')}], lock_timeout=2)
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        assert res['_status'] == 'failed'
+        assert 'another patchops run holds the lock' in res['msg'] and path in res['msg']
+        assert api.inspect_container(name)['Image'] == api.inspect_image(lab.image('v1'))['Id']
+    finally:
+        remove(api, name)
+        api.remove_volume('data-' + name, force=True)
