@@ -17,8 +17,9 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+
+from ansible.module_utils.six.moves.urllib.error import HTTPError
+from ansible.module_utils.urls import open_url
 
 PROBE_TYPES = ('health', 'http', 'tcp', 'exec', 'log')
 
@@ -51,7 +52,7 @@ try:
         out = {"status": None, "body": ""}
     else:
         try:
-            resp = urllib.request.urlopen(spec["url"], timeout=spec["timeout"])
+            resp = urllib.request.build_opener().open(spec["url"], timeout=spec["timeout"])
             out = {"status": resp.status, "body": resp.read(65536).decode("utf-8", "replace")}
         except urllib.error.HTTPError as exc:
             out = {"status": exc.code, "body": exc.read(65536).decode("utf-8", "replace")}
@@ -110,9 +111,9 @@ def _http_once(probe, container):
         res = _in_netns(container['State']['Pid'], {'type': 'http', 'url': url, 'timeout': probe['timeout']})
     else:
         try:
-            resp = urllib.request.urlopen(url, timeout=probe['timeout'])
+            resp = open_url(url, timeout=probe['timeout'], validate_certs=False, follow_redirects='safe')
             res = {'status': resp.status, 'body': resp.read(65536).decode('utf-8', 'replace')}
-        except urllib.error.HTTPError as exc:
+        except HTTPError as exc:
             res = {'status': exc.code, 'body': exc.read(65536).decode('utf-8', 'replace')}
         except Exception as exc:
             res = {'error': '%s: %s' % (type(exc).__name__, exc)}

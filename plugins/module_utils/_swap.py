@@ -14,7 +14,7 @@ import time
 import uuid
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
-    clone, network_mode, pinned_identity, shares_netns, writable_storage)
+    clone, pinned_identity, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import CycleError, dependencies, order
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, connect
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
@@ -182,7 +182,7 @@ class Swapper:
                 'old_image_id': container['Image'], 'old_digests': _digests(old_image),
                 'new_image': item['target'], 'new_image_id': image.get('Id'), 'new_digests': _digests(image),
                 'strategy': item['strategy'], 'was_running': bool(container['State'].get('Running')),
-                'depends_on': [d for d in edges[name]],
+                'depends_on': list(edges[name]),
             })
         return plan
 
@@ -361,7 +361,7 @@ class Swapper:
             if not old['State'].get('Running'):
                 self.engine.call('restart old %s' % name, self.api.start, swap['old_id'])
             dummy, results = verify(self.engine, swap['old_id'], [], wait_health=True,
-                                 timeout=self.params.get('verify_timeout', 60), settle=1.0)
+                                     timeout=self.params.get('verify_timeout', 60), settle=1.0)
             swap['rollback_verification'] = results
         self.journal.record(swap, 'rolled_back', outcome='rolled_back')
 

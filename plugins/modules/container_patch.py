@@ -11,7 +11,7 @@ module: container_patch
 short_description: Recreate containers on a patched image, config kept, verified, rolled back on failure
 version_added: 0.1.0
 author:
-  - patchops.containers developers
+  - patchops.containers developers (@patchops)
 description:
   - Recreates each named container on its target image with everything the operator configured
     kept (all of HostConfig, every network with aliases and static IPs, links, labels, anonymous

@@ -11,7 +11,7 @@ module: container_rollback
 short_description: Put patched containers back on the image they ran before the patch
 version_added: 0.1.0
 author:
-  - patchops.containers developers
+  - patchops.containers developers (@patchops)
 description:
   - For each named container, reads the host's journal for its last successful patch and
     recreates it on the image it ran before, with the same config-kept recreate and verification

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import base64
 import codecs
 import json
 import os
+import tempfile
 
 import pytest
 
@@ -32,10 +34,24 @@ from ansible_collections.patchops.containers.plugins.module_utils._scan import (
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', 'fixtures', 'scan')
 MALFORMED = os.path.join(FIXTURES, 'malformed')
+# Files that are not clean UTF-8 text (sanity rejects those in the tree) are kept base64-encoded.
+ENCODED = os.path.join(FIXTURES, 'encoded')
+MALFORMED_ENCODED = ('binary-garbage.json', 'not-utf8.json')
+DECODED = tempfile.mkdtemp(prefix='patchops-scan-fixtures-')
+for _encoded in os.listdir(ENCODED):
+    with open(os.path.join(ENCODED, _encoded), 'rb') as _src, \
+            open(os.path.join(DECODED, _encoded[:-len('.b64')]), 'wb') as _dst:
+        _dst.write(base64.b64decode(_src.read()))
 
 
 def fixture(name):
+    if os.path.exists(os.path.join(DECODED, name)):
+        return os.path.join(DECODED, name)
     return os.path.normpath(os.path.join(FIXTURES, name))
+
+
+def malformed_path(name):
+    return os.path.join(DECODED if name in MALFORMED_ENCODED else MALFORMED, name)
 
 
 def report(name):
@@ -300,13 +316,13 @@ MALFORMED_MESSAGES = {
 
 
 def test_malformed_corpus_is_fully_covered():
-    assert sorted(os.listdir(MALFORMED)) == sorted(MALFORMED_MESSAGES)
+    assert sorted(os.listdir(MALFORMED) + list(MALFORMED_ENCODED)) == sorted(MALFORMED_MESSAGES)
     assert len(MALFORMED_MESSAGES) >= 12
 
 
 @pytest.mark.parametrize('name', sorted(MALFORMED_MESSAGES))
 def test_malformed_report_gives_exact_message(name):
-    path = os.path.join(MALFORMED, name)
+    path = malformed_path(name)
     with pytest.raises(ScanReportError) as err:
         load_report(path)
     assert err.value.msg == 'report %s: %s' % (path, MALFORMED_MESSAGES[name])
