@@ -42,6 +42,14 @@ PROBE_SPEC = dict(
     interval=dict(type='float', default=1.0),
 )
 
+# Readiness and probe options (doc fragment patchops.containers.probes).
+VERIFY_ARGUMENT_SPEC = dict(
+    wait_health=dict(type='bool', default=True),
+    verify_timeout=dict(type='int', default=60),
+    settle=dict(type='float', default=2.0),
+    probes=dict(type='list', elements='dict', default=[], options=PROBE_SPEC),
+)
+
 _NETNS_CHECK = r'''
 import json, socket, sys, urllib.request, urllib.error
 spec = json.loads(sys.argv[1])
@@ -203,6 +211,14 @@ def run_probe(engine, container_id, probe, index=0):
             time.sleep(probe['interval'])
     return {'name': label, 'type': probe['type'], 'ok': ok, 'attempts': attempts, 'output': output,
             'duration_ms': int((time.monotonic() - started) * 1000)}
+
+
+def health_status(container):
+    """healthy / unhealthy / starting, 'none' without a HEALTHCHECK, or the state if not running."""
+    state = container.get('State') or {}
+    if not state.get('Running'):
+        return state.get('Status') or 'unknown'
+    return (state.get('Health') or {}).get('Status') or 'none'
 
 
 def has_healthcheck(container):

@@ -21,18 +21,16 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
     ImageRefError, is_image_id, parse)
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR, Journal, JournalError, Lock)
-from ansible_collections.patchops.containers.plugins.module_utils._probe import PROBE_SPEC, ProbeError, validate, verify
+from ansible_collections.patchops.containers.plugins.module_utils._probe import (
+    VERIFY_ARGUMENT_SPEC, ProbeError, validate, verify)
 from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
 
 STRATEGIES = ('stop-first', 'start-first', 'auto')
 
 # Options of every module that recreates containers (doc fragment patchops.containers.swap).
 SWAP_ARGUMENT_SPEC = dict(
+    VERIFY_ARGUMENT_SPEC,
     stop_timeout=dict(type='int', default=10),
-    wait_health=dict(type='bool', default=True),
-    verify_timeout=dict(type='int', default=60),
-    settle=dict(type='float', default=2.0),
-    probes=dict(type='list', elements='dict', default=[], options=PROBE_SPEC),
     state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     lock_timeout=dict(type='int', default=300),
 )

@@ -21,6 +21,7 @@ description:
 extends_documentation_fragment:
   - patchops.containers.engine
   - patchops.containers.swap
+  - patchops.containers.probes
 attributes:
   check_mode:
     support: full

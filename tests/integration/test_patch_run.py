@@ -1,0 +1,137 @@
+"""playbooks/patch.yml on the lab: batches, failure budget, rollback handlers, report, artifacts."""
+
+import json
+import os
+
+import pytest
+
+from patchkit import remove
+
+PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
+
+
+@pytest.fixture
+def fleet(lab, uid):
+    """Two v1 containers on each of the first three hosts; yields (hosts, names, ids before)."""
+    hosts = lab.hosts[:3]
+    names = ['web-' + uid, 'worker-' + uid]
+    ids = {}
+    for host in hosts:
+        api = lab.pull(host, 'v1', 'v2', 'v2-broken')
+        for name in names:
+            cid = api.create_container(lab.image('v1'), name=name)['Id']
+            api.start(cid)
+            ids[(host, name)] = cid
+    yield hosts, names, ids
+    for host in hosts:
+        remove(lab.engine(host), *names)
+
+
+def run(lab, tmp_path, names, tag='v2', by_host=None, **extra):
+    extravars = {
+        'patchops_hosts': 'lab1,lab2,lab3',
+        'patchops_targets': [{'name': n, 'image': lab.image(tag)} for n in names],
+        'patchops_serial': [1, '100%'],
+        'report_dir': str(tmp_path / 'reports'),
+        'pretest_min_free_bytes': 1,
+    }
+    if by_host:
+        extravars['patchops_targets_by_host'] = by_host
+    check = extra.pop('_check', False)
+    extravars.update(extra)
+    runner, results = lab.playbook(PLAYBOOK, extravars=extravars, check=check)
+    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+    artifact = stats.get('artifact_data', {}).get('patchops_patch')
+    assert artifact, runner.collected_stdout[-3000:]
+    with open(artifact['report']) as fh:
+        report = json.load(fh)
+    return runner, artifact, report
+
+
+def image_of(lab, host, name):
+    api = lab.engine(host)
+    return api.inspect_container(name)['Image'], api.inspect_container(name)['Id']
+
+
+def test_all_hosts_patched_then_nothing_to_do(lab, fleet, tmp_path):
+    hosts, names, ids = fleet
+    runner, artifact, report = run(lab, tmp_path, names)
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    assert sorted(artifact['hosts']['patched']) == hosts
+    assert artifact['containers']['patched'] == 6
+    v2 = lab.engine('lab1').inspect_image(lab.image('v2'))['Id']
+    for host in hosts:
+        for name in names:
+            assert image_of(lab, host, name)[0] == v2
+    records = {r['host']: r for r in report['hosts']}
+    for host in hosts:
+        assert {c['container'] for c in records[host]['containers']} == set(names)
+        for c in records[host]['containers']:
+            assert c['old_digests'] and c['new_digests'] and c['downtime_ms'] > 0
+    with open(os.path.join(os.path.dirname(artifact['report']), 'report.md')) as fh:
+        assert '| 3 | 3 | 0 | 0 | 0 | 0 |' in fh.read()
+
+    runner, artifact, report = run(lab, tmp_path, names)
+    assert runner.rc == 0
+    assert sorted(artifact['hosts']['unchanged']) == hosts
+    assert artifact['containers']['current'] == 6
+
+
+def test_broken_canary_rolls_back_and_stops_the_run(lab, fleet, tmp_path):
+    hosts, names, ids = fleet
+    broken = {'lab1': [{'name': names[0], 'image': lab.image('v2')},
+                       {'name': names[1], 'image': lab.image('v2-broken')}]}
+    runner, artifact, report = run(lab, tmp_path, names, by_host=broken, rollout_verify_timeout=20)
+    assert runner.rc != 0
+    assert artifact['hosts']['rolled_back'] == ['lab1']
+    assert sorted(artifact['hosts']['not_attempted']) == ['lab2', 'lab3']
+    v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
+    # The canary: the broken one is the same container again, the other one restored by the handlers.
+    assert image_of(lab, 'lab1', names[1]) == (v1, ids[('lab1', names[1])])
+    assert image_of(lab, 'lab1', names[0])[0] == v1
+    for host in ('lab2', 'lab3'):
+        for name in names:
+            assert image_of(lab, host, name) == (v1, ids[(host, name)])
+    record = next(r for r in report['hosts'] if r['host'] == 'lab1')
+    assert record['status'] == 'rolled_back'
+    assert record['restored_by_rollback'] == [names[0]]
+    assert 'rolled back' in record['message']
+
+
+def test_failure_in_a_later_batch_within_budget(lab, fleet, tmp_path):
+    hosts, names, ids = fleet
+    broken = {'lab2': [{'name': names[0], 'image': lab.image('v2-broken')}]}
+    runner, artifact, report = run(lab, tmp_path, names, by_host=broken, patchops_max_fail_percentage=50,
+                                   rollout_verify_timeout=20)
+    assert runner.rc != 0  # a failed host still fails the run
+    assert sorted(artifact['hosts']['patched']) == ['lab1', 'lab3']
+    assert artifact['hosts']['rolled_back'] == ['lab2']
+    v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
+    assert image_of(lab, 'lab2', names[0]) == (v1, ids[('lab2', names[0])])
+
+
+def test_posttest_failure_rolls_back_through_handlers(lab, fleet, tmp_path):
+    hosts, names, ids = fleet
+    probe = [{'type': 'exec', 'command': 'test "$APP_VERSION" = 1', 'retries': 1}]
+    runner, artifact, report = run(lab, tmp_path, names, patchops_hosts='lab3', posttest_probes=probe)
+    assert runner.rc != 0
+    assert artifact['hosts']['rolled_back'] == ['lab3']
+    record = report['hosts'][0]
+    assert sorted(record['restored_by_rollback']) == sorted(names)
+    assert record['posttest_failures']
+    v1 = lab.engine('lab3').inspect_image(lab.image('v1'))['Id']
+    for name in names:
+        assert image_of(lab, 'lab3', name)[0] == v1
+
+
+def test_check_mode_plans_without_change(lab, fleet, tmp_path):
+    hosts, names, ids = fleet
+    runner, artifact, report = run(lab, tmp_path, names, _check=True)
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    assert sorted(artifact['hosts']['planned']) == hosts
+    for record in report['hosts']:
+        assert {p['container'] for p in record['plan']} == set(names)
+        assert all(p['action'] == 'recreate' for p in record['plan'])
+    v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
+    for (host, name), cid in ids.items():
+        assert image_of(lab, host, name) == (v1, cid)
