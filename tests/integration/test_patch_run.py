@@ -125,8 +125,11 @@ def test_posttest_failure_rolls_back_through_handlers(lab, fleet, tmp_path):
 
 
 def test_check_mode_plans_without_change(lab, fleet, tmp_path):
+    """Also the AWX survey's form: serial and targets arrive as YAML text."""
     hosts, names, ids = fleet
-    runner, artifact, report = run(lab, tmp_path, names, _check=True)
+    targets = '\n'.join('- {name: %s, image: "%s"}' % (n, lab.image('v2')) for n in names)
+    runner, artifact, report = run(lab, tmp_path, names, _check=True, patchops_targets=targets,
+                                   patchops_serial="[1, '100%']")
     assert runner.rc == 0, runner.collected_stdout[-3000:]
     assert sorted(artifact['hosts']['planned']) == hosts
     for record in report['hosts']:
