@@ -56,9 +56,10 @@ test: sanity lint units integration
 build: venv
 	ansible-galaxy collection build --force --output-path build/
 
+# Lab up, a v1 fleet, its inventory report, v2 staged, patch.yml (canary + wave, one broken patch
+# rolled back), the report. See demo/run.
 demo: venv link
-	tests/lab/lab up
-	ansible-playbook -i /var/lib/patchops-lab/inventory.ini playbooks/inventory.yml
+	demo/run
 
 clean:
 	rm -rf build

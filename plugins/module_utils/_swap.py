@@ -160,7 +160,10 @@ class Swapper:
                 if joined and (joined == cid or joined == name or cid.startswith(joined)) \
                         and _name(other) not in items:
                     image = self.image(other['Image'])
-                    items[_name(other)] = {'container': other, 'target': other['Image'], 'image': image,
+                    configured = (other.get('Config') or {}).get('Image')
+                    same = configured and (self.image(configured) or {}).get('Id') == other['Image']
+                    items[_name(other)] = {'container': other, 'target': configured if same else other['Image'],
+                                           'image': image,
                                            'strategy': 'stop-first', 'reason': 'follows %s (network namespace)' % name}
         edges = {n: [d for d, _k in dependencies(i['container'], everything)] for n, i in items.items()}
         try:
@@ -361,7 +364,17 @@ class Swapper:
             dummy, results = verify(self.engine, swap['old_id'], [], wait_health=True,
                                      timeout=self.params.get('verify_timeout', 60), settle=1.0)
             swap['rollback_verification'] = results
+            self._rejoin_netns(swap['old_id'])
         self.journal.record(swap, 'rolled_back', outcome='rolled_back')
+
+    def _rejoin_netns(self, provider_id):
+        """Restart running containers that joined the provider's network namespace: restarting the
+        provider gave it a new namespace, and they would be left in the dead one."""
+        for cid in [c['Id'] for c in self.engine.call('list containers', self.api.containers)]:
+            other = self.inspect(cid)
+            if other and shares_netns(other) in (provider_id, provider_id[:12]):
+                self.engine.call('restart %s' % _name(other), self.api.restart, cid,
+                                 timeout=self.params.get('stop_timeout', 10))
 
     def recover(self):
         """Finish or roll back every swap the journal shows interrupted; says which."""

@@ -130,6 +130,10 @@ def test_fidelity_v1_to_v2(lab, api, rich, uid):
 def test_failed_verification_rolls_back_same_container(lab, api, uid, tag):
     name = 'rb-' + uid
     cid = simple(api, lab, name, port=19000 + int(uid[:3], 16) % 500)
+    side = api.create_container('%s/patchops/busybox:latest' % lab.registry, name='rbside-' + uid,
+                                command=['sleep', '3600'], host_config=api.create_host_config(
+                                    network_mode='container:' + cid, init=True))['Id']
+    api.start(side)
     port = api.inspect_container(cid)['HostConfig']['PortBindings']['8080/tcp'][0]['HostPort']
     try:
         res = patch(lab, [{'name': name, 'image': lab.image(tag)}], verify_timeout=20)
@@ -145,10 +149,13 @@ def test_failed_verification_rolls_back_same_container(lab, api, uid, tag):
         served = lab.ssh(HOST, 'curl -s http://127.0.0.1:%s/version' % port).stdout.strip()
         assert served == '1'
         assert exec_out(api, cid, 'cat /data/file')[0].strip() == 'precious'
+        # The sidecar in its namespace was restarted into the restored container's new namespace.
+        out, rc = exec_out(api, side, 'wget -q -O- http://127.0.0.1:8080/version')
+        assert (rc, out.strip()) == (0, '1')
         names = [c['Names'][0] for c in api.containers(all=True)]
         assert not [n for n in names if 'patchops-' in n and n.startswith('/' + name)]
     finally:
-        remove(api, name)
+        remove(api, 'rbside-' + uid, name)
         api.remove_volume('data-' + name, force=True)
 
 
