@@ -38,7 +38,7 @@ sanity: $(SANITY_VENV)/.installed
 	@pipv=$$(grep -oP "pip='\K[0-9.]+" $(SANITY_VENV)/lib/python3*/site-packages/ansible_test/_internal/python_requirements.py); \
 	  mkdir -p ~/.ansible/test/cache && cp .ci/get_pip_offline.py ~/.ansible/test/cache/get_pip_$${pipv//./_}.py
 	rm -rf build/sanity && mkdir -p $(SANITY_TREE)
-	git ls-files -co --exclude-standard | grep -v '^build/' | rsync -a --files-from=- . $(SANITY_TREE)/
+	git ls-files -co --exclude-standard | grep -v '^build/' | rsync -a --ignore-missing-args --files-from=- . $(SANITY_TREE)/
 	cd $(SANITY_TREE) && git init -q && git add -A && \
 	  $(SANITY_VENV)/bin/ansible-test sanity --python 3.11 --local --requirements --color no
 
@@ -60,6 +60,12 @@ build: venv
 # rolled back), the report. See demo/run.
 demo: venv link
 	demo/run
+
+bench: venv link
+	bench/run $(BENCH_ARGS)
+
+bench-quick: venv link
+	bench/run --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf build

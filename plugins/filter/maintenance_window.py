@@ -12,12 +12,12 @@ version_added: 0.1.0
 author:
   - patchops.containers developers (@patchops)
 description:
-  - Takes a window V({weekdays, start, end, timezone}) and returns V({open, reason, local_time}).
+  - "Takes a window V({weekdays, start, end, timezone}) and returns V({open, reason, local_time})."
   - An empty window is always open. A window whose end is before its start crosses midnight; the
     hours after midnight belong to the previous weekday's window.
 options:
   _input:
-    description: The window, for example V({weekdays: [sat, sun], start: "02:00", end: "05:00", timezone: Europe/Paris}).
+    description: 'The window, for example V({weekdays: [sat, sun], start: "02:00", end: "05:00", timezone: Europe/Paris}).'
     type: dict
     required: true
   now:
@@ -35,7 +35,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: V(open) (bool), V(reason) (a sentence naming the local time and the window), V(local_time).
+  description: "V(open) (bool), V(reason) (a sentence naming the local time and the window), V(local_time)."
   type: dict
 """
 

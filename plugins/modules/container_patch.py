@@ -98,8 +98,8 @@ options:
     type: str
 notes:
   - The old image is never removed by this module; see P(patchops.containers.image_stage#module) for retention.
-  - Test hook: the environment variable E(PATCHOPS_TEST_CRASH_AT) set to a step name makes the module
-    exit right after journaling that step. For crash tests only.
+  - For crash tests only, the environment variable E(PATCHOPS_TEST_CRASH_AT) set to a step name makes the module
+    exit right after journaling that step.
 seealso:
   - module: patchops.containers.container_rollback
   - module: patchops.containers.container_probe

@@ -1,0 +1,576 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Container inventory of one engine, with optional update detection (no pull).
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import io
+import os
+import posixpath
+import re
+import shlex
+import tarfile
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
+    DEFAULT_REGISTRY,
+    ImageRefError,
+    is_image_id,
+    parse,
+)
+from ansible_collections.patchops.containers.plugins.module_utils._registry import (
+    REGISTRY_ARGUMENT_SPEC,
+    auth_config,
+    remote_digest,
+)
+
+STATES = ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')
+# What `docker ps` without -a shows.
+ACTIVE_STATES = ('running', 'paused', 'restarting')
+MAX_WORKERS = 8
+DEPENDS_ON_LABEL = 'patchops.depends-on'
+COMPOSE = 'com.docker.compose.'
+OS_RELEASE_PATHS = ('/etc/os-release', '/usr/lib/os-release')
+MAX_FILE = 64 * 1024
+_ZERO_TIME = '0001-01-01T00:00:00Z'
+_HEX64 = re.compile(r'^[0-9a-f]{64}$')
+
+
+def argument_spec():
+    """The module's own options (the engine options are added by the module)."""
+    spec = dict(
+        name=dict(type='list', elements='str', default=[]),
+        label=dict(type='list', elements='str', default=[]),
+        status=dict(type='list', elements='str', default=[], choices=list(STATES)),
+        include_stopped=dict(type='bool', default=False),
+        check_updates=dict(type='bool', default=False),
+        registry_host=dict(type='str'),
+    )
+    spec.update(REGISTRY_ARGUMENT_SPEC)
+    return spec
+
+
+# -- pure helpers (unit tested) ----------------------------------------------------------
+
+def _time(value):
+    """Engine timestamps as given; the zero time (never started/finished) becomes None."""
+    if not value or value.startswith('0001-01-01'):
+        return None
+    return value
+
+
+def _name(entry):
+    """Primary name of a `/containers/json` entry: the one without a slash (others are links)."""
+    names = entry.get('Names') or []
+    for name in names:
+        if '/' not in name.lstrip('/'):
+            return name.lstrip('/')
+    return names[0].lstrip('/') if names else entry['Id'][:12]
+
+
+def _label_matches(labels, wanted):
+    key, sep, value = wanted.partition('=')
+    if key not in labels:
+        return False
+    return not sep or labels[key] == value
+
+
+def select(entries, names=(), labels=(), statuses=(), include_stopped=False):
+    """Filter `/containers/json?all=1` entries: name globs (any), labels (all), states (any).
+
+    An explicit status list wins over include_stopped.
+    """
+    out = []
+    for entry in entries:
+        state = entry.get('State') or ''
+        if statuses:
+            if state not in statuses:
+                continue
+        elif not include_stopped and state not in ACTIVE_STATES:
+            continue
+        if names and not any(fnmatch.fnmatchcase(_name(entry), pattern) for pattern in names):
+            continue
+        entry_labels = entry.get('Labels') or {}
+        if not all(_label_matches(entry_labels, wanted) for wanted in labels):
+            continue
+        out.append(entry)
+    return out
+
+
+def parse_os_release(text):
+    """os-release(5) as a dict of the keys that identify the OS."""
+    values = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith('#') or '=' not in line:
+            continue
+        key, dummy, raw = line.partition('=')
+        try:
+            parts = shlex.split(raw, posix=True)
+        except ValueError:
+            parts = [raw.strip('"\'')]
+        values[key.strip()] = ' '.join(parts)
+    if not values:
+        return None
+    return {
+        'id': values.get('ID'),
+        'version_id': values.get('VERSION_ID'),
+        'name': values.get('NAME'),
+        'pretty_name': values.get('PRETTY_NAME'),
+        'version_codename': values.get('VERSION_CODENAME'),
+    }
+
+
+def ports(inspect):
+    """Published ports: the bound ones of a running container, else the configured bindings."""
+    running = (inspect.get('State') or {}).get('Running')
+    if running:
+        source = (inspect.get('NetworkSettings') or {}).get('Ports') or {}
+    else:
+        source = (inspect.get('HostConfig') or {}).get('PortBindings') or {}
+    out = []
+    for key, bindings in source.items():
+        port, dummy, proto = key.partition('/')
+        for binding in bindings or []:
+            host_port = binding.get('HostPort') or ''
+            out.append({
+                'container_port': int(port),
+                'protocol': proto or 'tcp',
+                'host_ip': binding.get('HostIp') or '',
+                'host_port': int(host_port) if host_port.isdigit() else None,
+            })
+    out.sort(key=lambda p: (p['container_port'], p['protocol'], p['host_ip'], p['host_port'] or 0))
+    return out
+
+
+def mounts(inspect):
+    """Mounts with volumes split into named and anonymous (engine-generated 64-hex name)."""
+    out = []
+    for mount in inspect.get('Mounts') or []:
+        kind = mount.get('Type') or ''
+        name = mount.get('Name') or None
+        if kind == 'volume':
+            kind = 'anonymous' if name and _HEX64.match(name) else 'named'
+        out.append({
+            'type': kind,
+            'name': name,
+            'source': mount.get('Source') or '',
+            'destination': mount.get('Destination') or '',
+            'driver': mount.get('Driver') or None,
+            'mode': mount.get('Mode') or '',
+            'rw': bool(mount.get('RW')),
+            'propagation': mount.get('Propagation') or '',
+        })
+    out.sort(key=lambda m: m['destination'])
+    return out
+
+
+def networks(inspect):
+    out = []
+    for name, net in sorted(((inspect.get('NetworkSettings') or {}).get('Networks') or {}).items()):
+        ipam = net.get('IPAMConfig') or {}
+        out.append({
+            'name': name,
+            'id': net.get('NetworkID') or '',
+            'ip_address': net.get('IPAddress') or '',
+            'ipv6_address': net.get('GlobalIPv6Address') or '',
+            'gateway': net.get('Gateway') or '',
+            'mac_address': net.get('MacAddress') or '',
+            'aliases': list(net.get('Aliases') or []),
+            'static_ipv4': ipam.get('IPv4Address') or '',
+            'static_ipv6': ipam.get('IPv6Address') or '',
+        })
+    return out
+
+
+def compose_info(labels):
+    labels = labels or {}
+    project = labels.get(COMPOSE + 'project')
+    if not project:
+        return None
+    files = labels.get(COMPOSE + 'project.config_files')
+    number = labels.get(COMPOSE + 'container-number')
+    return {
+        'project': project,
+        'service': labels.get(COMPOSE + 'service'),
+        'working_dir': labels.get(COMPOSE + 'project.working_dir'),
+        'config_files': [f for f in files.split(',') if f] if files else [],
+        'container_number': int(number) if number and number.isdigit() else None,
+    }
+
+
+def parse_compose_depends_on(text):
+    """`svc:condition:restart,...` (compose >= 2.20; older ones write `svc:condition`)."""
+    out = []
+    for item in (text or '').split(','):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split(':')
+        out.append((parts[0], parts[1] if len(parts) > 1 and parts[1] else None))
+    return out
+
+
+class Index:
+    """Every container of the engine (unfiltered), to resolve dependency references."""
+
+    def __init__(self, entries):
+        self.by_id = {}
+        self.by_name = {}
+        self.services = {}
+        for entry in entries:
+            name = _name(entry)
+            self.by_id[entry['Id']] = name
+            self.by_name[name] = entry['Id']
+            labels = entry.get('Labels') or {}
+            project, service = labels.get(COMPOSE + 'project'), labels.get(COMPOSE + 'service')
+            if project and service:
+                self.services.setdefault((project, service), []).append(name)
+        for names in self.services.values():
+            names.sort()
+
+    def resolve(self, ref):
+        """Container name for a name, a full ID or a unique ID prefix; None if unknown."""
+        ref = (ref or '').lstrip('/')
+        if ref in self.by_name:
+            return ref
+        if ref in self.by_id:
+            return self.by_id[ref]
+        if len(ref) >= 4:
+            hits = [cid for cid in self.by_id if cid.startswith(ref)]
+            if len(hits) == 1:
+                return self.by_id[hits[0]]
+        return None
+
+
+def dependencies(inspect, index):
+    """Containers this one needs, from links, `container:` namespaces, volumes_from and labels."""
+    host = inspect.get('HostConfig') or {}
+    labels = (inspect.get('Config') or {}).get('Labels') or {}
+    deps = []
+
+    def add(kind, ref, **extra):
+        name = index.resolve(ref)
+        dep = {'kind': kind, 'name': name or ref, 'resolved': name is not None}
+        dep.update(extra)
+        deps.append(dep)
+
+    # Legacy links live in HostConfig ("/db:/web/alias"); links on user-defined networks in
+    # their endpoint ("db:alias").
+    links = list(host.get('Links') or [])
+    for endpoint in ((inspect.get('NetworkSettings') or {}).get('Networks') or {}).values():
+        links.extend((endpoint or {}).get('Links') or [])
+    for link in links:
+        target, dummy, alias = link.partition(':')
+        add('link', target.lstrip('/'), alias=alias.rsplit('/', 1)[-1] or None)
+    # Same kind names as _deps (what container_patch orders by), plus pid/ipc/volumes_from.
+    for key, kind in (('NetworkMode', 'netns'), ('PidMode', 'pid'), ('IpcMode', 'ipc')):
+        value = host.get(key) or ''
+        if value.startswith('container:'):
+            add(kind, value[len('container:'):])
+    for item in host.get('VolumesFrom') or []:
+        add('volumes_from', item.split(':', 1)[0])
+    for ref in (labels.get(DEPENDS_ON_LABEL) or '').split(','):
+        if ref.strip():
+            add('label', ref.strip())
+    project = labels.get(COMPOSE + 'project')
+    for service, condition in parse_compose_depends_on(labels.get(COMPOSE + 'depends_on')):
+        found = index.services.get((project, service)) or []
+        for name in found:
+            deps.append({'kind': 'compose', 'name': name, 'resolved': True,
+                         'service': service, 'condition': condition})
+        if not found:
+            deps.append({'kind': 'compose', 'name': None, 'resolved': False,
+                         'service': service, 'condition': condition})
+    return deps
+
+
+def normalise_registry(text):
+    """A registry host as users write it (scheme, trailing slash, Docker Hub aliases)."""
+    text = (text or '').strip()
+    for prefix in ('https://', 'http://'):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    text = text.split('/', 1)[0]
+    if text in ('index.docker.io', 'registry-1.docker.io', 'docker.io'):
+        return DEFAULT_REGISTRY
+    return text
+
+
+def check_plan(reference, image):
+    """What to ask the registry for one container.
+
+    Returns (ref, None) when the registry must be asked, or (None, reason) when the answer is
+    `unknown` without asking.
+    """
+    if not reference:
+        return None, 'the container has no image reference'
+    if reference.startswith('sha256:') or is_image_id(reference):
+        return None, 'created from an image ID, not a reference'
+    try:
+        ref = parse(reference)
+    except ImageRefError as exc:
+        return None, 'invalid reference: %s' % exc
+    if ref.pinned:
+        return None, 'pinned by digest'
+    if not (image or {}).get('RepoDigests'):
+        return None, 'the image has no registry digest (built or loaded locally)'
+    return ref, None
+
+
+def repo_digests(image, ref):
+    """Digests the image has in ref's repository, and in any repository."""
+    mine, every = set(), set()
+    for item in (image or {}).get('RepoDigests') or []:
+        name, dummy, digest = item.partition('@')
+        every.add(digest)
+        try:
+            other = parse(name)
+        except ImageRefError:
+            continue
+        if (other.registry, other.repository) == (ref.registry, ref.repository):
+            mine.add(digest)
+    return mine, every
+
+
+def update_verdict(ref, image, remote, error):
+    """(update, update_reason) from the image and the registry's answer for ref."""
+    if error:
+        return 'unknown', error
+    if not remote:
+        return 'unknown', 'the registry gave no digest'
+    mine, every = repo_digests(image, ref)
+    if remote in mine or remote in every:
+        return 'current', None
+    if mine:
+        return 'available', None
+    return 'unknown', 'the image has no digest from %s to compare with' % ref.name
+
+
+def summarise(containers, checked):
+    running = [c for c in containers if c['state'] == 'running']
+    summary = {
+        'containers': len(containers),
+        'running': len(running),
+        'stopped': len(containers) - len(running),
+        'unhealthy': sum(1 for c in running if c['health'] == 'unhealthy'),
+        'images': len({c['image_id'] for c in containers}),
+        'updates_available': 0,
+        'updates_current': 0,
+        'updates_unknown': 0,
+    }
+    if checked:
+        for container in containers:
+            summary['updates_%s' % container['update']] += 1
+    return summary
+
+
+# -- the engine side ---------------------------------------------------------------------
+
+class Inventory:
+    """One pass over an engine: list once, then inspect containers, images and os-release
+    concurrently (bounded), then ask the registry once per distinct reference."""
+
+    def __init__(self, engine, params, warn=None):
+        self.engine = engine
+        self.api = engine.api
+        self.params = params
+        self.warn = warn or (lambda msg: None)
+
+    def run(self):
+        params = self.params
+        listed = self.engine.call('list containers', self.api.containers, all=True)
+        index = Index(listed)
+        chosen = select(listed, params.get('name') or (), params.get('label') or (),
+                        params.get('status') or (), params.get('include_stopped'))
+        # The list already names each image: image and os-release reads start at once and run
+        # alongside the container inspects (an archive read mounts a stopped container's rootfs).
+        by_image = {}
+        for entry in sorted(chosen, key=lambda e: e.get('State') != 'running'):
+            by_image.setdefault(entry.get('ImageID'), []).append(entry)
+        by_image.pop(None, None)
+        with ThreadPoolExecutor(max_workers=MAX_WORKERS) as pool:
+            info = pool.submit(lambda: self.engine.info)
+            image_jobs = {iid: pool.submit(self._inspect_image, iid) for iid in by_image}
+            os_jobs = {iid: pool.submit(self._image_os, entries) for iid, entries in by_image.items()}
+            inspected = [c for c in pool.map(self._inspect_container, [e['Id'] for e in chosen]) if c]
+            for iid in {c['Image'] for c in inspected} - set(image_jobs):  # not named by the list
+                image_jobs[iid] = pool.submit(self._inspect_image, iid)
+                os_jobs[iid] = pool.submit(self._image_os, [
+                    {'Id': c['Id'], 'State': c['State'].get('Status')} for c in inspected if c['Image'] == iid])
+            images = {iid: job.result() for iid, job in image_jobs.items()}
+            containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index)
+                          for c in inspected]
+            checks = []
+            if params.get('check_updates'):
+                checks = self._check_updates(pool, containers, images)
+            engine_facts = self._engine_facts(info.result())
+        containers.sort(key=lambda c: c['name'])
+        return {
+            'engine': engine_facts,
+            'containers': containers,
+            'update_checks': checks,
+            'summary': summarise(containers, params.get('check_updates')),
+        }
+
+    def _inspect_container(self, cid):
+        try:
+            return self.engine.call('inspect container %s' % cid[:12], self.api.inspect_container, cid)
+        except NotFound:
+            return None  # removed since the list: not part of this inventory
+
+    def _inspect_image(self, iid):
+        try:
+            return self.engine.call('inspect image %s' % iid, self.api.inspect_image, iid)
+        except NotFound:
+            # Deleted while containers still use it (docker rmi -f).
+            self.warn('image %s of some containers no longer exists on the engine' % iid)
+            return None
+
+    def _image_os(self, entries):
+        """OS of an image, read from one of its containers' files; nothing is run in them.
+
+        ``entries`` are list entries (Id, State), running containers first.
+        """
+        for container in entries:
+            if container.get('State') in ('removing', 'dead'):
+                continue
+            try:
+                for path in OS_RELEASE_PATHS:
+                    try:
+                        text = self._read_file(container['Id'], path)
+                    except NotFound:
+                        continue
+                    return parse_os_release(text) if text is not None else None
+                return None  # absent from the image: its other containers have none either
+            except (EngineError, tarfile.TarError, OSError):
+                continue  # this container cannot be read (being removed...): try another
+        return None
+
+    def _read_file(self, cid, path, hops=0):
+        """A small file of a container through the archive endpoint, symlinks followed."""
+        if hops > 8:
+            return None
+        stream, stat = self.engine.call('read %s of %s' % (path, cid[:12]), self.api.get_archive, cid, path)
+        stat = stat or {}
+        if not stat.get('linkTarget') and (stat.get('size') or 0) > MAX_FILE:
+            stream.close()  # not an os-release file; don't read a container's big file
+            return None
+        data = b''.join(stream)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = next((m for m in tar.getmembers()), None)
+            if member is None:
+                return None
+            if member.issym() or member.islnk():
+                target = stat.get('linkTarget') or posixpath.normpath(
+                    posixpath.join(posixpath.dirname(path), member.linkname))
+                return self._read_file(cid, target, hops + 1)
+            if not member.isfile():
+                return None
+            handle = tar.extractfile(member)
+            return handle.read(MAX_FILE).decode('utf-8', 'replace') if handle else None
+
+    def _record(self, inspect, image, image_os, index):
+        config = inspect.get('Config') or {}
+        host = inspect.get('HostConfig') or {}
+        state = inspect.get('State') or {}
+        labels = config.get('Labels') or {}
+        restart = host.get('RestartPolicy') or {}
+        running = state.get('Status') == 'running'
+        deps = dependencies(inspect, index)
+        image = image or {}
+        return {
+            'name': inspect['Name'].lstrip('/'),
+            'id': inspect['Id'],
+            'image': config.get('Image') or '',
+            'image_id': inspect['Image'],
+            'image_tags': list(image.get('RepoTags') or []),
+            'repo_digests': list(image.get('RepoDigests') or []),
+            'image_created': image.get('Created'),
+            'image_os': image_os,
+            'created': inspect.get('Created'),
+            'state': state.get('Status'),
+            # A stopped container keeps its last health status ("unhealthy" after a stop).
+            'health': (state.get('Health') or {}).get('Status') if running else None,
+            'exit_code': state.get('ExitCode'),
+            'started_at': _time(state.get('StartedAt')),
+            'finished_at': _time(state.get('FinishedAt')),
+            'restart_count': inspect.get('RestartCount', 0),
+            'restart_policy': {'name': restart.get('Name') or 'no',
+                               'maximum_retry_count': restart.get('MaximumRetryCount') or 0},
+            'compose': compose_info(labels),
+            'ports': ports(inspect),
+            'mounts': mounts(inspect),
+            'network_mode': host.get('NetworkMode') or '',
+            'networks': networks(inspect),
+            'labels': dict(labels),
+            'dependencies': deps,
+            'depends_on': sorted({d['name'] for d in deps if d['resolved']}),
+            'update': None,
+            'remote_digest': None,
+            'update_reason': None,
+        }
+
+    def _auth_for(self, ref):
+        only = self.params.get('registry_host')
+        if only and normalise_registry(only) != ref.registry:
+            return None  # the host's stored credentials for other registries
+        return auth_config(self.params, ref.registry)
+
+    def _check_updates(self, pool, containers, images):
+        plans = []
+        wanted = {}
+        for record in containers:
+            ref, reason = check_plan(record['image'], images.get(record['image_id']))
+            plans.append((record, ref, reason))
+            if ref is not None:
+                wanted.setdefault(ref.tagged(), ref)
+        keys = sorted(wanted)
+        answers = dict(zip(keys, pool.map(
+            lambda key: remote_digest(self.engine, wanted[key], self._auth_for(wanted[key])), keys)))
+        for record, ref, reason in plans:
+            if ref is None:
+                record['update'], record['update_reason'] = 'unknown', reason
+                continue
+            remote, error = answers[ref.tagged()]
+            record['remote_digest'] = remote
+            record['update'], record['update_reason'] = update_verdict(
+                ref, images.get(record['image_id']), remote, error)
+        return [{'reference': key, 'remote_digest': answers[key][0], 'error': answers[key][1]}
+                for key in keys]
+
+    def _engine_facts(self, info):
+        version = self.engine.version or {}
+        root = info.get('DockerRootDir')
+        free = total = None
+        # Only meaningful when the engine's disk is this host's disk.
+        if root and self.engine.docker_host.startswith('unix://'):
+            try:
+                st = os.statvfs(root)
+                free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+            except OSError:
+                pass
+        return {
+            'name': info.get('Name'),
+            'id': info.get('ID'),
+            'version': version.get('Version'),
+            'api_version': version.get('ApiVersion'),
+            'min_api_version': version.get('MinAPIVersion'),
+            'os': info.get('OperatingSystem'),
+            'os_type': info.get('OSType'),
+            'architecture': info.get('Architecture'),
+            'kernel_version': info.get('KernelVersion'),
+            'storage_driver': info.get('Driver'),
+            'docker_root_dir': root,
+            'free_bytes': free,
+            'total_bytes': total,
+            'containers': info.get('Containers'),
+            'images': info.get('Images'),
+        }
