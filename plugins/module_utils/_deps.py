@@ -2,7 +2,8 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Dependencies between containers on one engine, and the order to recreate them in.
+"""Dependencies between containers on one engine (links, `container:` namespaces, volumes_from,
+the patchops.depends-on label, compose's depends_on), and the order to recreate them in.
 
 Private: not a public API of the collection.
 """
@@ -19,54 +20,103 @@ class CycleError(ValueError):
     pass
 
 
-def _name(container):
-    return (container.get('Name') or '').lstrip('/')
+def _name(entry):
+    """Primary name of a `/containers/json` entry: the one without a slash (others are links)."""
+    names = entry.get('Names') or []
+    for name in names:
+        if '/' not in name.lstrip('/'):
+            return name.lstrip('/')
+    return names[0].lstrip('/') if names else entry['Id'][:12]
 
 
-def dependencies(container, containers):
-    """Names of the containers ``container`` needs, each with why: [(name, kind)].
-
-    ``containers`` is every inspected container of the engine (to resolve ids and compose
-    services). Kinds: netns, link, label, compose.
-    """
-    by_id = {c['Id']: _name(c) for c in containers}
-    names = set(by_id.values())
-    labels = (container.get('Config') or {}).get('Labels') or {}
-    host = container.get('HostConfig') or {}
+def parse_compose_depends_on(text):
+    """`svc:condition:restart,...` (compose >= 2.20; older ones write `svc:condition`)."""
     out = []
+    for item in (text or '').split(','):
+        item = item.strip()
+        if not item:
+            continue
+        parts = item.split(':')
+        out.append((parts[0], parts[1] if len(parts) > 1 and parts[1] else None))
+    return out
 
-    mode = host.get('NetworkMode') or ''
-    if mode.startswith('container:'):
-        ref = mode.split(':', 1)[1]
-        target = by_id.get(ref) or next((n for i, n in by_id.items() if i.startswith(ref)), None) \
-            or (ref if ref in names else None)
-        out.append((target or ref, 'netns'))
+
+class Index:
+    """Every container of the engine (unfiltered), to resolve dependency references."""
+
+    def __init__(self, entries):
+        self.by_id = {}
+        self.by_name = {}
+        self.services = {}
+        for entry in entries:
+            name = _name(entry)
+            self.by_id[entry['Id']] = name
+            self.by_name[name] = entry['Id']
+            labels = entry.get('Labels') or {}
+            project, service = labels.get(COMPOSE_PROJECT), labels.get(COMPOSE_SERVICE)
+            if project and service:
+                self.services.setdefault((project, service), []).append(name)
+        for names in self.services.values():
+            names.sort()
+
+    def resolve(self, ref):
+        """Container name for a name, a full ID or a unique ID prefix; None if unknown."""
+        ref = (ref or '').lstrip('/')
+        if ref in self.by_name:
+            return ref
+        if ref in self.by_id:
+            return self.by_id[ref]
+        if len(ref) >= 4:
+            hits = [cid for cid in self.by_id if cid.startswith(ref)]
+            if len(hits) == 1:
+                return self.by_id[hits[0]]
+        return None
+
+
+def dependencies(inspect, index):
+    """Containers this one needs, from links, `container:` namespaces, volumes_from and labels."""
+    host = inspect.get('HostConfig') or {}
+    labels = (inspect.get('Config') or {}).get('Labels') or {}
+    deps = []
+
+    def add(kind, ref, **extra):
+        name = index.resolve(ref)
+        dep = {'kind': kind, 'name': name or ref, 'resolved': name is not None}
+        dep.update(extra)
+        deps.append(dep)
+
+    # Legacy links live in HostConfig ("/db:/web/alias"); links on user-defined networks in
+    # their endpoint ("db:alias").
     links = list(host.get('Links') or [])
-    for settings in ((container.get('NetworkSettings') or {}).get('Networks') or {}).values():
-        links.extend((settings or {}).get('Links') or [])
+    for endpoint in ((inspect.get('NetworkSettings') or {}).get('Networks') or {}).values():
+        links.extend((endpoint or {}).get('Links') or [])
     for link in links:
-        out.append((link.split(':', 1)[0].lstrip('/'), 'link'))
-    for dep in (labels.get(DEPENDS_LABEL) or '').split(','):
-        if dep.strip():
-            out.append((dep.strip(), 'label'))
+        target, dummy, alias = link.partition(':')
+        add('link', target.lstrip('/'), alias=alias.rsplit('/', 1)[-1] or None)
+    for key, kind in (('NetworkMode', 'netns'), ('PidMode', 'pid'), ('IpcMode', 'ipc')):
+        value = host.get(key) or ''
+        if value.startswith('container:'):
+            add(kind, value[len('container:'):])
+    for item in host.get('VolumesFrom') or []:
+        add('volumes_from', item.split(':', 1)[0])
+    for ref in (labels.get(DEPENDS_LABEL) or '').split(','):
+        if ref.strip():
+            add('label', ref.strip())
     project = labels.get(COMPOSE_PROJECT)
-    if project and labels.get(COMPOSE_DEPENDS):
-        services = {}
-        for other in containers:
-            olabels = (other.get('Config') or {}).get('Labels') or {}
-            if olabels.get(COMPOSE_PROJECT) == project and olabels.get(COMPOSE_SERVICE):
-                services.setdefault(olabels[COMPOSE_SERVICE], []).append(_name(other))
-        for entry in labels[COMPOSE_DEPENDS].split(','):
-            service = entry.split(':', 1)[0].strip()
-            for name in services.get(service, []):
-                out.append((name, 'compose'))
-    seen = set()
-    unique = []
-    for name, kind in out:
-        if name != _name(container) and (name, kind) not in seen:
-            seen.add((name, kind))
-            unique.append((name, kind))
-    return unique
+    for service, condition in parse_compose_depends_on(labels.get(COMPOSE_DEPENDS)):
+        found = index.services.get((project, service)) or []
+        for name in found:
+            deps.append({'kind': 'compose', 'name': name, 'resolved': True,
+                         'service': service, 'condition': condition})
+        if not found:
+            deps.append({'kind': 'compose', 'name': None, 'resolved': False,
+                         'service': service, 'condition': condition})
+    return deps
+
+
+def needed_names(inspect, index):
+    """Names of the containers ``inspect`` needs (resolved ones only), for ordering."""
+    return list(dict.fromkeys(d['name'] for d in dependencies(inspect, index) if d['resolved']))
 
 
 def order(names, edges):

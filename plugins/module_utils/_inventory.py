@@ -18,6 +18,7 @@ import shlex
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     DEFAULT_REGISTRY,
@@ -35,7 +36,6 @@ STATES = ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'd
 # What `docker ps` without -a shows.
 ACTIVE_STATES = ('running', 'paused', 'restarting')
 MAX_WORKERS = 8
-DEPENDS_ON_LABEL = 'patchops.depends-on'
 COMPOSE = 'com.docker.compose.'
 OS_RELEASE_PATHS = ('/etc/os-release', '/usr/lib/os-release')
 MAX_FILE = 64 * 1024
@@ -204,92 +204,6 @@ def compose_info(labels):
         'config_files': [f for f in files.split(',') if f] if files else [],
         'container_number': int(number) if number and number.isdigit() else None,
     }
-
-
-def parse_compose_depends_on(text):
-    """`svc:condition:restart,...` (compose >= 2.20; older ones write `svc:condition`)."""
-    out = []
-    for item in (text or '').split(','):
-        item = item.strip()
-        if not item:
-            continue
-        parts = item.split(':')
-        out.append((parts[0], parts[1] if len(parts) > 1 and parts[1] else None))
-    return out
-
-
-class Index:
-    """Every container of the engine (unfiltered), to resolve dependency references."""
-
-    def __init__(self, entries):
-        self.by_id = {}
-        self.by_name = {}
-        self.services = {}
-        for entry in entries:
-            name = _name(entry)
-            self.by_id[entry['Id']] = name
-            self.by_name[name] = entry['Id']
-            labels = entry.get('Labels') or {}
-            project, service = labels.get(COMPOSE + 'project'), labels.get(COMPOSE + 'service')
-            if project and service:
-                self.services.setdefault((project, service), []).append(name)
-        for names in self.services.values():
-            names.sort()
-
-    def resolve(self, ref):
-        """Container name for a name, a full ID or a unique ID prefix; None if unknown."""
-        ref = (ref or '').lstrip('/')
-        if ref in self.by_name:
-            return ref
-        if ref in self.by_id:
-            return self.by_id[ref]
-        if len(ref) >= 4:
-            hits = [cid for cid in self.by_id if cid.startswith(ref)]
-            if len(hits) == 1:
-                return self.by_id[hits[0]]
-        return None
-
-
-def dependencies(inspect, index):
-    """Containers this one needs, from links, `container:` namespaces, volumes_from and labels."""
-    host = inspect.get('HostConfig') or {}
-    labels = (inspect.get('Config') or {}).get('Labels') or {}
-    deps = []
-
-    def add(kind, ref, **extra):
-        name = index.resolve(ref)
-        dep = {'kind': kind, 'name': name or ref, 'resolved': name is not None}
-        dep.update(extra)
-        deps.append(dep)
-
-    # Legacy links live in HostConfig ("/db:/web/alias"); links on user-defined networks in
-    # their endpoint ("db:alias").
-    links = list(host.get('Links') or [])
-    for endpoint in ((inspect.get('NetworkSettings') or {}).get('Networks') or {}).values():
-        links.extend((endpoint or {}).get('Links') or [])
-    for link in links:
-        target, dummy, alias = link.partition(':')
-        add('link', target.lstrip('/'), alias=alias.rsplit('/', 1)[-1] or None)
-    # Same kind names as _deps (what container_patch orders by), plus pid/ipc/volumes_from.
-    for key, kind in (('NetworkMode', 'netns'), ('PidMode', 'pid'), ('IpcMode', 'ipc')):
-        value = host.get(key) or ''
-        if value.startswith('container:'):
-            add(kind, value[len('container:'):])
-    for item in host.get('VolumesFrom') or []:
-        add('volumes_from', item.split(':', 1)[0])
-    for ref in (labels.get(DEPENDS_ON_LABEL) or '').split(','):
-        if ref.strip():
-            add('label', ref.strip())
-    project = labels.get(COMPOSE + 'project')
-    for service, condition in parse_compose_depends_on(labels.get(COMPOSE + 'depends_on')):
-        found = index.services.get((project, service)) or []
-        for name in found:
-            deps.append({'kind': 'compose', 'name': name, 'resolved': True,
-                         'service': service, 'condition': condition})
-        if not found:
-            deps.append({'kind': 'compose', 'name': None, 'resolved': False,
-                         'service': service, 'condition': condition})
-    return deps
 
 
 def normalise_registry(text):

@@ -41,16 +41,19 @@ def engine_dir(state_dir, engine_id):
     return os.path.join(state_dir or DEFAULT_STATE_DIR, safe)
 
 
-def write_json_atomic(path, data):
-    """Write, fsync, rename: a reader sees the old file or the new one, never half of one."""
+def write_json_atomic(path, data, mode=0o600):
+    """Write, fsync, rename, fsync the directory: a reader sees the old file or the new one,
+    never half of one, also after a crash."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
     try:
         with os.fdopen(fd, 'w') as fh:
             json.dump(data, fh, indent=1, sort_keys=True)
+            fh.write('\n')
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
         os.rename(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -145,12 +148,20 @@ class Journal:
 
 
 class Lock:
-    """An exclusive per-engine lock; released by the kernel if the process dies."""
+    """An exclusive lock on a file; released by the kernel if the process dies.
 
-    def __init__(self, state_dir, engine_id, timeout):
-        self.path = os.path.join(engine_dir(state_dir, engine_id), 'lock')
+    ``Lock.engine(...)`` is the per-engine lock every module that changes an engine takes.
+    """
+
+    def __init__(self, path, timeout, holder='another patchops run'):
+        self.path = path
         self.timeout = timeout
+        self.holder = holder
         self.fh = None
+
+    @classmethod
+    def engine(cls, state_dir, engine_id, timeout):
+        return cls(os.path.join(engine_dir(state_dir, engine_id), 'lock'), timeout)
 
     def __enter__(self):
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
@@ -167,8 +178,8 @@ class Lock:
                     self.fh.seek(0)
                     holder = self.fh.read().strip() or 'unknown'
                     self.fh.close()
-                    raise JournalError('another patchops run holds the lock %s (%s); waited %s s '
-                                       '(lock_timeout)' % (self.path, holder, self.timeout))
+                    raise JournalError('%s holds the lock %s (%s); waited %s s (lock_timeout)'
+                                       % (self.holder, self.path, holder, self.timeout))
                 time.sleep(0.2)
         self.fh.seek(0)
         self.fh.truncate()

@@ -16,14 +16,11 @@ from __future__ import annotations
 
 import base64
 import datetime
-import errno
-import fcntl
 import hashlib
 import json
 import os
 import re
 import tarfile
-import tempfile
 import time
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode
@@ -38,9 +35,9 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
 )
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR,
-    JournalError,
     Lock,
     engine_dir,
+    write_json_atomic,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     auth_config,
@@ -265,61 +262,6 @@ def read_manifest(state_dir, engine_id):
         raise StageError('stage manifest %s has format %r; this collection reads format %d or older'
                          % (path, version, MANIFEST_FORMAT))
     return data
-
-
-def write_manifest(path, data):
-    """Write atomically: temp file in the same directory, fsync, rename, fsync the directory."""
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.stage-', suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.write('\n')
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dfd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-class ManifestLock:
-    """Serialises read-modify-write of one engine's stage manifest (not the swap lock)."""
-
-    def __init__(self, path, timeout):
-        self.path = path + '.lock'
-        self.timeout = timeout
-        self.fh = None
-
-    def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        self.fh = open(self.path, 'a')
-        deadline = time.monotonic() + max(0, self.timeout)
-        while True:
-            try:
-                fcntl.flock(self.fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    self.fh.close()
-                    raise StageError('another image_stage run holds %s; waited %s s (lock_timeout)'
-                                     % (self.path, self.timeout))
-                time.sleep(0.1)
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fh.fileno(), fcntl.LOCK_UN)
-        self.fh.close()
-        return False
 
 
 def manifest_key(ref):
@@ -628,7 +570,7 @@ class Stager:
         text = item.get('ref')
         ref = self._parse(text, 'images[].ref')
         expected_digest = item.get('expected_digest')
-        expected_id = self._check_expected_id(item)
+        self._check_expected_id(item)
         if ref.digest and expected_digest and ref.digest != expected_digest:
             raise StageError('%s: the reference pins %s but expected_digest is %s' % (text, ref.digest, expected_digest))
         plan = {'item': item, 'source': 'registry', 'ref': ref, 'reference': manifest_key(ref),
@@ -970,7 +912,7 @@ class Stager:
         return result
 
     def _record(self, plans):
-        with ManifestLock(self.path, self.params.get('lock_timeout') or 60):
+        with self._manifest_lock():
             manifest = read_manifest(self.state_dir, self.engine_id)
             when = now()
             changed = False
@@ -981,9 +923,13 @@ class Stager:
                 manifest['engine_id'] = self.engine_id
                 manifest['engine_name'] = self.host
                 manifest['updated_at'] = when
-                write_manifest(self.path, manifest)
+                write_json_atomic(self.path, manifest, mode=0o644)
                 changed = True
         return manifest, changed
+
+    def _manifest_lock(self):
+        """Serialises read-modify-write of the manifest (not the swap lock)."""
+        return Lock(self.path + '.lock', self.params.get('lock_timeout') or 60, holder='another image_stage run')
 
     def absent(self):
         """Forget manifest entries (the images stay; ``state: pruned`` removes them later)."""
@@ -1002,12 +948,12 @@ class Stager:
                 after['images'].pop(key, None)
             result['manifest'] = after
             return result
-        with ManifestLock(self.path, self.params.get('lock_timeout') or 60):
+        with self._manifest_lock():
             manifest = read_manifest(self.state_dir, self.engine_id)
             for key in gone:
                 manifest['images'].pop(key, None)
             manifest['updated_at'] = now()
-            write_manifest(self.path, manifest)
+            write_json_atomic(self.path, manifest, mode=0o644)
         result['manifest'] = manifest
         return result
 
@@ -1103,11 +1049,8 @@ class Pruner:
         keep = 1 if keep is None else keep
         if keep < 0:
             raise StageError('keep must be 0 or more')
-        try:
-            with Lock(self.state_dir, self.engine_id, self.params.get('lock_timeout') or 60):
-                return self._run(keep)
-        except JournalError as exc:
-            raise StageError(str(exc))
+        with Lock.engine(self.state_dir, self.engine_id, self.params.get('lock_timeout') or 60):
+            return self._run(keep)
 
     def _run(self, keep):
         manifest = read_manifest(self.state_dir, self.engine_id)

@@ -15,7 +15,7 @@ import uuid
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, pinned_identity, shares_netns, writable_storage)
-from ansible_collections.patchops.containers.plugins.module_utils._deps import CycleError, dependencies, order
+from ansible_collections.patchops.containers.plugins.module_utils._deps import CycleError, Index, needed_names, order
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, connect
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError, is_image_id, parse)
@@ -79,8 +79,9 @@ class Swapper:
             return None
 
     def all_containers(self):
-        ids = [c['Id'] for c in self.engine.call('list containers', self.api.containers, all=True)]
-        return [c for c in (self.inspect(i) for i in ids) if c]
+        """(inspect of every container, an Index of them for dependency lookups)."""
+        listed = self.engine.call('list containers', self.api.containers, all=True)
+        return [c for c in (self.inspect(e['Id']) for e in listed) if c], Index(listed)
 
     def resolve_target(self, text, pull):
         """The local image for a target reference; pulls only with ``pull: missing``."""
@@ -114,7 +115,7 @@ class Swapper:
         """Validate every target and return the ordered plan; changes nothing."""
         if not targets:
             raise SwapError('containers is empty: name at least one container to patch')
-        everything = self.all_containers()
+        everything, index = self.all_containers()
         self.names = {c['Id']: _name(c) for c in everything}
         by_name = {_name(c): c for c in everything}
         by_id = {c['Id']: c for c in everything}
@@ -165,7 +166,7 @@ class Swapper:
                     items[_name(other)] = {'container': other, 'target': configured if same else other['Image'],
                                            'image': image,
                                            'strategy': 'stop-first', 'reason': 'follows %s (network namespace)' % name}
-        edges = {n: [d for d, _k in dependencies(i['container'], everything)] for n, i in items.items()}
+        edges = {n: needed_names(i['container'], index) for n, i in items.items()}
         try:
             ordered = order(list(items), edges)
         except CycleError as exc:
@@ -433,7 +434,7 @@ def run_module(module, targets):
     swapper = Swapper(engine, journal, module.params, check_mode=module.check_mode)
     result = dict(changed=False, rolled_back=False, recovered=[], plan=[])
     try:
-        with Lock(module.params['state_dir'], engine_id, module.params['lock_timeout']):
+        with Lock.engine(module.params['state_dir'], engine_id, module.params['lock_timeout']):
             journal.validate_all()
             result['recovered'] = swapper.recover()
             result['changed'] = bool(result['recovered']) and not module.check_mode

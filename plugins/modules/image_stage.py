@@ -372,6 +372,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._engine import
     connect,
     engine_argument_spec,
 )
+from ansible_collections.patchops.containers.plugins.module_utils._journal import JournalError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
 from ansible_collections.patchops.containers.plugins.module_utils._stage import (
     Pruner,
@@ -433,6 +434,8 @@ def main():
         module.fail_json(msg=exc.msg, **partial)
     except EngineError as exc:
         module.fail_json(msg=exc.msg, changed=False, **exc.details)
+    except JournalError as exc:  # a lock held too long by another run
+        module.fail_json(msg=str(exc), changed=False)
 
     before = result.pop('before', None)
     if module._diff and before is not None:

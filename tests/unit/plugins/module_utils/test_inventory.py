@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.patchops.containers.plugins.module_utils import _deps
 from ansible_collections.patchops.containers.plugins.module_utils import _inventory as inv
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
 
@@ -109,14 +110,14 @@ def test_compose_info():
 
 
 def test_parse_compose_depends_on():
-    assert inv.parse_compose_depends_on('db:service_healthy:false, cache:service_started:true,old,') == [
+    assert _deps.parse_compose_depends_on('db:service_healthy:false, cache:service_started:true,old,') == [
         ('db', 'service_healthy'), ('cache', 'service_started'), ('old', None)]
-    assert inv.parse_compose_depends_on(None) == []
+    assert _deps.parse_compose_depends_on(None) == []
 
 
 def test_dependencies_every_kind():
     compose = {'com.docker.compose.project': 'shop'}
-    index = inv.Index([
+    index = _deps.Index([
         entry('db', cid=ID_A),
         entry('vpn', cid=ID_B),
         dict(entry('shop-db-1'), Labels=dict(compose, **{'com.docker.compose.service': 'db'})),
@@ -131,7 +132,7 @@ def test_dependencies_every_kind():
             'patchops.depends-on': 'vpn, ghost',
             'com.docker.compose.depends_on': 'db:service_healthy:false,cache:service_started:false'})},
     }
-    deps = inv.dependencies(inspect, index)
+    deps = _deps.dependencies(inspect, index)
     assert deps == [
         {'kind': 'link', 'name': 'db', 'resolved': True, 'alias': 'database'},
         {'kind': 'netns', 'name': 'vpn', 'resolved': True},
@@ -148,12 +149,12 @@ def test_dependencies_every_kind():
 def test_links_on_user_defined_networks():
     inspect = {'HostConfig': {'NetworkMode': 'shop_default'}, 'Config': {},
                'NetworkSettings': {'Networks': {'shop_default': {'Links': ['db:database']}}}}
-    assert inv.dependencies(inspect, inv.Index([entry('db')])) == [
+    assert _deps.dependencies(inspect, _deps.Index([entry('db')])) == [
         {'kind': 'link', 'name': 'db', 'resolved': True, 'alias': 'database'}]
 
 
 def test_unresolved_namespace_keeps_the_reference():
-    deps = inv.dependencies({'HostConfig': {'NetworkMode': 'container:' + ID_A}, 'Config': {}}, inv.Index([]))
+    deps = _deps.dependencies({'HostConfig': {'NetworkMode': 'container:' + ID_A}, 'Config': {}}, _deps.Index([]))
     assert deps == [{'kind': 'netns', 'name': ID_A, 'resolved': False}]
 
 

@@ -15,6 +15,7 @@ import tarfile
 
 import pytest
 
+from ansible_collections.patchops.containers.plugins.module_utils._journal import write_json_atomic
 from ansible_collections.patchops.containers.plugins.module_utils._stage import (
     RegistryFailure,
     StageError,
@@ -37,7 +38,6 @@ from ansible_collections.patchops.containers.plugins.module_utils._stage import 
     space_needed,
     staged_entry,
     with_retries,
-    write_manifest,
 )
 
 REG = '10.213.7.1:5000'
@@ -189,7 +189,7 @@ def test_write_then_read_round_trip_and_no_temp_file_left(tmp_path):
     path = manifest_path(str(tmp_path), 'E:1')
     data = empty_manifest('E:1', 'lab1')
     data['images']['x'] = entry(ID1, D1)
-    write_manifest(path, data)
+    write_json_atomic(path, data)
     assert read_manifest(str(tmp_path), 'E:1') == data
     assert os.listdir(os.path.dirname(path)) == ['stage.json']
 
