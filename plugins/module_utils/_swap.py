@@ -24,6 +24,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._journal impor
 from ansible_collections.patchops.containers.plugins.module_utils._probe import (
     VERIFY_ARGUMENT_SPEC, ProbeError, validate, verify)
 from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
+from ansible_collections.patchops.containers.plugins.module_utils._stage import StageError, read_manifest, staged_entry
 
 STRATEGIES = ('stop-first', 'start-first', 'auto')
 
@@ -64,6 +65,7 @@ class Swapper:
         self.check_mode = check_mode
         self.where = '%s (%s)' % (engine.info.get('Name'), engine.docker_host)
         self.names = {}
+        self._manifest = None
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -83,8 +85,9 @@ class Swapper:
         listed = self.engine.call('list containers', self.api.containers, all=True)
         return [c for c in (self.inspect(e['Id']) for e in listed) if c], Index(listed)
 
-    def resolve_target(self, text, pull):
-        """The local image for a target reference; pulls only with ``pull: missing``."""
+    def resolve_target(self, text, pull, use_stage=True):
+        """The local image for a target reference: the staged one if any (``use_stage``), else what
+        the reference means on the host; pulls only with ``pull: missing``."""
         if not isinstance(text, str) or not text:
             raise SwapError('target image %r is empty or not a string' % (text,))
         ref = None
@@ -93,6 +96,14 @@ class Swapper:
                 ref = parse(text)
             except ImageRefError as exc:
                 raise SwapError(str(exc))
+        staged = self.staged(ref) if use_stage else None
+        if staged is not None:
+            # What was staged wins over where the tag points now: the tag may have moved since.
+            image = self.image(staged['image_id'])
+            if image is None:
+                raise SwapError('image %s was staged as %s (%s) but that image is no longer on %s: stage it again'
+                                % (text, staged.get('digest'), staged['image_id'], self.where))
+            return image, None
         image = self.image(text)
         if image is None and ref is not None and pull == 'missing' and not self.check_mode:
             auth = auth_config(self.params, ref.registry)
@@ -109,6 +120,18 @@ class Swapper:
                     'stage it first with patchops.containers.image_stage, or set pull: missing')
             return None, ('image %s is not on %s: %s' % (text, self.where, hint))
         return image, None
+
+    def staged(self, ref):
+        """The stage manifest's entry for a reference (``use_stage_manifest``), or None."""
+        if ref is None or not self.params.get('use_stage_manifest', True):
+            return None
+        if self._manifest is None:
+            try:
+                self._manifest = read_manifest(self.params.get('state_dir'), self.engine.info.get('ID'))
+            except StageError as exc:
+                raise SwapError(exc.msg)
+        entry = staged_entry(self._manifest, ref)
+        return entry if entry and entry.get('image_id') else None
 
     # -- plan ------------------------------------------------------------------
     def plan(self, targets):
@@ -131,7 +154,9 @@ class Swapper:
             if name.endswith(ASIDE_SUFFIX) or name.endswith(NEW_SUFFIX):
                 problems.append('container %s is a patchops temporary; run again to recover it first' % name)
                 continue
-            image, why = self.resolve_target(target.get('image'), self.params.get('pull'))
+            # A rollback names the old image exactly; only a patch follows the stage manifest.
+            image, why = self.resolve_target(target.get('image'), self.params.get('pull'),
+                                             use_stage=(target.get('reason') or 'patch') == 'patch')
             if image is None:
                 if self.check_mode and self.params.get('pull') == 'missing':
                     image = {'Id': None, 'RepoDigests': []}
@@ -315,11 +340,18 @@ class Swapper:
         return new_id
 
     def _create_ref(self, swap):
-        """Name the image as the operator did when that name still means the planned image."""
+        """Name the image as the operator did while that name still means the planned image, else
+        by the staged digest (the tag moved), else by ID."""
         wanted = swap['target_image']
-        current = self.image(wanted)
-        if current and current['Id'] == swap['target_image_id']:
-            return wanted
+        candidates = [wanted]
+        if not is_image_id(wanted):
+            staged = self.staged(parse(wanted))
+            if staged and staged.get('digest'):
+                candidates.append(parse(wanted).with_digest(staged['digest']))
+        for candidate in candidates:
+            current = self.image(candidate)
+            if current and current['Id'] == swap['target_image_id']:
+                return candidate
         return swap['target_image_id']
 
     def _finish_old(self, swap):

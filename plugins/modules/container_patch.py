@@ -81,6 +81,13 @@ options:
     type: str
     default: never
     choices: [never, missing]
+  use_stage_manifest:
+    description:
+      - Patch a tag or digest target to the exact image M(patchops.containers.image_stage) staged for it
+        (recorded in the stage manifest on the host), even if the tag has moved since.
+      - V(false) uses whatever the reference means on the host now.
+    type: bool
+    default: true
   rollback:
     description: V(auto) restores the old container when anything fails; V(never) leaves the failed new one.
     type: str
@@ -181,6 +188,7 @@ def main():
         strategy=dict(type='str', default='stop-first', choices=list(STRATEGIES)),
         force_start_first=dict(type='bool', default=False),
         pull=dict(type='str', default='never', choices=['never', 'missing']),
+        use_stage_manifest=dict(type='bool', default=True),
         rollback=dict(type='str', default='auto', choices=['auto', 'never']),
         keep_old=dict(type='bool', default=False),
         **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)

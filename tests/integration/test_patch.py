@@ -4,6 +4,7 @@ import fcntl
 import os
 import shutil
 
+import docker
 import pytest
 
 from patchkit import env_of, exec_out, free_subnet, normalise, remove
@@ -242,3 +243,40 @@ def test_lock_held_by_another_run(lab, api, uid):
     finally:
         remove(api, name)
         api.remove_volume('data-' + name, force=True)
+
+
+def test_patch_follows_the_stage_manifest_when_the_tag_moved(lab, api, uid):
+    """Stage v2 under a tag, move the tag to v2-broken (registry and host): the patch puts the staged image in place."""
+    repo = '%s/patchops/moving-%s' % (lab.registry, uid)
+    name = 'mv-' + uid
+    api.tag(lab.image('v2'), repo, 'release')
+    api.push(repo, tag='release', auth_config=lab.auth)
+    staged = lab.module(HOST, 'image_stage', {
+        'images': [{'ref': repo + ':release'}], 'registry_username': lab.registry_user,
+        'registry_password': lab.registry_password})[HOST]
+    assert staged['_status'] == 'ok', staged.get('msg')
+    v2 = api.inspect_image(lab.image('v2'))['Id']
+    api.tag(lab.image('v2-broken'), repo, 'release')  # the tag moves, here and in the registry
+    api.push(repo, tag='release', auth_config=lab.auth)
+    assert api.inspect_image(repo + ':release')['Id'] != v2
+    cid = api.create_container(lab.image('v1'), name=name)['Id']
+    api.start(cid)
+    try:
+        res = patch(lab, [{'name': name, 'image': repo + ':release'}], verify_timeout=20)
+        assert res['_status'] == 'ok', res.get('msg')
+        assert res['plan'][0]['new_image_id'] == v2
+        after = api.inspect_container(name)
+        assert after['Image'] == v2
+        assert after['Config']['Image'].startswith(repo + '@sha256:')
+        unpinned = patch(lab, [{'name': name, 'image': repo + ':release'}], use_stage_manifest=False, _check=True)
+        assert unpinned['plan'][0]['new_image_id'] != v2
+    finally:
+        remove(api, name)
+        lab.module(HOST, 'image_stage', {'state': 'absent', 'images': [{'ref': repo + ':release'}]})
+        for image in api.images(name=repo):  # untag only: the images are the shared lab ones
+            for ref in (image.get('RepoTags') or []) + (image.get('RepoDigests') or []):
+                if ref.startswith(repo):
+                    try:
+                        api.remove_image(ref)
+                    except docker.errors.NotFound:  # went with the tag before it
+                        pass
