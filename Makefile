@@ -7,7 +7,7 @@ SANITY_TREE := build/sanity/ansible_collections/patchops/containers
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv link lab-up lab-down sanity lint units integration test demo build clean
+.PHONY: all venv link lab-up lab-down sanity lint units integration molecule test demo build clean
 
 all: test
 
@@ -51,10 +51,17 @@ units: venv link
 integration: venv link
 	$(PY) -m pytest tests/integration -q
 
-test: sanity lint units integration
+test: sanity lint build units integration molecule
 
 build: venv
 	ansible-galaxy collection build --force --output-path build/
+
+# Role scenarios on the lab (extensions/molecule/*): delegated driver, the lab's inventory.
+MOLECULE_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml)))
+molecule: venv link
+	@for s in $(MOLECULE_SCENARIOS); do echo "molecule: $$s"; molecule test -s $$s >build/molecule-$$s.log 2>&1 \
+	  || { tail -60 build/molecule-$$s.log; echo "molecule scenario $$s FAILED (log: build/molecule-$$s.log)"; exit 1; }; \
+	  echo "molecule: $$s passed"; done
 
 # Lab up, a v1 fleet, its inventory report, v2 staged, patch.yml (canary + wave, one broken patch
 # rolled back), the report. See demo/run.
