@@ -622,3 +622,26 @@ def test_role_reports_a_stopped_engine_and_an_unreachable_host(lab, fleet):
         assert 'Report written to %s' % os.path.join(out, 'reports', 'inventory.json') in runner.collected_stdout
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def test_role_shows_scanner_severity_counts(lab, tmp_path):
+    """inventory_scan_reports: per-container severity counts in the JSON and Markdown reports."""
+    from ansible_collections.patchops.containers.plugins.module_utils._scan import count_by_severity, load_report
+
+    name = 'scanned-%s' % uuid.uuid4().hex[:8]
+    report_file = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'scan', 'trivy-debian-current.json')
+    api = lab.pull('lab1', 'v1')
+    api.create_container(lab.image('v1'), name=name)
+    try:
+        runner, dummy = lab.playbook(PLAYBOOK, extravars={
+            'inventory_hosts': 'lab1', 'inventory_report_dir': str(tmp_path), 'inventory_check_updates': False,
+            'inventory_scan_reports': [{'name': name, 'report': report_file}]})
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        with open(tmp_path / 'inventory.json') as fh:
+            data = json.load(fh)
+        expected = count_by_severity(load_report(report_file)['findings'])
+        assert data['vulnerabilities'][name] == expected and sum(expected.values()) > 0
+        markdown = (tmp_path / 'inventory.md').read_text()
+        assert '| %s | %d | %d |' % (name, expected['CRITICAL'], expected['HIGH']) in markdown
+    finally:
+        api.remove_container(name, force=True)

@@ -138,3 +138,27 @@ def test_check_mode_plans_without_change(lab, fleet, tmp_path):
     v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
     for (host, name), cid in ids.items():
         assert image_of(lab, host, name) == (v1, cid)
+
+
+def test_scan_gate_refuses_a_patch_that_adds_a_critical(lab, fleet, tmp_path):
+    """names[0]'s patch introduces a CRITICAL (refused, stays on v1); names[1]'s fixes findings (rolled out)."""
+    hosts, names, ids = fleet
+    fixtures = os.path.join(os.path.dirname(__file__), '..', 'unit', 'fixtures', 'scan')
+    reports = [
+        {'name': names[0], 'current_report': os.path.join(fixtures, 'trivy-alpine-current.json'),
+         'patched_report': os.path.join(fixtures, 'trivy-alpine-patched-critical.json')},
+        {'name': names[1], 'current_report': os.path.join(fixtures, 'trivy-debian-current.json'),
+         'patched_report': os.path.join(fixtures, 'trivy-debian-patched.json')},
+    ]
+    runner, artifact, report = run(lab, tmp_path, names, patchops_hosts='lab2', rollout_scan_reports=reports)
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    v1 = lab.engine('lab2').inspect_image(lab.image('v1'))['Id']
+    v2 = lab.engine('lab2').inspect_image(lab.image('v2'))['Id']
+    assert image_of(lab, 'lab2', names[0]) == (v1, ids[('lab2', names[0])])
+    assert image_of(lab, 'lab2', names[1])[0] == v2
+    record = report['hosts'][0]
+    held = {h['name']: h for h in record['held_by_scan_gate']}
+    assert list(held) == [names[0]] and held[names[0]]['decision'] == 'refuse'
+    assert any('CRITICAL' in reason for reason in held[names[0]]['reasons'])
+    with open(os.path.join(os.path.dirname(artifact['report']), 'report.md')) as fh:
+        assert 'refuse (scan gate: ' in fh.read()
