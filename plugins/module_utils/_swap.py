@@ -395,7 +395,7 @@ class Swapper:
             if not old['State'].get('Running'):
                 self.engine.call('restart old %s' % name, self.api.start, swap['old_id'])
             dummy, results = verify(self.engine, swap['old_id'], [], wait_health=True,
-                                     timeout=self.params.get('verify_timeout', 60), settle=1.0)
+                                    timeout=self.params.get('verify_timeout', 60), settle=1.0)
             swap['rollback_verification'] = results
             self._rejoin_netns(swap['old_id'])
         self.journal.record(swap, 'rolled_back', outcome='rolled_back')

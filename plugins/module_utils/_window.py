@@ -81,7 +81,7 @@ def check(window, now=None):
     inside = inside_hours and opening_day in spec['weekdays']
     text = '%s %s %s' % (day, local.strftime('%H:%M'), spec['zone_name'])
     window_text = '%s %02d:%02d-%02d:%02d %s' % (','.join(spec['weekdays']), start // 60, start % 60,
-                                                  end // 60, end % 60, spec['zone_name'])
+                                                 end // 60, end % 60, spec['zone_name'])
     reason = ('%s is inside the maintenance window %s' if inside else
               '%s is outside the maintenance window %s') % (text, window_text)
     return {'open': inside, 'reason': reason, 'local_time': local.isoformat()}

@@ -34,12 +34,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Returns the plan (containers, from and to images, strategy, order) and changes nothing.
+    description: Returns the plan (containers, from and to images, strategy, order) and changes nothing.
   diff_mode:
     support: full
+    description: Images and image IDs before and after, per container.
   idempotent:
     support: full
-    details: A container already on its target image is reported unchanged.
+    description: A container already on its target image is reported unchanged.
 options:
   containers:
     description: The containers to patch on this host and their target images.
@@ -148,7 +149,10 @@ containers:
   elements: dict
   contains:
     container: {description: Name., type: str, returned: always}
-    outcome: {description: V(patched), V(current), V(rolled_back) or V(failed)., type: str, returned: always}
+    outcome:
+      description: V(patched), V(current), V(rolled_back) or V(failed).
+      type: str
+      returned: always
     old_id: {description: Container ID before., type: str, returned: always}
     new_id: {description: Container ID after (the old ID after a rollback)., type: str, returned: always}
     old_image_id: {description: Image ID before., type: str, returned: always}

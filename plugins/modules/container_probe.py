@@ -23,11 +23,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Probes only read, so they run in check mode too.
+    description: Probes only read, so they run in check mode too.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
   idempotent:
     support: full
+    description: Read-only, always reports changed=false.
 options:
   containers:
     description: Names (or IDs) of the containers to test; each gets every probe.
@@ -74,7 +76,10 @@ results:
   contains:
     container: {description: Name., type: str, returned: always}
     ok: {description: Whether every check passed., type: bool, returned: always}
-    health: {description: Health status at the end (V(healthy), V(unhealthy), V(starting), V(none) or the state)., type: str, returned: always}
+    health:
+      description: Health status at the end, V(healthy), V(unhealthy), V(starting), V(none) (no HEALTHCHECK) or the state if not running.
+      type: str
+      returned: always
     probes:
       description: One result per check (readiness first when O(wait_health)), with name, type, ok, attempts, output, duration_ms.
       type: list

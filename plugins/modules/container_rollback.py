@@ -25,11 +25,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Returns the plan and changes nothing.
+    description: Returns the plan and changes nothing.
   diff_mode:
     support: full
+    description: Images and image IDs before and after, per container.
   idempotent:
     support: full
+    description: A container already on its pre-patch image is reported unchanged.
 options:
   containers:
     description:
