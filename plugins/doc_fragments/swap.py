@@ -12,6 +12,30 @@ class ModuleDocFragment:
     # with patchops.containers.probes for verification.
     DOCUMENTATION = r"""
 options:
+  strategy:
+    description:
+      - V(stop-first) stops the old container, then creates and starts the new one under its name.
+      - V(start-first) starts the new container beside the old one and stops the old one once the
+        new one is verified (no downtime); refused when a host port, a static IP or a fixed MAC would
+        clash, unless O(force_start_first=true).
+      - V(auto) picks start-first when nothing would clash and the container has no writable
+        volume or bind mount (two instances must not write the same data), else stop-first.
+    type: str
+    default: stop-first
+    choices: [stop-first, start-first, auto]
+  force_start_first:
+    description: Allow start-first even when ports, static IPs or a MAC address would clash.
+    type: bool
+    default: false
+  rollback:
+    description: V(auto) restores the container being replaced when anything fails; V(never) leaves the failed new one.
+    type: str
+    default: auto
+    choices: [auto, never]
+  keep_old:
+    description: Keep the replaced container (stopped, renamed with a C(-patchops-old) suffix) after a verified swap.
+    type: bool
+    default: false
   stop_timeout:
     description: Seconds the old container gets to stop before it is killed.
     type: int

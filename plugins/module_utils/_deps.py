@@ -20,7 +20,7 @@ class CycleError(ValueError):
     pass
 
 
-def _name(entry):
+def entry_name(entry):
     """Primary name of a `/containers/json` entry: the one without a slash (others are links)."""
     names = entry.get('Names') or []
     for name in names:
@@ -49,7 +49,7 @@ class Index:
         self.by_name = {}
         self.services = {}
         for entry in entries:
-            name = _name(entry)
+            name = entry_name(entry)
             self.by_id[entry['Id']] = name
             self.by_name[name] = entry['Id']
             labels = entry.get('Labels') or {}

@@ -62,13 +62,17 @@ def engine_argument_spec(**extra):
     return spec
 
 
-class EngineError(Exception):
-    """An engine failure already phrased for the operator."""
+class PatchopsError(Exception):
+    """A failure already phrased for the operator, with details for the module result."""
 
     def __init__(self, msg, **details):
         super().__init__(msg)
         self.msg = msg
         self.details = details
+
+
+class EngineError(PatchopsError):
+    """An engine failure."""
 
 
 def _version_tuple(text):

@@ -18,7 +18,7 @@ import shlex
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies
+from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies, entry_name as _name
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     DEFAULT_REGISTRY,
@@ -64,15 +64,6 @@ def _time(value):
     if not value or value.startswith('0001-01-01'):
         return None
     return value
-
-
-def _name(entry):
-    """Primary name of a `/containers/json` entry: the one without a slash (others are links)."""
-    names = entry.get('Names') or []
-    for name in names:
-        if '/' not in name.lstrip('/'):
-            return name.lstrip('/')
-    return names[0].lstrip('/') if names else entry['Id'][:12]
 
 
 def _label_matches(labels, wanted):

@@ -27,7 +27,7 @@ from urllib.parse import urlencode
 
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError,
     is_image_id,
@@ -72,13 +72,8 @@ _TRANSIENT_WORDS = ('internal server error', 'bad gateway', 'service unavailable
 _HTTP_5XX = re.compile(r'\b(?:429|500|502|503|504)\b')
 
 
-class StageError(Exception):
+class StageError(PatchopsError):
     """A staging failure already phrased for the operator."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
 
 
 class RegistryFailure(Exception):

@@ -16,7 +16,7 @@ import uuid
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, pinned_identity, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import CycleError, Index, needed_names, order
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, connect
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, PatchopsError, connect
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError, is_image_id, parse)
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
@@ -31,6 +31,10 @@ STRATEGIES = ('stop-first', 'start-first', 'auto')
 # Options of every module that recreates containers (doc fragment patchops.containers.swap).
 SWAP_ARGUMENT_SPEC = dict(
     VERIFY_ARGUMENT_SPEC,
+    strategy=dict(type='str', default='stop-first', choices=list(STRATEGIES)),
+    force_start_first=dict(type='bool', default=False),
+    rollback=dict(type='str', default='auto', choices=['auto', 'never']),
+    keep_old=dict(type='bool', default=False),
     stop_timeout=dict(type='int', default=10),
     state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     lock_timeout=dict(type='int', default=300),
@@ -39,13 +43,8 @@ ASIDE_SUFFIX = '-patchops-old'
 NEW_SUFFIX = '-patchops-new'
 
 
-class SwapError(Exception):
+class SwapError(PatchopsError):
     """A failure that stops the run; ``results`` says what happened to each container."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
 
 
 def _name(container):
@@ -266,13 +265,7 @@ class Swapper:
             old_image = self.image(swap['old_image_id']) or {}
             resolve = self._name_of
             if swap['strategy'] == 'stop-first':
-                if swap['was_running']:
-                    record(swap, 'stop_old')
-                    stopped_at = time.monotonic()
-                    self.engine.call('stop %s' % name, self.api.stop, swap['old_id'],
-                                     timeout=self.params.get('stop_timeout', 10))
-                record(swap, 'rename_old')
-                self.engine.call('rename %s' % name, self.api.rename, swap['old_id'], swap['aside_name'])
+                stopped_at = self._set_old_aside(swap)
                 new_id = self._create(swap, container, old_image, name, resolve)
             else:
                 new_id = self._create(swap, container, old_image, swap['temp_name'], resolve)
@@ -289,13 +282,7 @@ class Swapper:
                     raise _VerifyFailed(failure)
             record(swap, 'verified', verified=True)
             if swap['strategy'] == 'start-first':
-                if swap['was_running']:
-                    record(swap, 'stop_old')
-                    stopped_at = time.monotonic()
-                    self.engine.call('stop %s' % name, self.api.stop, swap['old_id'],
-                                     timeout=self.params.get('stop_timeout', 10))
-                record(swap, 'rename_old')
-                self.engine.call('rename %s' % name, self.api.rename, swap['old_id'], swap['aside_name'])
+                stopped_at = self._set_old_aside(swap)
                 record(swap, 'rename_new')
                 self.engine.call('rename %s' % name, self.api.rename, new_id, name)
             self._finish_old(swap)
@@ -316,6 +303,18 @@ class Swapper:
             result.update(failure=failure, outcome='rolled_back', rolled_back=True, changed=True,
                           new_id=swap['old_id'], rollback_verification=swap.get('rollback_verification'))
             return result
+
+    def _set_old_aside(self, swap):
+        """Stop the old container (if it runs) and rename it aside; returns when it was stopped."""
+        stopped_at = None
+        if swap['was_running']:
+            self.journal.record(swap, 'stop_old')
+            stopped_at = time.monotonic()
+            self.engine.call('stop %s' % swap['container'], self.api.stop, swap['old_id'],
+                             timeout=self.params.get('stop_timeout', 10))
+        self.journal.record(swap, 'rename_old')
+        self.engine.call('rename %s' % swap['container'], self.api.rename, swap['old_id'], swap['aside_name'])
+        return stopped_at
 
     def _name_of(self, ref):
         """Name of a container id as planned: the container may since have been replaced."""

@@ -62,21 +62,6 @@ options:
         description: Overrides O(strategy) for this container.
         type: str
         choices: [stop-first, start-first, auto]
-  strategy:
-    description:
-      - V(stop-first) stops the old container, then creates and starts the new one under its name.
-      - V(start-first) starts the new container beside the old one and stops the old one once the
-        new one is verified (no downtime); refused when a host port, a static IP or a fixed MAC would
-        clash, unless O(force_start_first=true).
-      - V(auto) picks start-first when nothing would clash and the container has no writable
-        volume or bind mount (two instances must not write the same data), else stop-first.
-    type: str
-    default: stop-first
-    choices: [stop-first, start-first, auto]
-  force_start_first:
-    description: Allow start-first even when ports, static IPs or a MAC address would clash.
-    type: bool
-    default: false
   pull:
     description: V(missing) pulls a target image that is not on the host; V(never) fails instead.
     type: str
@@ -89,15 +74,6 @@ options:
       - V(false) uses whatever the reference means on the host now.
     type: bool
     default: true
-  rollback:
-    description: V(auto) restores the old container when anything fails; V(never) leaves the failed new one.
-    type: str
-    default: auto
-    choices: [auto, never]
-  keep_old:
-    description: Keep the old container (stopped, renamed with a C(-patchops-old) suffix) after a verified swap.
-    type: bool
-    default: false
   registry_username:
     description: Registry user for O(pull=missing); else the host's stored docker credentials are used.
     type: str
@@ -189,12 +165,8 @@ def main():
             image=dict(type='str', required=True),
             strategy=dict(type='str', choices=list(STRATEGIES)),
         )),
-        strategy=dict(type='str', default='stop-first', choices=list(STRATEGIES)),
-        force_start_first=dict(type='bool', default=False),
         pull=dict(type='str', default='never', choices=['never', 'missing']),
         use_stage_manifest=dict(type='bool', default=True),
-        rollback=dict(type='str', default='auto', choices=['auto', 'never']),
-        keep_old=dict(type='bool', default=False),
         **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

@@ -40,24 +40,6 @@ options:
     type: list
     elements: str
     required: true
-  strategy:
-    description: How to swap back; see M(patchops.containers.container_patch).
-    type: str
-    default: stop-first
-    choices: [stop-first, start-first, auto]
-  force_start_first:
-    description: Allow start-first even when ports, static IPs or a MAC address would clash.
-    type: bool
-    default: false
-  rollback:
-    description: V(auto) keeps the current container if going back fails too; V(never) leaves the failed one.
-    type: str
-    default: auto
-    choices: [auto, never]
-  keep_old:
-    description: Keep the replaced container (stopped, renamed with a C(-patchops-old) suffix).
-    type: bool
-    default: false
 seealso:
   - module: patchops.containers.container_patch
 """
@@ -98,7 +80,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import engine_argument_spec
 from ansible_collections.patchops.containers.plugins.module_utils._swap import (
-    STRATEGIES, SWAP_ARGUMENT_SPEC, SwapError, run_module)
+    SWAP_ARGUMENT_SPEC, SwapError, run_module)
 
 
 def rollback_targets(module, swapper):
@@ -130,10 +112,6 @@ def rollback_targets(module, swapper):
 def main():
     spec = engine_argument_spec(
         containers=dict(type='list', elements='str', required=True),
-        strategy=dict(type='str', default='stop-first', choices=list(STRATEGIES)),
-        force_start_first=dict(type='bool', default=False),
-        rollback=dict(type='str', default='auto', choices=['auto', 'never']),
-        keep_old=dict(type='bool', default=False),
         **SWAP_ARGUMENT_SPEC
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
