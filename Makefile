@@ -7,7 +7,7 @@ SANITY_TREE := build/sanity/ansible_collections/patchops/containers
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv link lab-up lab-down sanity lint units integration molecule test demo build clean
+.PHONY: all venv link lab-up lab-down sanity lint units integration reliability molecule test demo build clean
 
 all: test
 
@@ -51,7 +51,12 @@ units: venv link
 integration: venv link
 	$(PY) -m pytest tests/integration -q
 
-test: sanity lint build units integration molecule
+# Faults (engine killed, link cut, registry stopped, journal disk full, concurrent runs), the bad
+# input corpus and the secrets check, against the lab; see docs/reliability.md (about 4 minutes).
+reliability: venv link
+	$(PY) -m pytest tests/reliability -q
+
+test: sanity lint build units integration reliability molecule
 
 build: venv
 	ansible-galaxy collection build --force --output-path build/

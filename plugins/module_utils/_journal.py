@@ -132,7 +132,12 @@ class Journal:
         swaps = [s for s in doc['swaps'] if s.get('run') != swap['run']]
         swaps.append(swap)
         doc['swaps'] = swaps[-20:]
-        write_json_atomic(self.path(swap['container']), doc)
+        path = self.path(swap['container'])
+        try:
+            write_json_atomic(path, doc)
+        except OSError as exc:  # a full or read-only filesystem: say so, name the file
+            raise JournalError('cannot write the journal file %s before step %s: %s'
+                               % (path, step, exc.strerror or exc))
         crash = os.environ.get('PATCHOPS_TEST_CRASH_AT')
         if crash and crash == step:  # test hook: die as a killed module would, right after the write
             os._exit(86)
@@ -164,8 +169,11 @@ class Lock:
         return cls(os.path.join(engine_dir(state_dir, engine_id), 'lock'), timeout)
 
     def __enter__(self):
-        os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
-        self.fh = open(self.path, 'a+')
+        try:
+            os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
+            self.fh = open(self.path, 'a+')
+        except OSError as exc:
+            raise JournalError('cannot open the lock file %s: %s' % (self.path, exc.strerror or exc))
         deadline = time.monotonic() + max(0, self.timeout)
         while True:
             try:
@@ -181,10 +189,11 @@ class Lock:
                     raise JournalError('%s holds the lock %s (%s); waited %s s (lock_timeout)'
                                        % (self.holder, self.path, holder, self.timeout))
                 time.sleep(0.2)
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write('pid %d since %s' % (os.getpid(), now()))
-        self.fh.flush()
+        try:  # who holds it, for the message of a run that waits in vain; the lock works without it
+            os.ftruncate(self.fh.fileno(), 0)
+            os.write(self.fh.fileno(), ('pid %d since %s' % (os.getpid(), now())).encode())
+        except OSError:  # a full filesystem: lock without the note
+            pass
         return self
 
     def __exit__(self, *exc):

@@ -65,6 +65,7 @@ class Swapper:
         self.where = '%s (%s)' % (engine.info.get('Name'), engine.docker_host)
         self.names = {}
         self._manifest = None
+        self.journal_errors = []  # journal writes that failed while putting containers back
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -162,6 +163,10 @@ class Swapper:
                 else:
                     problems.append(why)
                     continue
+            if (container.get('HostConfig') or {}).get('AutoRemove'):
+                problems.append('container %s runs with --rm (AutoRemove): stopping it would delete it, so it '
+                                'cannot be swapped safely; recreate it without --rm first' % name)
+                continue
             strategy = target.get('strategy') or self.params.get('strategy') or 'stop-first'
             pinned = pinned_identity(container)
             if strategy == 'start-first' and pinned and not self.params.get('force_start_first'):
@@ -224,16 +229,28 @@ class Swapper:
 
     # -- execution -------------------------------------------------------------
     def execute(self, plan):
+        # Journal every container of the run before the first is touched: if the engine or the
+        # module dies before a container's turn (an engine crash stops every container), the next
+        # run still knows how it was and puts it back (running if it ran) before patching it.
+        run = uuid.uuid4().hex
+        swaps = {}
+        for item in plan:
+            if item['action'] != 'none':
+                swaps[item['container']] = self._new_swap(item, run)
+                self.journal.record(swaps[item['container']], 'planned')
         results = []
         for item in plan:
             if item['action'] == 'none':
                 results.append(dict(item, changed=False, outcome='current', new_id=item['old_id'],
                                     rolled_back=False, downtime_ms=0, verification=[]))
                 continue
-            result = self.swap(item)
+            result = self.swap(item, swaps[item['container']])
             results.append(result)
             if result['outcome'] not in ('patched', 'restored'):
                 skipped = [p['container'] for p in plan[len(results):]]
+                for name in skipped:
+                    if name in swaps:  # untouched: closed, so no later run "recovers" it
+                        self._note(swaps[name], 'not_attempted', outcome='not_attempted')
                 raise SwapError(
                     'patching %s to %s failed (%s); %s%s' % (
                         item['container'], item['new_image'], result['failure'],
@@ -251,10 +268,12 @@ class Swapper:
                 'aside_name': item['container'] + ASIDE_SUFFIX, 'temp_name': item['container'] + NEW_SUFFIX,
                 'verified': False, 'outcome': None}
 
-    def swap(self, item, run=None):
-        swap = self._new_swap(item, run or uuid.uuid4().hex)
+    def swap(self, item, swap=None):
+        """Recreate one container; ``swap`` is its record already journaled as planned."""
         record = self.journal.record
-        record(swap, 'planned')
+        if swap is None:
+            swap = self._new_swap(item, uuid.uuid4().hex)
+            record(swap, 'planned')
         name = swap['container']
         started = time.monotonic()
         stopped_at = None
@@ -294,7 +313,7 @@ class Swapper:
         except Exception as exc:  # whatever broke the swap, the old container comes back
             failure = failure or getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
             if self.params.get('rollback', 'auto') == 'never':
-                record(swap, 'failed', outcome='failed', failure=failure)
+                self._note(swap, 'failed', outcome='failed', failure=failure)
                 result = self._result(item, swap, results, None, started)
                 result.update(failure=failure, outcome='failed')
                 return result
@@ -353,10 +372,10 @@ class Swapper:
                 return candidate
         return swap['target_image_id']
 
-    def _finish_old(self, swap):
+    def _finish_old(self, swap, record=None):
         if self.params.get('keep_old'):
             return
-        self.journal.record(swap, 'remove_old')
+        (record or self.journal.record)(swap, 'remove_old')
         if self.inspect(swap['old_id']) is not None:
             # v=False: anonymous volumes now belong to the new container.
             self.engine.call('remove old %s' % swap['container'], self.api.remove_container,
@@ -369,9 +388,22 @@ class Swapper:
                     duration_ms=int((time.monotonic() - started) * 1000))
 
     # -- rollback and recovery ---------------------------------------------------
+    def _note(self, swap, step, **fields):
+        """Journal a step of putting things back (rollback, finishing an interrupted swap).
+
+        A journal that cannot be written (its filesystem full) must not stop the containers from
+        being put back: the step is taken anyway, the error kept for the result, and the next run
+        settles the record (every step of a recovery can be taken again).
+        """
+        try:
+            self.journal.record(swap, step, **fields)
+        except JournalError as exc:
+            if str(exc) not in self.journal_errors:
+                self.journal_errors.append(str(exc))
+
     def rollback(self, swap, reason):
         """Give back the old container (same ID), whatever step the swap reached."""
-        self.journal.record(swap, 'rollback', failure=reason)
+        self._note(swap, 'rollback', failure=reason)
         name = swap['container']
         old = self.inspect(swap['old_id'])
         if old is None:
@@ -382,7 +414,7 @@ class Swapper:
                     self.engine.call('rename %s' % name, self.api.rename, holder['Id'], name)
                 if swap.get('was_running') and not holder['State'].get('Running'):
                     self.engine.call('start %s' % name, self.api.start, holder['Id'])
-            self.journal.record(swap, 'old_missing', outcome='kept_new' if holder else 'abandoned')
+            self._note(swap, 'old_missing', outcome='kept_new' if holder else 'abandoned')
             return
         for holder in (name, swap['temp_name']):
             found = self.inspect(holder)
@@ -397,7 +429,7 @@ class Swapper:
                                     timeout=self.params.get('verify_timeout', 60), settle=1.0)
             swap['rollback_verification'] = results
             self._rejoin_netns(swap['old_id'])
-        self.journal.record(swap, 'rolled_back', outcome='rolled_back')
+        self._note(swap, 'rolled_back', outcome='rolled_back')
 
     def _rejoin_netns(self, provider_id):
         """Restart running containers that joined the provider's network namespace: restarting the
@@ -439,8 +471,8 @@ class Swapper:
             self.engine.call('rename %s' % name, self.api.rename, new['Id'], name)
         if swap.get('was_running') and not self.inspect(new['Id'])['State'].get('Running'):
             self.engine.call('start %s' % name, self.api.start, new['Id'])
-        self._finish_old(swap)
-        self.journal.record(swap, 'done', outcome='patched')
+        self._finish_old(swap, self._note)
+        self._note(swap, 'done', outcome='patched')
 
 
 class _VerifyFailed(Exception):
@@ -482,7 +514,16 @@ def run_module(module, targets):
         result['changed'] = bool(details.pop('changed', False)) or result['changed']
         result['containers'] = details.pop('results', [])
         result.update(details)
+        _journal_warnings(module, swapper)
         module.fail_json(msg=exc.msg, **result)
     except (JournalError, EngineError) as exc:
+        _journal_warnings(module, swapper)
         module.fail_json(msg=getattr(exc, 'msg', None) or str(exc), **result)
+    _journal_warnings(module, swapper)
     module.exit_json(**result)
+
+
+def _journal_warnings(module, swapper):
+    for text in swapper.journal_errors:
+        module.warn('%s; the containers were put back all the same; run again once the journal can be '
+                    'written, so that it records the outcome' % text)

@@ -1,0 +1,253 @@
+"""Reliability suite helpers: place a fault at an exact swap step, and check the end state on a host.
+
+The fault itself is always the lab's (``lab fault ...``) or a real resource limit; what this module
+adds is *when*: it watches the swap journal a module writes before each step, and freezes the
+module process (found by a tag in its environment) or the engine with SIGSTOP so the fault lands
+between two known steps instead of wherever a timer happens to fall.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+from patchkit import exec_out
+
+STATE_DIR = '/var/lib/patchops'
+TAG_VAR = 'PATCHOPS_RELIABILITY_TAG'
+SUFFIXES = ('-patchops-old', '-patchops-new')
+
+
+def safe_id(engine_id):
+    """The directory name the journal uses for an engine ID (see _journal.engine_dir)."""
+    return ''.join(c if c.isalnum() or c in '_.-' else '-' for c in engine_id)
+
+
+def journal_path(lab, host, name, state_dir=STATE_DIR):
+    return os.path.join(state_dir, safe_id(lab.engine(host).info()['ID']), 'journal', name + '.json')
+
+
+def last_swap(path):
+    """The latest swap record of a journal file, or None (absent, or caught mid-rename)."""
+    try:
+        with open(path) as fh:
+            swaps = json.load(fh).get('swaps') or []
+    except (OSError, ValueError):
+        return None
+    return swaps[-1] if swaps else None
+
+
+def wait_for(what, predicate, timeout=60.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %ss waiting for %s' % (timeout, what))
+        time.sleep(interval)
+
+
+def wait_for_step(path, steps, run=None, timeout=120.0):
+    """Poll a journal (tightly) until its latest swap reaches one of ``steps``; returns that swap.
+
+    ``run``: the Background run writing it; its end stops the wait (with its outcome). The timeout
+    is generous: the run may first wait for the engine lock held by someone else's run.
+    """
+    def reached():
+        swap = last_swap(path)
+        if swap and swap.get('step') in steps:
+            return swap
+        if run is not None and not run.is_alive():
+            raise AssertionError('the run ended before %s reached %s: %s' % (
+                path, '/'.join(steps), run.error or str(run.value)[-2000:]))
+        return None
+    return wait_for('journal %s to reach %s' % (path, '/'.join(steps)), reached, timeout, interval=0.002)
+
+
+# -- processes ------------------------------------------------------------------------------
+
+def tagged_pids(tag):
+    """PIDs of the processes whose environment carries ``TAG_VAR=tag`` (a module and its shell)."""
+    needle = ('%s=%s' % (TAG_VAR, tag)).encode()
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/environ' % entry, 'rb') as fh:
+                if needle in fh.read().split(b'\0'):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def signal_all(pids, sig):
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def freeze(pids):
+    signal_all(pids, signal.SIGSTOP)
+
+
+def thaw(pids):
+    signal_all(pids, signal.SIGCONT)
+
+
+def engine_pid(lab, host):
+    with open(os.path.join(lab.run_dir, host, 'docker.pid')) as fh:
+        return int(fh.read().strip())
+
+
+class Background(threading.Thread):
+    """Run ``fn`` in a thread; ``join_result()`` returns its value or raises its exception."""
+
+    def __init__(self, fn, *args, **kwargs):
+        super().__init__(daemon=True)
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.value = None
+        self.error = None
+        self.ended = None  # time.monotonic() when fn returned
+
+    def run(self):
+        try:
+            self.value = self.fn(*self.args, **self.kwargs)
+        except BaseException as exc:  # reported to the test by join_result
+            self.error = exc
+        finally:
+            self.ended = time.monotonic()
+
+    def join_result(self, timeout=300):
+        self.join(timeout)
+        assert not self.is_alive(), 'background run still going after %ss' % timeout
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def tagged_play(host, tasks, tag):
+    """A play whose module processes carry ``tag`` in their environment."""
+    return [{'hosts': host, 'gather_facts': False, 'environment': {TAG_VAR: tag}, 'tasks': tasks}]
+
+
+# -- the state of a host --------------------------------------------------------------------
+
+def engine_answers(lab, host):
+    try:
+        lab.engine(host).version()
+    except Exception:  # not (yet)
+        return False
+    return lab.ssh(host, 'docker version >/dev/null', check=False).returncode == 0
+
+
+def engine_start(lab, host, attempts=3):
+    """``lab fault engine-start`` until the engine answers (on a loaded machine the engine's own
+    containerd sometimes misses dockerd's start timeout: start it again, as an operator would)."""
+    for dummy in range(attempts):
+        started = time.monotonic()
+        out = lab.lab('fault', 'engine-start', host, check=False)
+        print('engine-start %s: rc %s in %.1fs' % (host, out.returncode, time.monotonic() - started))
+        try:
+            wait_for('the engine of %s' % host, lambda: engine_answers(lab, host), 30, interval=0.5)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError('the engine of %s did not come back after %d starts' % (host, attempts))
+
+
+def data_of(api, name):
+    out, rc = exec_out(api, name, 'cat /data/file')
+    return out.strip() if rc == 0 else None
+
+
+class Guard:
+    """The invariant of the suite for some containers of one host.
+
+    Taken before a run: ID, image, running state and the content of ``/data/file`` of each.
+    ``check(images)`` after it: each still exists under its name, runs if it ran, runs one of
+    ``images`` (its old or its new image), has its data; no ``-patchops-old``/``-patchops-new``
+    container is left for it; no container of this test is left in the ``created`` state.
+    """
+
+    def __init__(self, lab, host, names, uid):
+        self.lab = lab
+        self.host = host
+        self.uid = uid
+        self.api = lab.engine(host)
+        self.before = {}
+        for name in names:
+            state = self.api.inspect_container(name)
+            self.before[name] = {'id': state['Id'], 'image': state['Image'],
+                                 'running': state['State']['Running'], 'data': data_of(self.api, name)}
+
+    def mine(self):
+        return [c for c in self.api.containers(all=True) if any(self.uid in n for n in c['Names'])]
+
+    def check(self, images):
+        api = self.lab.engine(self.host)
+        names = set()
+        for entry in self.mine():
+            names.update(n.lstrip('/') for n in entry['Names'])
+            assert entry['State'] != 'created', '%s: %s left in created state' % (self.host, entry['Names'])
+        for name, before in self.before.items():
+            for suffix in SUFFIXES:
+                assert name + suffix not in names, '%s: %s%s left behind' % (self.host, name, suffix)
+            assert name in names, '%s: container %s is gone' % (self.host, name)
+            state = api.inspect_container(name)
+            if before['running']:
+                assert state['State']['Running'], '%s: %s is not running (%s)' % (
+                    self.host, name, state['State']['Status'])
+            assert state['Image'] in images, '%s: %s runs %s' % (self.host, name, state['Image'])
+            assert data_of(api, name) == before['data'], '%s: the data of %s changed' % (self.host, name)
+        return {name: api.inspect_container(name) for name in self.before}
+
+    def no_pending(self, state_dir=STATE_DIR):
+        """Every swap the journal holds for these containers reached an outcome."""
+        for name in self.before:
+            swap = last_swap(journal_path(self.lab, self.host, name, state_dir))
+            assert swap is None or swap.get('outcome'), '%s: swap of %s unfinished at step %s' % (
+                self.host, name, swap.get('step'))
+
+
+def forget_journals(lab, host, names, state_dir=STATE_DIR):
+    """Remove the journal files of a test's containers (removed with them): a record left behind
+    would be "recovered" by the next run on that engine, someone else's."""
+    for name in names:
+        try:
+            os.unlink(journal_path(lab, host, name, state_dir))
+        except FileNotFoundError:
+            pass
+
+
+def app_container(lab, api, name, tag='v1', **host_config):
+    """A running lab app with a named volume on /data holding a line of data, restart unless-stopped."""
+    host_config.setdefault('restart_policy', {'Name': 'unless-stopped'})
+    host_config.setdefault('binds', {'vol-' + name: {'bind': '/data', 'mode': 'rw'}})
+    stop_signal = host_config.pop('stop_signal', None)
+    cid = api.create_container(lab.image(tag), name=name, host_config=api.create_host_config(**host_config),
+                               stop_signal=stop_signal)['Id']
+    api.start(cid)
+    out, rc = exec_out(api, cid, 'echo data-of-%s > /data/file' % name)
+    assert rc == 0, out
+    return cid
+
+
+def remove_app(api, *names):
+    for name in names:
+        for candidate in (name,) + tuple(name + s for s in SUFFIXES):
+            try:
+                api.remove_container(candidate, force=True)
+            except Exception:  # absent is fine
+                pass
+        try:
+            api.remove_volume('vol-' + name, force=True)
+        except Exception:  # absent is fine
+            pass

@@ -1,0 +1,95 @@
+"""Case 1: a host's dockerd killed between stopping the old container and starting the new one,
+restarted, then the same patch run again: nothing lost, nothing stranded, the rerun converges."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from faultkit import (Background, Guard, app_container, engine_pid, engine_start, forget_journals, freeze, journal_path,
+                      last_swap, remove_app, tagged_pids, tagged_play, thaw, wait_for, wait_for_step)
+
+HOST = 'lab2'
+
+
+def patch_args(lab, names):
+    return {'containers': [{'name': n, 'image': lab.image('v2')} for n in names], 'stop_timeout': 3,
+            'verify_timeout': 30}
+
+
+def kill_engine_mid_swap(lab, uid, point, first, second, path):
+    """Run the patch in the background and kill the engine at ``point``; returns the run's result."""
+    api = lab.engine(HOST)
+    old_id = api.inspect_container(first)['Id']
+    task = {'name': 'patch', 'patchops.containers.container_patch': patch_args(lab, [first, second])}
+    run = Background(lab.playbook, tagged_play(HOST, [task], uid))
+    since = int(time.time()) - 1
+    frozen = []
+    try:
+        run.start()
+        if point == 'stopped':
+            # The module is inside its stop call; freeze it there, let the engine finish the stop,
+            # kill the engine, then let the module go on against a dead engine.
+            wait_for_step(path, ['stop_old'], run)
+            # The engine's 'kill' event (the stop signal sent) proves the stop call reached it.
+            events = api.events(since=since, until=int(time.time()) + 30, decode=True,
+                                filters={'container': old_id, 'event': 'kill'})
+            assert next(iter(events), None), 'the engine never began to stop %s' % first
+            frozen = tagged_pids(uid)
+            assert frozen, 'the module process was not found'
+            freeze(frozen)
+            wait_for('the old container to stop',
+                     lambda: not api.inspect_container(old_id)['State']['Running'], timeout=30)
+            time.sleep(0.3)  # the engine writes its answer to the stop call
+            lab.lab('fault', 'engine-kill', HOST)
+            thaw(frozen)
+        else:
+            # The old container is stopped and renamed aside; the module is about to create the new
+            # one. Freeze the engine so it serves no further call of this run, then kill it.
+            wait_for_step(path, ['create_new', 'created_new'], run)
+            frozen = [engine_pid(lab, HOST)]
+            os.kill(frozen[0], signal.SIGSTOP)
+            lab.lab('fault', 'engine-kill', HOST)
+        dummy, results = run.join_result(timeout=180)
+        return results[HOST][-1]
+    finally:
+        thaw(frozen)
+        engine_start(lab, HOST)
+
+
+@pytest.mark.parametrize('point', ['stopped', 'creating'])
+def test_engine_killed_mid_swap_then_restarted_and_rerun(lab, uid, point):
+    api = lab.pull(HOST, 'v1', 'v2')
+    v2 = api.inspect_image(lab.image('v2'))['Id']
+    first, second = 'ek-%s-a' % uid, 'ek-%s-b' % uid
+    try:
+        # 'stopped': the first container ignores its stop signal, so its stop lasts stop_timeout (3 s).
+        app_container(lab, api, first, stop_signal='SIGWINCH' if point == 'stopped' else None)
+        app_container(lab, api, second)
+        path = journal_path(lab, HOST, first)
+        guard = Guard(lab, HOST, [first, second], uid)
+
+        res = kill_engine_mid_swap(lab, uid, point, first, second, path)
+        assert res['_status'] == 'failed', res
+        assert 'engine' in res['msg'].lower(), res['msg']
+        swap = last_swap(path)
+        steps = [h['step'] for h in swap['history']]
+        assert 'start_new' not in steps, steps  # the engine died before the new container started
+        assert not swap.get('outcome'), swap  # an unfinished swap: the next run settles it
+        print('%s: engine killed after steps %s; the module said: %s' % (point, steps, res['msg']))
+
+        rerun = lab.module(HOST, 'container_patch', patch_args(lab, [first, second]))[HOST]
+        assert rerun['_status'] == 'ok', rerun.get('msg')
+        # Both were journaled before the first was touched: the one cut mid-swap is rolled back, the
+        # one not reached yet is put back as it was (the engine's restart left it stopped).
+        assert [(r['container'], r['action']) for r in rerun['recovered']] == [
+            (first, 'rolled_back'), (second, 'rolled_back')]
+        after = guard.check({v2})
+        assert after[first]['Image'] == after[second]['Image'] == v2
+        guard.no_pending()
+        again = lab.module(HOST, 'container_patch', patch_args(lab, [first, second]))[HOST]
+        assert again['_status'] == 'ok' and again['changed'] is False, again
+    finally:
+        remove_app(lab.engine(HOST), first, second)
+        forget_journals(lab, HOST, [first, second])
