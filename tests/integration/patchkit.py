@@ -1,8 +1,12 @@
-"""Helpers for swap tests: rich containers, normalised inspect, data checks."""
+"""Helpers for swap tests: rich containers, normalised inspect, data checks, image archives."""
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 import random
+import tarfile
 
 
 def remove(api, *names):
@@ -47,3 +51,20 @@ def exec_out(api, container, command, user='root'):
     exec_id = api.exec_create(container, ['/bin/sh', '-c', command], user=user)
     out = api.exec_start(exec_id['Id']).decode()
     return out, api.exec_inspect(exec_id['Id'])['ExitCode']
+
+
+def write_image_archive(path, tag, layer):
+    """A docker-save archive of one image whose single layer is ``layer`` (bytes); returns its ID.
+
+    The digests in it match, so only the engine can tell whether the layer is a usable tar stream.
+    """
+    config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {},
+                         'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(layer).hexdigest()]}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + '.json'
+    manifest = json.dumps([{'Config': config_name, 'RepoTags': [tag], 'Layers': ['l0/layer.tar']}]).encode()
+    with tarfile.open(path, 'w') as tar:
+        for name, data in ((config_name, config), ('manifest.json', manifest), ('l0/layer.tar', layer)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return 'sha256:' + hashlib.sha256(config).hexdigest()

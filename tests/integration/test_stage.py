@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from labkit import LAB_DIR
+from patchkit import write_image_archive
 
 from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
 from ansible_collections.patchops.containers.plugins.module_utils._stage import (
@@ -377,19 +378,7 @@ def _corrupt_copies(archive, tmp_path):
 
 def _engine_rejected_archive(path, tag):
     """A well-formed archive (digests match) whose layer is not a tar: only the engine finds out."""
-    import hashlib
-    import tarfile
-    layer = b'this is not a tar stream ' * 4000
-    config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {},
-                         'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(layer).hexdigest()]}}).encode()
-    config_name = hashlib.sha256(config).hexdigest() + '.json'
-    manifest = json.dumps([{'Config': config_name, 'RepoTags': [tag], 'Layers': ['l0/layer.tar']}]).encode()
-    with tarfile.open(path, 'w') as tar:
-        for name, data in ((config_name, config), ('manifest.json', manifest), ('l0/layer.tar', layer)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return 'sha256:' + hashlib.sha256(config).hexdigest()
+    return write_image_archive(path, tag, b'this is not a tar stream ' * 4000)
 
 
 def test_corrupted_archive_fails_clearly_and_loads_nothing(lab, scratch, state_dir, tmp_path):

@@ -8,7 +8,6 @@ or in the stage manifest; the registry is started again at once, and the next ru
 test_registry_down_archive_stages_and_registry_stage_fails_after_bounded_retries.)
 """
 
-import hashlib
 import io
 import json
 import os
@@ -20,6 +19,7 @@ import docker
 import requests
 
 from labkit import LAB_DIR
+from patchkit import write_image_archive
 
 from ansible_collections.patchops.containers.plugins.module_utils._stage import read_manifest, staged_entry
 
@@ -35,17 +35,7 @@ def big_archive(path, tag, size=48 * 1024 * 1024):
         info = tarfile.TarInfo('blob')
         info.size = size
         tar.addfile(info, io.BytesIO(os.urandom(size)))
-    layer = layer.getvalue()
-    config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {},
-                         'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(layer).hexdigest()]}}).encode()
-    config_name = hashlib.sha256(config).hexdigest() + '.json'
-    manifest = json.dumps([{'Config': config_name, 'RepoTags': [tag], 'Layers': ['l0/layer.tar']}]).encode()
-    with tarfile.open(path, 'w') as tar:
-        for name, data in ((config_name, config), ('manifest.json', manifest), ('l0/layer.tar', layer)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return 'sha256:' + hashlib.sha256(config).hexdigest()
+    return write_image_archive(path, tag, layer.getvalue())
 
 
 class Repo:
