@@ -180,6 +180,20 @@ class Engine:
             self._info = self.call('read engine info', self.api.info)
         return self._info
 
+    def find_container(self, ref):
+        """Inspect of a container by name or ID, or None when the engine has none."""
+        try:
+            return self.call('inspect container %s' % ref, self.api.inspect_container, ref)
+        except NotFound:
+            return None
+
+    def find_image(self, ref):
+        """Inspect of an image by reference or ID, or None when the engine has none."""
+        try:
+            return self.call('inspect image %s' % ref, self.api.inspect_image, ref)
+        except NotFound:
+            return None
+
     def call(self, what, fn, *args, **kwargs):
         """Run one API call; engine failures become EngineError naming what was being done."""
         try:

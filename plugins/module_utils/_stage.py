@@ -525,10 +525,7 @@ class Stager:
 
     # -- engine helpers ---------------------------------------------------------------------
     def _inspect(self, name):
-        try:
-            return self.engine.call('inspect image %s' % name, self.api.inspect_image, name)
-        except NotFound:
-            return None
+        return self.engine.find_image(name)
 
     def _auth(self, ref):
         return auth_config(self.params, ref.registry)

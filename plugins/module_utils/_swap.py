@@ -16,7 +16,7 @@ import uuid
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, pinned_identity, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import CycleError, Index, needed_names, order
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, PatchopsError, connect
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, PatchopsError, connect
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError, is_image_id, parse)
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
@@ -69,16 +69,10 @@ class Swapper:
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
-        try:
-            return self.engine.call('inspect container %s' % ref, self.api.inspect_container, ref)
-        except NotFound:
-            return None
+        return self.engine.find_container(ref)
 
     def image(self, ref):
-        try:
-            return self.engine.call('inspect image %s' % ref, self.api.inspect_image, ref)
-        except NotFound:
-            return None
+        return self.engine.find_image(ref)
 
     def all_containers(self):
         """(inspect of every container, an Index of them for dependency lookups)."""
