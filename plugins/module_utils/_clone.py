@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one config-clone function: a create request for a container on another image, built
 from ``docker inspect`` of the old one, with the old image's defaults taken out so that the
-new image's defaults apply (FIELD-NOTES section 2).
+new image's defaults apply.
 
 Private: not a public API of the collection.
 """
@@ -61,12 +61,15 @@ def anonymous_volumes(container):
     return out
 
 
-def _links_for_create(links):
-    """Inspect shows '/target:/self/alias'; create wants 'target:alias'."""
+def _links_for_create(links, resolve=None):
+    """Inspect shows '/target:/self/alias'; create wants 'target:alias'. ``resolve`` maps the target
+    to the name it must have now: a legacy link follows its target's renames."""
     out = []
     for link in links or []:
         target, _sep, alias = link.partition(':')
-        out.append('%s:%s' % (target.lstrip('/'), alias.rsplit('/', 1)[-1] if alias else target.lstrip('/')))
+        target = target.lstrip('/')
+        name = resolve(target) if resolve else target
+        out.append('%s:%s' % (name, alias.rsplit('/', 1)[-1] if alias else target))
     return out
 
 
@@ -95,8 +98,9 @@ def clone(container, old_image, image_ref, resolve_container=None):
     """Return (create_body, extra_networks) for a new container of ``image_ref``.
 
     ``container`` is the inspect of the running one, ``old_image`` the inspect of the image it
-    runs (its defaults are taken out). ``resolve_container`` maps a container id to its name
-    for ``container:`` network modes, so the reference survives the other one's recreation.
+    runs (its defaults are taken out). ``resolve_container`` maps a container reference (id,
+    or a name a rename left behind) to the name it has in the plan, for ``container:`` network,
+    IPC and PID modes and legacy links, so the reference survives the other one's recreation.
     ``extra_networks`` is [(network, endpoint_config)] to connect after create: the engine
     takes one network at create time on API < 1.44.
     """
@@ -131,8 +135,11 @@ def clone(container, old_image, image_ref, resolve_container=None):
         if mode.startswith('container:') or mode == 'host':
             config.pop('Domainname', None)
     explicit_mac = bool(config.get('MacAddress'))
-    if mode.startswith('container:') and resolve_container is not None:
-        host['NetworkMode'] = 'container:' + resolve_container(mode.split(':', 1)[1])
+    if resolve_container is not None:
+        for key in ('NetworkMode', 'IpcMode', 'PidMode'):
+            value = host.get(key) or ''
+            if value.startswith('container:'):
+                host[key] = 'container:' + resolve_container(value.split(':', 1)[1])
 
     for key in _HOSTCONFIG_DROP:
         host.pop(key, None)
@@ -142,7 +149,7 @@ def clone(container, old_image, image_ref, resolve_container=None):
         binds.extend('%s:%s%s' % (name, dest, '' if rw else ':ro') for name, dest, rw in anon)
         host['Binds'] = binds
     if host.get('Links'):
-        host['Links'] = _links_for_create(host['Links'])
+        host['Links'] = _links_for_create(host['Links'], resolve_container)
 
     networks = ((container.get('NetworkSettings') or {}).get('Networks') or {})
     primary = None

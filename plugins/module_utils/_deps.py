@@ -16,6 +16,12 @@ COMPOSE_SERVICE = 'com.docker.compose.service'
 COMPOSE_DEPENDS = 'com.docker.compose.depends_on'
 
 
+# What a container cannot outlive: the provider's namespaces (``container:<id>`` names the old
+# container's ID) and legacy links (they follow the provider through renames, and a container
+# linked to a removed one can no longer start). Such followers are recreated after their provider.
+FOLLOWED = (('NetworkMode', 'network namespace'), ('IpcMode', 'IPC namespace'), ('PidMode', 'PID namespace'))
+
+
 class CycleError(ValueError):
     pass
 
@@ -91,12 +97,11 @@ def dependencies(inspect, index):
     for endpoint in ((inspect.get('NetworkSettings') or {}).get('Networks') or {}).values():
         links.extend((endpoint or {}).get('Links') or [])
     for link in links:
-        target, dummy, alias = link.partition(':')
-        add('link', target.lstrip('/'), alias=alias.rsplit('/', 1)[-1] or None)
+        alias = link.partition(':')[2]
+        add('link', _link_target(link), alias=alias.rsplit('/', 1)[-1] or None)
     for key, kind in (('NetworkMode', 'netns'), ('PidMode', 'pid'), ('IpcMode', 'ipc')):
-        value = host.get(key) or ''
-        if value.startswith('container:'):
-            add(kind, value[len('container:'):])
+        if _joined(host.get(key)):
+            add(kind, _joined(host.get(key)))
     for item in host.get('VolumesFrom') or []:
         add('volumes_from', item.split(':', 1)[0])
     for ref in (labels.get(DEPENDS_LABEL) or '').split(','):
@@ -112,6 +117,29 @@ def dependencies(inspect, index):
             deps.append({'kind': 'compose', 'name': None, 'resolved': False,
                          'service': service, 'condition': condition})
     return deps
+
+
+def _link_target(link):
+    """'/db:/web/alias' (legacy) or 'db:alias' (endpoint) -> 'db'."""
+    return link.partition(':')[0].lstrip('/')
+
+
+def _joined(mode):
+    mode = mode or ''
+    return mode[len('container:'):] if mode.startswith('container:') else None
+
+
+def followed(inspect, index):
+    """[(provider name, what)] for the containers ``inspect`` follows (see FOLLOWED)."""
+    host = inspect.get('HostConfig') or {}
+    refs = [(_joined(host.get(key)), what) for key, what in FOLLOWED]
+    refs += [(_link_target(link), 'link') for link in host.get('Links') or []]
+    out = []
+    for ref, what in refs:
+        name = index.resolve(ref) if ref else None
+        if name and (name, what) not in out:
+            out.append((name, what))
+    return out
 
 
 def needed_names(inspect, index):

@@ -15,7 +15,8 @@ import uuid
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, pinned_identity, shares_netns, writable_storage)
-from ansible_collections.patchops.containers.plugins.module_utils._deps import CycleError, Index, needed_names, order
+from ansible_collections.patchops.containers.plugins.module_utils._deps import (
+    CycleError, Index, followed, needed_names, order)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, PatchopsError, connect
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError, is_image_id, parse)
@@ -66,6 +67,7 @@ class Swapper:
         self.names = {}
         self._manifest = None
         self.journal_errors = []  # journal writes that failed while putting containers back
+        self.unresolved = {}  # container name -> interrupted swap that recovery could not settle
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -79,11 +81,15 @@ class Swapper:
         listed = self.engine.call('list containers', self.api.containers, all=True)
         return [c for c in (self.inspect(e['Id']) for e in listed) if c], Index(listed)
 
-    def resolve_target(self, text, pull, use_stage=True):
-        """The local image for a target reference: the staged one if any (``use_stage``), else what
-        the reference means on the host; pulls only with ``pull: missing``."""
+    def resolve_target(self, text, pull, use_stage=True, image_id=None):
+        """The local image for a target reference: ``image_id`` when the caller knows the exact
+        image, else the staged one if any (``use_stage``), else what the reference means on the
+        host; pulls only with ``pull: missing``."""
         if not isinstance(text, str) or not text:
             raise SwapError('target image %r is empty or not a string' % (text,))
+        if image_id:
+            image = self.image(image_id)
+            return (image, None) if image else (None, 'image %s (%s) is not on %s' % (text, image_id, self.where))
         ref = None
         if not is_image_id(text):
             try:
@@ -127,9 +133,29 @@ class Swapper:
         entry = staged_entry(self._manifest, ref)
         return entry if entry and entry.get('image_id') else None
 
+    def image_name(self, wanted, image_id):
+        """The one naming rule for the image a container is created on: as the operator (or the
+        journal) named it while that name still means ``image_id``, else by the staged digest
+        (the tag moved since staging), else by ID."""
+        candidates = [wanted] if wanted else []
+        if wanted and not is_image_id(wanted):
+            staged = self.staged(parse(wanted))
+            if staged and staged.get('digest'):
+                candidates.append(parse(wanted).with_digest(staged['digest']))
+        for candidate in candidates:
+            current = self.image(candidate)
+            if current and current['Id'] == image_id:
+                return candidate
+        return image_id
+
     # -- plan ------------------------------------------------------------------
     def plan(self, targets):
-        """Validate every target and return the ordered plan; changes nothing."""
+        """Validate every target and return the ordered plan; changes nothing.
+
+        Containers that follow a recreated one (its network, IPC or PID namespace, or a legacy
+        link to it) are added after it, in one group: the group is stopped followers first,
+        recreated provider first, and verified or rolled back as a whole.
+        """
         if not targets:
             raise SwapError('containers is empty: name at least one container to patch')
         everything, index = self.all_containers()
@@ -145,12 +171,13 @@ class Swapper:
                 problems.append('container %r not found on %s' % (name, self.where))
                 continue
             name = _name(container)
-            if name.endswith(ASIDE_SUFFIX) or name.endswith(NEW_SUFFIX):
+            if _temporary(name):
                 problems.append('container %s is a patchops temporary; run again to recover it first' % name)
                 continue
+            reason = target.get('reason') or 'patch'
             # A rollback names the old image exactly; only a patch follows the stage manifest.
             image, why = self.resolve_target(target.get('image'), self.params.get('pull'),
-                                             use_stage=(target.get('reason') or 'patch') == 'patch')
+                                             use_stage=reason == 'patch', image_id=target.get('image_id'))
             if image is None:
                 if self.check_mode and self.params.get('pull') == 'missing':
                     image = {'Id': None, 'RepoDigests': []}
@@ -161,7 +188,8 @@ class Swapper:
                 problems.append('container %s runs with --rm (AutoRemove): stopping it would delete it, so it '
                                 'cannot be swapped safely; recreate it without --rm first' % name)
                 continue
-            strategy = target.get('strategy') or self.params.get('strategy') or 'stop-first'
+            asked = target.get('strategy') or self.params.get('strategy') or 'stop-first'
+            strategy = asked
             pinned = pinned_identity(container)
             if strategy == 'start-first' and pinned and not self.params.get('force_start_first'):
                 problems.append('container %s cannot be patched start-first: it %s (both would clash); use '
@@ -169,52 +197,87 @@ class Swapper:
                 continue
             if strategy == 'auto':
                 strategy = 'stop-first' if pinned or writable_storage(container) else 'start-first'
-            items[name] = {'container': container, 'target': target.get('image'), 'image': image,
-                           'strategy': strategy, 'reason': target.get('reason') or 'patch'}
+            target_name = target.get('image')
+            if target.get('image_id'):
+                target_name = self.image_name(target_name, target['image_id'])
+            items[name] = {'container': container, 'target': target_name, 'image': image,
+                           'strategy': strategy, 'asked': asked, 'reason': reason}
+        follows = self._add_followers(items, everything, index, problems)
         if problems:
             raise SwapError('; '.join(problems), changed=False)
 
-        # Containers in another's network namespace must follow it: their netns dies with it.
-        for name in list(items):
-            if items[name]['image'].get('Id') == items[name]['container']['Image']:
-                continue  # not recreated: its namespace stays
-            cid = items[name]['container']['Id']
-            for other in everything:
-                joined = shares_netns(other)
-                if joined and (joined == cid or joined == name or cid.startswith(joined)) \
-                        and _name(other) not in items:
-                    image = self.image(other['Image'])
-                    configured = (other.get('Config') or {}).get('Image')
-                    same = configured and (self.image(configured) or {}).get('Id') == other['Image']
-                    items[_name(other)] = {'container': other, 'target': configured if same else other['Image'],
-                                           'image': image,
-                                           'strategy': 'stop-first', 'reason': 'follows %s (network namespace)' % name}
         edges = {n: needed_names(i['container'], index) for n, i in items.items()}
         try:
             ordered = order(list(items), edges)
         except CycleError as exc:
             raise SwapError(str(exc), changed=False)
+        groups = {}
+        for name in ordered:  # a group runs where its provider comes in the order
+            groups.setdefault(_root(name, follows), []).append(name)
         plan = []
-        for position, name in enumerate(ordered):
-            item = items[name]
-            container, image = item['container'], item['image']
-            old_image = self.image(container['Image']) or {}
-            up_to_date = image.get('Id') == container['Image'] and item['reason'] in ('patch', 'rollback')
-            plan.append({
-                'container': name, 'order': position + 1, 'reason': item['reason'],
-                'action': 'none' if up_to_date else 'recreate',
-                'old_id': container['Id'], 'old_image': (container.get('Config') or {}).get('Image'),
-                'old_image_id': container['Image'], 'old_digests': _digests(old_image),
-                'new_image': item['target'], 'new_image_id': image.get('Id'), 'new_digests': _digests(image),
-                'strategy': item['strategy'], 'was_running': bool(container['State'].get('Running')),
-                'depends_on': list(edges[name]),
-            })
+        for group, members in groups.items():
+            blocker = next((m for m in members if m in self.unresolved), None)
+            for name in members:
+                item = items[name]
+                container, image = item['container'], item['image']
+                old_image = self.image(container['Image']) or {}
+                up_to_date = image.get('Id') == container['Image'] and name not in follows
+                state = container['State']
+                entry = {
+                    'container': name, 'order': len(plan) + 1, 'reason': item['reason'],
+                    'action': 'blocked' if blocker else ('none' if up_to_date else 'recreate'),
+                    'group': group,
+                    'old_id': container['Id'], 'old_image': (container.get('Config') or {}).get('Image'),
+                    'old_image_id': container['Image'], 'old_digests': _digests(old_image),
+                    'new_image': item['target'], 'new_image_id': image.get('Id'), 'new_digests': _digests(image),
+                    'strategy': item['strategy'], 'was_running': bool(state.get('Running')),
+                    'was_paused': bool(state.get('Paused')), 'depends_on': list(edges[name]),
+                }
+                if blocker:
+                    entry['blocked_by'] = self.unresolved_message(blocker)
+                plan.append(entry)
         return plan
+
+    def _add_followers(self, items, everything, index, problems):
+        """Add the followers of every container the plan recreates, transitively; returns
+        {follower: provider}. A provider with followers is swapped stop-first."""
+        follows = {}
+        queue = [n for n, i in items.items() if i['image'].get('Id') != i['container']['Image']]
+        while queue:
+            provider = queue.pop(0)
+            for other in everything:
+                name = _name(other)
+                if name in follows or name == provider or _temporary(name):
+                    continue
+                what = next((w for p, w in followed(other, index) if p == provider), None)
+                if what is None:
+                    continue
+                follows[name] = provider
+                reason = 'follows %s (%s)' % (provider, what)
+                if name not in items:
+                    configured = (other.get('Config') or {}).get('Image')
+                    same = configured and (self.image(configured) or {}).get('Id') == other['Image']
+                    items[name] = {'container': other, 'target': configured if same else other['Image'],
+                                   'image': self.image(other['Image']), 'asked': 'stop-first', 'reason': reason}
+                elif items[name]['image'].get('Id') == other['Image']:
+                    items[name]['reason'] = reason  # its own image is current: recreated all the same
+                items[name]['strategy'] = 'stop-first'
+                queue.append(name)
+        for provider in sorted(set(follows.values())):
+            item = items[provider]
+            if item['strategy'] == 'start-first':
+                if item['asked'] == 'start-first':
+                    problems.append('container %s cannot be patched start-first: %s follow%s it (they are '
+                                    'recreated after it, stop-first); use stop-first or auto' % (
+                                        provider, ', '.join(sorted(f for f, p in follows.items() if p == provider)),
+                                        's' if list(follows.values()).count(provider) == 1 else ''))
+                item['strategy'] = 'stop-first'
+        return follows
 
     def diff(self, plan):
         before, after = {}, {}
         for item in plan:
-            if item['action'] == 'none':
+            if item['action'] != 'recreate':
                 continue
             before[item['container']] = {'image': item['old_image'], 'image_id': item['old_image_id']}
             after[item['container']] = {'image': item['new_image'], 'image_id': item['new_image_id'],
@@ -227,46 +290,71 @@ class Swapper:
         # module dies before a container's turn (an engine crash stops every container), the next
         # run still knows how it was and puts it back (running if it ran) before patching it.
         run = uuid.uuid4().hex
+        groups = {}
+        for item in plan:
+            groups.setdefault(item['group'], []).append(item)
         swaps = {}
-        for item in plan:
-            if item['action'] != 'none':
-                swaps[item['container']] = self._new_swap(item, run)
-                self.journal.record(swaps[item['container']], 'planned')
+        for members in groups.values():
+            todo = [i['container'] for i in members if i['action'] == 'recreate']
+            for item in members:
+                if item['action'] == 'recreate':
+                    swaps[item['container']] = self._new_swap(item, run, todo)
+                    self.journal.record(swaps[item['container']], 'planned')
         results = []
-        for item in plan:
-            if item['action'] == 'none':
-                results.append(dict(item, changed=False, outcome='current', new_id=item['old_id'],
-                                    rolled_back=False, downtime_ms=0, verification=[]))
+        for position, members in enumerate(groups.values()):
+            todo = []
+            for item in members:
+                if item['action'] == 'recreate':
+                    todo.append(item)
+                else:
+                    outcome = 'blocked' if item['action'] == 'blocked' else 'current'
+                    results.append(dict(item, changed=False, outcome=outcome, new_id=item['old_id'],
+                                        rolled_back=False, downtime_ms=0, verification=[]))
+            if not todo:
                 continue
-            result = self.swap(item, swaps[item['container']])
-            results.append(result)
-            if result['outcome'] not in ('patched', 'restored'):
-                skipped = [p['container'] for p in plan[len(results):]]
-                for name in skipped:
-                    if name in swaps:  # untouched: closed, so no later run "recovers" it
-                        self._note(swaps[name], 'not_attempted', outcome='not_attempted')
+            if len(todo) == 1:
+                done = [self.swap(todo[0], swaps[todo[0]['container']])]
+            else:
+                done = self.swap_group(todo, [swaps[i['container']] for i in todo])
+            results.extend(done)
+            failed = [r for r in done if r['outcome'] not in DONE]
+            if failed:
+                skipped = [i['container'] for later in list(groups.values())[position + 1:] for i in later
+                           if i['action'] == 'recreate']
+                for name in skipped:  # untouched: closed, so no later run "recovers" it
+                    self._note(swaps[name], 'not_attempted', outcome='not_attempted')
+                first = next(r for r in failed if not r.get('with_group')) if any(
+                    not r.get('with_group') for r in failed) else failed[0]
+                back = [r for r in done if r['rolled_back']]
                 raise SwapError(
                     'patching %s to %s failed (%s); %s%s' % (
-                        item['container'], item['new_image'], result['failure'],
-                        'rolled back: the same container (%s) runs %s again' % (item['old_id'][:12], item['old_image'])
-                        if result['rolled_back'] else 'NOT rolled back (rollback: never)',
+                        first['container'], first['new_image'], first['failure'],
+                        'rolled back: %s' % '; '.join(
+                            'the same container %s (%s) runs %s again' % (r['container'], r['old_id'][:12],
+                                                                          r['old_image']) for r in back)
+                        if back else ('NOT rolled back (rollback: never)' if self.params.get('rollback') == 'never'
+                                      else 'NOT rolled back: the rollback failed'),
                         '; not attempted: %s' % ', '.join(skipped) if skipped else ''),
-                    results=results, rolled_back=result['rolled_back'], changed=True, not_attempted=skipped)
+                    results=results, rolled_back=bool(back), changed=True, not_attempted=skipped)
         return results
 
-    def _new_swap(self, item, run):
-        return {'run': run, 'container': item['container'], 'old_id': item['old_id'],
+    def _new_swap(self, item, run, group):
+        swap = {'run': run, 'container': item['container'], 'old_id': item['old_id'],
                 'old_image': item['old_image'], 'old_image_id': item['old_image_id'],
                 'target_image': item['new_image'], 'target_image_id': item['new_image_id'],
                 'strategy': item['strategy'], 'was_running': item['was_running'],
+                'was_paused': item.get('was_paused', False), 'reason': item['reason'],
                 'aside_name': item['container'] + ASIDE_SUFFIX, 'temp_name': item['container'] + NEW_SUFFIX,
                 'verified': False, 'outcome': None}
+        if len(group) > 1:  # swapped, verified and rolled back together (see plan)
+            swap.update(group=list(group), group_id='%s:%s' % (run, group[0]))
+        return swap
 
     def swap(self, item, swap=None):
         """Recreate one container; ``swap`` is its record already journaled as planned."""
         record = self.journal.record
         if swap is None:
-            swap = self._new_swap(item, uuid.uuid4().hex)
+            swap = self._new_swap(item, uuid.uuid4().hex, [item['container']])
             record(swap, 'planned')
         name = swap['container']
         started = time.monotonic()
@@ -274,72 +362,151 @@ class Swapper:
         results = []
         failure = None
         try:
-            container = self.inspect(swap['old_id'])
-            old_image = self.image(swap['old_image_id']) or {}
-            resolve = self._name_of
             if swap['strategy'] == 'stop-first':
-                stopped_at = self._set_old_aside(swap)
-                new_id = self._create(swap, container, old_image, name, resolve)
+                stopped_at = self._stop_old(swap)
+                self._rename_aside(swap)
+                new_id = self._create(swap, name)
             else:
-                new_id = self._create(swap, container, old_image, swap['temp_name'], resolve)
-            if swap['was_running']:
-                record(swap, 'start_new')
-                self.engine.call('start %s' % name, self.api.start, new_id)
-                record(swap, 'verify')
-                ok, results = verify(self.engine, new_id, self.params.get('probes') or [],
-                                     wait_health=self.params.get('wait_health', True),
-                                     timeout=self.params.get('verify_timeout', 60),
-                                     settle=self.params.get('settle', 2.0))
-                if not ok:
-                    failure = results[-1]['output']
-                    raise _VerifyFailed(failure)
+                new_id = self._create(swap, swap['temp_name'])
+            results = self._start_and_verify(swap, new_id, name)
             record(swap, 'verified', verified=True)
             if swap['strategy'] == 'start-first':
-                stopped_at = self._set_old_aside(swap)
+                stopped_at = self._stop_old(swap)
+                self._rename_aside(swap)
                 record(swap, 'rename_new')
                 self.engine.call('rename %s' % name, self.api.rename, new_id, name)
+            self._pause(swap, new_id)
             self._finish_old(swap)
             downtime = 0 if swap['strategy'] == 'start-first' or stopped_at is None else \
                 int((time.monotonic() - stopped_at) * 1000)
-            record(swap, 'done', outcome='restored' if item['reason'] == 'rollback' else 'patched',
-                   downtime_ms=downtime)
+            record(swap, 'done', outcome=_outcome(item['reason']), downtime_ms=downtime)
             return self._result(item, swap, results, downtime, started)
         except Exception as exc:  # whatever broke the swap, the old container comes back
-            failure = failure or getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
-            if self.params.get('rollback', 'auto') == 'never':
-                self._note(swap, 'failed', outcome='failed', failure=failure)
-                result = self._result(item, swap, results, None, started)
-                result.update(failure=failure, outcome='failed')
-                return result
-            self.rollback(swap, failure)
-            result = self._result(item, swap, results, None, started)
-            result.update(failure=failure, outcome='rolled_back', rolled_back=True, changed=True,
-                          new_id=swap['old_id'], rollback_verification=swap.get('rollback_verification'))
-            return result
+            failure = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+            return self._undo([item], [swap], {name: results}, failure, started)[0]
 
-    def _set_old_aside(self, swap):
-        """Stop the old container (if it runs) and rename it aside; returns when it was stopped."""
-        stopped_at = None
-        if swap['was_running']:
-            self.journal.record(swap, 'stop_old')
-            stopped_at = time.monotonic()
-            self.engine.call('stop %s' % swap['container'], self.api.stop, swap['old_id'],
-                             timeout=self.params.get('stop_timeout', 10))
-        self.journal.record(swap, 'rename_old')
-        self.engine.call('rename %s' % swap['container'], self.api.rename, swap['old_id'], swap['aside_name'])
+    def swap_group(self, items, swaps):
+        """Recreate a provider and its followers as one: followers stopped first, then each
+        recreated in order (a provider runs before its followers are created and started), the
+        old containers removed only once every member is verified."""
+        record = self.journal.record
+        started = time.monotonic()
+        stopped_at, downtime, results = {}, {}, {}
+        current = swaps[0]['container']
+        try:
+            for swap in reversed(swaps):
+                current = swap['container']
+                stopped_at[current] = self._stop_old(swap)
+            for swap in swaps:
+                current = swap['container']
+                self._rename_aside(swap)
+                new_id = self._create(swap, current)
+                results[current] = self._start_and_verify(swap, new_id, current)
+                if stopped_at.get(current) is not None:
+                    downtime[current] = int((time.monotonic() - stopped_at[current]) * 1000)
+            for swap in swaps:  # the group's commit point: all verified before any old one goes
+                record(swap, 'verified', verified=True)
+            for swap in swaps:
+                self._pause(swap, swap['new_id'])
+            for swap in reversed(swaps):
+                self._finish_old(swap)
+            out = []
+            for item, swap in zip(items, swaps):
+                record(swap, 'done', outcome=_outcome(item['reason']), downtime_ms=downtime.get(swap['container'], 0))
+                out.append(self._result(item, swap, results.get(swap['container'], []),
+                                        downtime.get(swap['container'], 0), started))
+            return out
+        except Exception as exc:
+            failure = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+            return self._undo(items, swaps, results, '%s: %s' % (current, failure), started, failed=current)
+
+    def _undo(self, items, swaps, results, failure, started, failed=None):
+        """After a failed swap (or group): give back the old containers, unless rollback: never."""
+        failed = failed or swaps[0]['container']
+        out = []
+        if self.params.get('rollback', 'auto') == 'never':
+            for swap in swaps:
+                self._note(swap, 'failed', outcome='failed', failure=failure)
+        else:
+            try:
+                self.rollback(swaps, failure)
+            except Exception as exc:  # the next run retries it; say what state things are in
+                error = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+                for swap in swaps:
+                    self._note(swap, 'rollback_failed', rollback_error=error)
+                failure = '%s; and the rollback failed: %s (state: %s; the next run retries it)' % (
+                    failure, error, '; '.join(self.describe(s) for s in swaps))
+        for item, swap in zip(items, swaps):
+            result = self._result(item, swap, results.get(swap['container'], []), None, started)
+            result.update(failure=failure, outcome=swap.get('outcome') or 'failed')
+            if swap['container'] != failed:
+                result['with_group'] = failed
+            if swap.get('outcome') == 'rolled_back':
+                result.update(rolled_back=True, changed=True, new_id=swap['old_id'],
+                              rollback_verification=swap.get('rollback_verification'))
+            out.append(result)
+        return out
+
+    def _stop_old(self, swap):
+        """Stop the old container if it runs; returns when it was stopped (None if it was not)."""
+        if not swap['was_running']:
+            return None
+        self.journal.record(swap, 'stop_old')
+        stopped_at = time.monotonic()
+        old = self.inspect(swap['old_id']) or {}
+        if (old.get('State') or {}).get('Paused'):
+            # A paused container gets no signal: stopping it would wait the whole stop timeout.
+            self.engine.call('unpause %s' % swap['container'], self.api.unpause, swap['old_id'])
+        self.engine.call('stop %s' % swap['container'], self.api.stop, swap['old_id'],
+                         timeout=self.params.get('stop_timeout', 10))
         return stopped_at
 
+    def _rename_aside(self, swap):
+        self.journal.record(swap, 'rename_old')
+        self.engine.call('rename %s' % swap['container'], self.api.rename, swap['old_id'], swap['aside_name'])
+
+    def _start_and_verify(self, swap, new_id, name):
+        """Start the new container if the old one ran, and verify it; raises on failure."""
+        if not swap['was_running']:
+            return []
+        self.journal.record(swap, 'start_new')
+        self.engine.call('start %s' % name, self.api.start, new_id)
+        self.journal.record(swap, 'verify')
+        ok, results = verify(self.engine, new_id, self.params.get('probes') or [],
+                             wait_health=self.params.get('wait_health', True),
+                             timeout=self.params.get('verify_timeout', 60),
+                             settle=self.params.get('settle', 2.0))
+        if not ok:
+            raise _VerifyFailed(results[-1]['output'])
+        return results
+
+    def _pause(self, swap, cid):
+        """Leave the container paused if the operator had paused the old one."""
+        if swap.get('was_paused') and not ((self.inspect(cid) or {}).get('State') or {}).get('Paused'):
+            self.engine.call('pause %s' % swap['container'], self.api.pause, cid)
+
     def _name_of(self, ref):
-        """Name of a container id as planned: the container may since have been replaced."""
+        """The planned name of container ``ref`` (a name, an ID or ID prefix, or a name a rename
+        left behind): what a follower must name once that container is recreated."""
+        if ref in self.names.values():
+            return ref
         for cid, name in self.names.items():
-            if cid == ref or cid.startswith(ref):
+            if cid == ref or (len(ref) >= 12 and cid.startswith(ref)):
                 return name
         found = self.inspect(ref)
-        return _name(found) if found else ref
+        if found:
+            return self.names.get(found['Id'], _name(found))
+        for suffix in (ASIDE_SUFFIX, NEW_SUFFIX):
+            if ref.endswith(suffix):
+                return ref[:-len(suffix)]
+        return ref
 
-    def _create(self, swap, container, old_image, name, resolve):
+    def _create(self, swap, name):
+        container = self.inspect(swap['old_id'])
+        old_image = self.image(swap['old_image_id']) or {}
         self.journal.record(swap, 'create_new')
-        body, extra = clone(container, old_image, self._create_ref(swap), resolve_container=resolve)
+        body, extra = clone(container, old_image, self.image_name(swap['target_image'], swap['target_image_id']),
+                            resolve_container=self._name_of)
         created = self.engine.call('create %s' % name, self.api.create_container_from_config, body, name=name)
         new_id = created['Id']
         self.journal.record(swap, 'created_new', new_id=new_id)
@@ -350,21 +517,6 @@ class Swapper:
                              aliases=endpoint.get('Aliases'), links=endpoint.get('Links'),
                              driver_opt=endpoint.get('DriverOpts'))
         return new_id
-
-    def _create_ref(self, swap):
-        """Name the image as the operator did while that name still means the planned image, else
-        by the staged digest (the tag moved), else by ID."""
-        wanted = swap['target_image']
-        candidates = [wanted]
-        if not is_image_id(wanted):
-            staged = self.staged(parse(wanted))
-            if staged and staged.get('digest'):
-                candidates.append(parse(wanted).with_digest(staged['digest']))
-        for candidate in candidates:
-            current = self.image(candidate)
-            if current and current['Id'] == swap['target_image_id']:
-                return candidate
-        return swap['target_image_id']
 
     def _finish_old(self, swap, record=None):
         if self.params.get('keep_old'):
@@ -395,9 +547,19 @@ class Swapper:
             if str(exc) not in self.journal_errors:
                 self.journal_errors.append(str(exc))
 
-    def rollback(self, swap, reason):
-        """Give back the old container (same ID), whatever step the swap reached."""
-        self._note(swap, 'rollback', failure=reason)
+    def rollback(self, swaps, reason):
+        """Give back the old containers (same IDs) of a swap or a group, whatever step it reached:
+        new containers removed and old names restored last member first, then the old ones
+        started in order (a provider before the containers that follow it)."""
+        for swap in swaps:
+            self._note(swap, 'rollback', failure=reason, rolling_back=True)
+        back = [swap for swap in reversed(swaps) if self._put_back(swap)]
+        for swap in reversed(back):
+            self._restart_old(swap)
+            self._note(swap, 'rolled_back', outcome='rolled_back')
+
+    def _put_back(self, swap):
+        """The old container under its name again (not started); False if it no longer exists."""
         name = swap['container']
         old = self.inspect(swap['old_id'])
         if old is None:
@@ -409,21 +571,26 @@ class Swapper:
                 if swap.get('was_running') and not holder['State'].get('Running'):
                     self.engine.call('start %s' % name, self.api.start, holder['Id'])
             self._note(swap, 'old_missing', outcome='kept_new' if holder else 'abandoned')
-            return
+            return False
         for holder in (name, swap['temp_name']):
             found = self.inspect(holder)
             if found and found['Id'] != swap['old_id']:
                 self.engine.call('remove new %s' % name, self.api.remove_container, found['Id'], v=False, force=True)
         if _name(old) != name:
             self.engine.call('rename back %s' % name, self.api.rename, swap['old_id'], name)
-        if swap.get('was_running'):
-            if not old['State'].get('Running'):
-                self.engine.call('restart old %s' % name, self.api.start, swap['old_id'])
-            dummy, results = verify(self.engine, swap['old_id'], [], wait_health=True,
-                                    timeout=self.params.get('verify_timeout', 60), settle=1.0)
-            swap['rollback_verification'] = results
-            self._rejoin_netns(swap['old_id'])
-        self._note(swap, 'rolled_back', outcome='rolled_back')
+        return True
+
+    def _restart_old(self, swap):
+        if not swap.get('was_running'):
+            return
+        old = self.inspect(swap['old_id'])
+        if not old['State'].get('Running'):
+            self.engine.call('restart old %s' % swap['container'], self.api.start, swap['old_id'])
+        dummy, results = verify(self.engine, swap['old_id'], [], wait_health=True,
+                                timeout=self.params.get('verify_timeout', 60), settle=1.0)
+        swap['rollback_verification'] = results
+        self._pause(swap, swap['old_id'])
+        self._rejoin_netns(swap['old_id'])
 
     def _rejoin_netns(self, provider_id):
         """Restart running containers that joined the provider's network namespace: restarting the
@@ -435,25 +602,52 @@ class Swapper:
                                  timeout=self.params.get('stop_timeout', 10))
 
     def recover(self):
-        """Finish or roll back every swap the journal shows interrupted; says which."""
+        """Finish or roll back every swap (or group) the journal shows interrupted; says which.
+
+        A recovery the engine refuses is retried by every later run; until it succeeds (or the
+        operator abandons the entry) its containers are left out of plans, the others are patched.
+        """
         done = []
+        groups = {}
         for name, swap in self.journal.pending():
-            step = swap.get('step')
+            groups.setdefault(swap.get('group_id') or name, []).append(swap)
+        for swaps in groups.values():
+            members = swaps[0].get('group') or [swaps[0]['container']]
+            swaps.sort(key=lambda s: members.index(s['container']) if s['container'] in members else len(members))
             if self.check_mode:
-                done.append({'container': name, 'action': 'would recover', 'step': step})
-            elif swap.get('verified') and step != 'rollback':
-                self._finish_interrupted(swap)
-                done.append({'container': name, 'action': 'finished', 'step': step})
-            else:
-                self.rollback(swap, 'interrupted at step %s' % step)
-                done.append({'container': name, 'action': 'rolled_back', 'step': step})
+                done.extend({'container': s['container'], 'action': 'would recover', 'step': s.get('step')}
+                            for s in swaps)
+                continue
+            steps = dict((s['container'], s.get('step')) for s in swaps)
+            finish = all(s.get('verified') and not s.get('rolling_back') and s.get('step') != 'rollback'
+                         for s in swaps)
+            try:
+                if finish:
+                    for swap in swaps:
+                        self._finish_interrupted(swap)
+                else:
+                    self.rollback(swaps, 'interrupted at step %s' % ', '.join(
+                        '%s: %s' % kv for kv in steps.items()) if len(steps) > 1 else
+                        'interrupted at step %s' % list(steps.values())[0])
+            except Exception as exc:
+                error = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+                for swap in swaps:
+                    entry = {'container': swap['container'], 'action': 'unresolved', 'step': steps[swap['container']],
+                             'run': swap.get('run'), 'error': error, 'state': self.describe(swap)}
+                    self._note(swap, 'recovery_failed', recovery_error=error)
+                    self.unresolved[swap['container']] = entry
+                    done.append(entry)
+                continue
+            for swap in swaps:
+                done.append({'container': swap['container'], 'step': steps[swap['container']],
+                             'action': 'finished' if finish else 'rolled_back'})
         return done
 
     def _finish_interrupted(self, swap):
         name = swap['container']
         new = self.inspect(swap.get('new_id') or swap['temp_name'])
         if new is None:  # nothing to finish with: the old one is what must run
-            self.rollback(swap, 'new container missing after interruption')
+            self.rollback([swap], 'new container missing after interruption')
             return
         holder = self.inspect(name)
         if holder and holder['Id'] == swap['old_id']:
@@ -465,8 +659,77 @@ class Swapper:
             self.engine.call('rename %s' % name, self.api.rename, new['Id'], name)
         if swap.get('was_running') and not self.inspect(new['Id'])['State'].get('Running'):
             self.engine.call('start %s' % name, self.api.start, new['Id'])
+        self._pause(swap, new['Id'])
         self._finish_old(swap, self._note)
-        self._note(swap, 'done', outcome='patched')
+        self._note(swap, 'done', outcome=_outcome(swap.get('reason') or 'patch'))
+
+    def describe(self, swap):
+        """Which container holds each of a swap's names now, on which image, in which state."""
+        parts = []
+        seen = set()
+        for name in (swap['container'], swap['aside_name'], swap['temp_name']):
+            found = self.inspect(name)
+            if found is None:
+                continue
+            seen.add(found['Id'])
+            which = ('the container from before the patch' if found['Id'] == swap['old_id'] else
+                     'the new container' if found['Id'] == swap.get('new_id') else 'another container')
+            state = found.get('State') or {}
+            parts.append('%s is %s (%s), image %s, %s' % (
+                name, found['Id'][:12], which, (found.get('Config') or {}).get('Image'),
+                'paused' if state.get('Paused') else state.get('Status') or 'unknown'))
+        if swap['old_id'] not in seen and self.inspect(swap['old_id']) is None:
+            parts.append('the container from before the patch (%s) no longer exists' % swap['old_id'][:12])
+        return '; '.join(parts) or 'no container holds the name %s' % swap['container']
+
+    def unresolved_message(self, name):
+        entry = self.unresolved[name]
+        return ('the interrupted swap of %s on %s (step %s) could not be recovered: %s. State: %s. Fix the cause '
+                'and run again (every run retries the recovery first), or put %s right by hand and close the '
+                'entry with patchops.containers.container_rollback abandon: [%s]'
+                % (name, self.where, entry['step'], entry['error'], entry['state'], name, name))
+
+    def abandon(self, names):
+        """Close the unfinished journal entries of ``names`` without touching any container:
+        the way out of a recovery the engine keeps refusing, once the operator put things right."""
+        if not names:
+            return []
+        pending = dict(self.journal.pending())
+        missing = [n for n in names if n not in pending]
+        if missing:
+            raise SwapError('the journal on %s has no unfinished swap of %s to abandon (unfinished: %s)' % (
+                self.where, ', '.join(missing), ', '.join(sorted(pending)) or 'none'), changed=False)
+        out = []
+        for name in names:
+            swap = pending[name]
+            state = self.describe(swap)
+            if not self.check_mode:
+                self.journal.record(swap, 'abandoned', outcome='abandoned', abandoned_state=state)
+            out.append({'container': name, 'step': swap.get('step'), 'state': state,
+                        'action': 'would abandon' if self.check_mode else 'abandoned'})
+        return out
+
+
+DONE = ('patched', 'restored', 'recreated')
+
+
+def _outcome(reason):
+    """What a verified swap did: patched (a target), restored (a rollback), recreated (a follower)."""
+    if reason == 'rollback':
+        return 'restored'
+    if reason.startswith('follows'):
+        return 'recreated'
+    return 'patched'
+
+
+def _temporary(name):
+    return name.endswith(ASIDE_SUFFIX) or name.endswith(NEW_SUFFIX)
+
+
+def _root(name, follows):
+    while name in follows:
+        name = follows[name]
+    return name
 
 
 class _VerifyFailed(Exception):
@@ -476,9 +739,11 @@ class _VerifyFailed(Exception):
 
 
 def run_module(module, targets):
-    """The body of a module that recreates containers: lock, recover, plan, check/diff, execute.
+    """The body of a module that recreates containers: lock, abandon (container_rollback), recover,
+    plan, check/diff, execute.
 
-    ``targets(swapper)`` returns the containers to recreate as [{name, image, strategy?, reason?}].
+    ``targets(swapper)`` returns the containers to recreate as [{name, image, image_id?, strategy?,
+    reason?}]; it may return [] when the run only abandons journal entries.
     """
     try:
         for index, probe in enumerate(module.params['probes']):
@@ -489,35 +754,50 @@ def run_module(module, targets):
     engine_id = engine.info.get('ID')
     journal = Journal(module.params['state_dir'], engine_id)
     swapper = Swapper(engine, journal, module.params, check_mode=module.check_mode)
-    result = dict(changed=False, rolled_back=False, recovered=[], plan=[])
+    result = dict(changed=False, rolled_back=False, recovered=[], plan=[], unresolved=[])
     try:
         with Lock.engine(module.params['state_dir'], engine_id, module.params['lock_timeout']):
             journal.validate_all()
+            abandon = module.params.get('abandon') or []
+            if abandon:
+                result['abandoned'] = swapper.abandon(abandon)
+                result['changed'] = not module.check_mode
             result['recovered'] = swapper.recover()
-            result['changed'] = bool(result['recovered']) and not module.check_mode
-            plan = swapper.plan(targets(swapper))
-            result['plan'] = plan
-            if module._diff:
-                result['diff'] = swapper.diff(plan)
-            pending = any(p['action'] != 'none' for p in plan)
-            if not module.check_mode:
-                result['containers'] = swapper.execute(plan)
-            result['changed'] = result['changed'] or pending
+            result['unresolved'] = list(swapper.unresolved.values())
+            settled = [r for r in result['recovered'] if r['action'] in ('finished', 'rolled_back')]
+            result['changed'] = result['changed'] or (bool(settled) and not module.check_mode)
+            wanted = targets(swapper)
+            if wanted or not abandon:
+                plan = swapper.plan(wanted)
+                result['plan'] = plan
+                if module._diff:
+                    result['diff'] = swapper.diff(plan)
+                pending = any(p['action'] == 'recreate' for p in plan)
+                if not module.check_mode:
+                    result['containers'] = swapper.execute(plan)
+                result['changed'] = result['changed'] or pending
+                blocked = [p for p in plan if p['action'] == 'blocked']
+                if blocked:
+                    raise SwapError('not patched: %s' % '; '.join(
+                        '%s (%s)' % (p['container'], p['blocked_by']) for p in blocked),
+                        results=result.get('containers', []), changed=result['changed'])
     except SwapError as exc:
         details = dict(exc.details)
         result['changed'] = bool(details.pop('changed', False)) or result['changed']
         result['containers'] = details.pop('results', [])
         result.update(details)
-        _journal_warnings(module, swapper)
+        _warnings(module, swapper)
         module.fail_json(msg=exc.msg, **result)
     except (JournalError, EngineError) as exc:
-        _journal_warnings(module, swapper)
+        _warnings(module, swapper)
         module.fail_json(msg=getattr(exc, 'msg', None) or str(exc), **result)
-    _journal_warnings(module, swapper)
+    _warnings(module, swapper)
     module.exit_json(**result)
 
 
-def _journal_warnings(module, swapper):
+def _warnings(module, swapper):
     for text in swapper.journal_errors:
         module.warn('%s; the containers were put back all the same; run again once the journal can be '
                     'written, so that it records the outcome' % text)
+    for name in swapper.unresolved:
+        module.warn(swapper.unresolved_message(name))

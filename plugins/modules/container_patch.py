@@ -23,10 +23,21 @@ description:
   - Every step is written to a journal on the host before it is taken; a later run finishes or
     rolls back a swap that a crash interrupted, and says which. A per-engine lock keeps two runs
     from interleaving.
-  - Containers are recreated in dependency order (links, C(container:) network modes, the
-    C(patchops.depends-on) label, compose's C(depends_on) label). A container that shares the
-    network namespace of a patched one is recreated after it on its own image, since its
-    namespace goes away with the old container.
+  - Containers are recreated in dependency order (links, C(container:) network, IPC and PID modes,
+    C(volumes_from), the C(patchops.depends-on) label, compose's C(depends_on) label).
+  - A container that follows a patched one (shares its network, IPC or PID namespace, or has a
+    legacy C(--link) to it) cannot outlive the old container: it is recreated after it on its own
+    image (outcome V(recreated)), in one group with it. A group is swapped stop-first: followers
+    are stopped first, then the provider; each member is recreated, started and verified in order;
+    the old containers are removed only when every member is verified, and if any member fails the
+    whole group is given back (the same containers, provider started before its followers).
+  - A paused container is patched and left paused: the old one is unpaused only to be stopped (a
+    paused process gets no signal), the new one is verified and then paused.
+  - An interrupted swap that the engine will not let the next run recover (for example a bind
+    mount source that was removed) is reported in RV(unresolved) and in a warning that says which
+    container is in which state; containers that have nothing to do with it are patched, and a
+    target it involves fails with that message. Every run retries the recovery; after fixing things
+    by hand, close the entry with O(patchops.containers.container_rollback#module:abandon).
 extends_documentation_fragment:
   - patchops.containers.engine
   - patchops.containers.swap
@@ -126,9 +137,26 @@ containers:
   contains:
     container: {description: Name., type: str, returned: always}
     outcome:
-      description: V(patched), V(current), V(rolled_back) or V(failed).
+      description:
+        - V(patched) (on its new image, verified), V(recreated) (follows a patched container: recreated
+          on its own image), V(current) (already on its target image), V(rolled_back) (its swap, or
+          its group's, failed: the same container runs again), V(failed) (O(rollback=never), or the
+          rollback failed too: RV(containers[].failure) says what state it is in), V(blocked) (an
+          unresolved interrupted swap involves it: not touched).
       type: str
       returned: always
+    reason:
+      description: V(patch), or V(follows NAME (network namespace|IPC namespace|PID namespace|link)).
+      type: str
+      returned: always
+    group:
+      description: The provider whose group the container was swapped in (its own name when alone).
+      type: str
+      returned: always
+    failure:
+      description: Why the swap failed (for members of a failed group, the member that failed and why).
+      type: str
+      returned: when the swap failed
     old_id: {description: Container ID before., type: str, returned: always}
     new_id: {description: Container ID after (the old ID after a rollback)., type: str, returned: always}
     old_image_id: {description: Image ID before., type: str, returned: always}
@@ -140,7 +168,16 @@ containers:
     verification: {description: Readiness and probe results., type: list, elements: dict, returned: always}
     rolled_back: {description: Whether the old container was restored., type: bool, returned: always}
 recovered:
-  description: Interrupted swaps found in the journal, and whether each was V(finished) or V(rolled_back).
+  description:
+    - Interrupted swaps found in the journal, and whether each was V(finished), V(rolled_back) or
+      is V(unresolved).
+  returned: always
+  type: list
+  elements: dict
+unresolved:
+  description:
+    - Interrupted swaps that could not be recovered in this run (the engine refused a step), with
+      the container, the step, the engine's error and the state of the containers holding its names.
   returned: always
   type: list
   elements: dict

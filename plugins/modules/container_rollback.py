@@ -32,14 +32,29 @@ attributes:
   idempotent:
     support: full
     description: A container already on its pre-patch image is reported unchanged.
+  - Rolling back a container recreates the containers that follow it (its network, IPC or PID
+    namespace, or a legacy link to it) after it, as M(patchops.containers.container_patch) does.
+  - O(abandon) is the way out of an interrupted swap whose recovery the engine keeps refusing (the
+    module result and warnings of every run name the container and the state it is in): first put
+    the container right by hand (or fix the cause, and simply run again: every run retries the
+    recovery), then abandon the entry. Abandoning closes the journal entry and touches no container.
 options:
   containers:
     description:
       - Names of the containers to roll back. V(all) alone rolls back every container the journal
         shows patched on this engine.
+      - May be empty when O(abandon) is given.
     type: list
     elements: str
-    required: true
+    default: []
+  abandon:
+    description:
+      - Names of containers whose unfinished journal entry is closed (outcome V(abandoned)) without
+        touching any container, before anything else is done.
+      - The module fails, changing nothing, if a name has no unfinished entry.
+    type: list
+    elements: str
+    default: []
 seealso:
   - module: patchops.containers.container_patch
 """
@@ -52,6 +67,10 @@ EXAMPLES = r"""
 - name: Roll back everything patched on this host
   patchops.containers.container_rollback:
     containers: [all]
+
+- name: Close the journal entry of web after putting it right by hand
+  patchops.containers.container_rollback:
+    abandon: [web]
 """
 
 RETURN = r"""
@@ -61,17 +80,33 @@ plan:
   type: list
   elements: dict
 containers:
-  description: One result per container, as returned by M(patchops.containers.container_patch).
+  description:
+    - One result per container, as returned by M(patchops.containers.container_patch); a container
+      put back on its pre-patch image has the outcome V(restored), one that follows it V(recreated).
   returned: when not in check mode
   type: list
   elements: dict
 recovered:
-  description: Interrupted swaps found in the journal, and whether each was V(finished) or V(rolled_back).
+  description:
+    - Interrupted swaps found in the journal, and whether each was V(finished), V(rolled_back) or
+      is V(unresolved) (the engine refused; see RV(unresolved)).
   returned: always
   type: list
   elements: dict
+unresolved:
+  description: As returned by M(patchops.containers.container_patch).
+  returned: always
+  type: list
+  elements: dict
+abandoned:
+  description: The journal entries closed by O(abandon), each with the state its containers were in.
+  returned: when O(abandon) is given
+  type: list
+  elements: dict
 rolled_back:
-  description: Whether going back failed and the current container was kept.
+  description:
+    - Whether a swap of this run failed and was undone. For this module that means going back to the
+      pre-patch image failed and the patched container (the same one) was given back.
   returned: always
   type: bool
 """
@@ -85,6 +120,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._swap import (
 
 def rollback_targets(module, swapper):
     names = module.params['containers']
+    if not names and module.params['abandon']:
+        return []
     if names == ['all']:
         names = [n for n in swapper.journal.names() if swapper.journal.last_patched(n)]
     if not names:
@@ -100,10 +137,8 @@ def rollback_targets(module, swapper):
                             'impossible (stage that image again first)'
                             % (swap['old_image'], swap['old_image_id'], name, swapper.where))
         else:
-            # Name the image by its old tag while that tag still means the same image.
-            by_tag = swapper.image(swap['old_image']) if swap.get('old_image') else None
-            image = swap['old_image'] if by_tag and by_tag['Id'] == swap['old_image_id'] else swap['old_image_id']
-            targets.append({'name': name, 'image': image, 'reason': 'rollback'})
+            targets.append({'name': name, 'image': swap.get('old_image') or swap['old_image_id'],
+                            'image_id': swap['old_image_id'], 'reason': 'rollback'})
     if problems:
         raise SwapError('; '.join(problems), changed=False)
     return targets
@@ -111,7 +146,8 @@ def rollback_targets(module, swapper):
 
 def main():
     spec = engine_argument_spec(
-        containers=dict(type='list', elements='str', required=True),
+        containers=dict(type='list', elements='str', default=[]),
+        abandon=dict(type='list', elements='str', default=[]),
         **SWAP_ARGUMENT_SPEC
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
