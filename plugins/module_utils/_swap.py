@@ -360,7 +360,6 @@ class Swapper:
         started = time.monotonic()
         stopped_at = None
         results = []
-        failure = None
         try:
             if swap['strategy'] == 'stop-first':
                 stopped_at = self._stop_old(swap)
@@ -383,7 +382,7 @@ class Swapper:
             return self._result(item, swap, results, downtime, started)
         except Exception as exc:  # whatever broke the swap, the old container comes back
             failure = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
-            return self._undo([item], [swap], {name: results}, failure, started)[0]
+            return self._undo([item], [swap], {name: getattr(exc, 'results', results)}, failure, started)[0]
 
     def swap_group(self, items, swaps):
         """Recreate a provider and its followers as one: followers stopped first, then each
@@ -418,6 +417,8 @@ class Swapper:
             return out
         except Exception as exc:
             failure = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+            if isinstance(exc, _VerifyFailed):
+                results[current] = exc.results
             return self._undo(items, swaps, results, '%s: %s' % (current, failure), started, failed=current)
 
     def _undo(self, items, swaps, results, failure, started, failed=None):
@@ -477,7 +478,7 @@ class Swapper:
                              timeout=self.params.get('verify_timeout', 60),
                              settle=self.params.get('settle', 2.0))
         if not ok:
-            raise _VerifyFailed(results[-1]['output'])
+            raise _VerifyFailed(results[-1]['output'], results)
         return results
 
     def _pause(self, swap, cid):
@@ -733,9 +734,10 @@ def _root(name, follows):
 
 
 class _VerifyFailed(Exception):
-    def __init__(self, msg):
+    def __init__(self, msg, results):
         super().__init__(msg)
         self.msg = msg
+        self.results = results
 
 
 def run_module(module, targets):

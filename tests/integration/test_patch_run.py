@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from patchkit import remove
+from patchkit import exec_out, remove
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
 
@@ -48,6 +48,22 @@ def run(lab, tmp_path, names, tag='v2', by_host=None, **extra):
     return runner, artifact, report
 
 
+def matches_engines(lab, report):
+    """Every container record of the report says what the engine shows now; returns {(host, name): outcome}."""
+    outcomes = {}
+    for record in report['hosts']:
+        api = lab.engine(record['host'])
+        for c in record['containers']:
+            found = api.inspect_container(c['container'])
+            assert (found['Id'], found['Image']) == (c['final_id'], c['final_image_id']), (record['host'], c)
+            outcomes[(record['host'], c['container'])] = c['outcome']
+    counted = {}
+    for outcome in outcomes.values():
+        counted[outcome] = counted.get(outcome, 0) + 1
+    assert {k: v for k, v in report['summary']['containers'].items() if v} == counted
+    return outcomes
+
+
 def image_of(lab, host, name):
     api = lab.engine(host)
     return api.inspect_container(name)['Image'], api.inspect_container(name)['Id']
@@ -59,6 +75,7 @@ def test_all_hosts_patched_then_nothing_to_do(lab, fleet, tmp_path):
     assert runner.rc == 0, runner.collected_stdout[-3000:]
     assert sorted(artifact['hosts']['patched']) == hosts
     assert artifact['containers']['patched'] == 6
+    assert set(matches_engines(lab, report).values()) == {'patched'}
     v2 = lab.engine('lab1').inspect_image(lab.image('v2'))['Id']
     for host in hosts:
         for name in names:
@@ -96,6 +113,11 @@ def test_broken_canary_rolls_back_and_stops_the_run(lab, fleet, tmp_path):
     assert record['status'] == 'rolled_back'
     assert record['restored_by_rollback'] == [names[0]]
     assert 'rolled back' in record['message']
+    # The final state, not what the rollout did: names[0] was patched, then restored by the handlers.
+    assert matches_engines(lab, report) == {('lab1', names[0]): 'restored', ('lab1', names[1]): 'rolled_back'}
+    assert artifact['containers']['patched'] == 0
+    with open(os.path.join(os.path.dirname(artifact['report']), 'report.md')) as fh:
+        assert '| 2 | 0 | 0 | 0 | 1 | 1 | 0 | 0 | 0 |' in fh.read()
 
 
 def test_failure_in_a_later_batch_within_budget(lab, fleet, tmp_path):
@@ -119,6 +141,7 @@ def test_posttest_failure_rolls_back_through_handlers(lab, fleet, tmp_path):
     record = report['hosts'][0]
     assert sorted(record['restored_by_rollback']) == sorted(names)
     assert record['posttest_failures']
+    assert set(matches_engines(lab, report).values()) == {'restored'}
     v1 = lab.engine('lab3').inspect_image(lab.image('v1'))['Id']
     for name in names:
         assert image_of(lab, 'lab3', name)[0] == v1
@@ -162,3 +185,39 @@ def test_scan_gate_refuses_a_patch_that_adds_a_critical(lab, fleet, tmp_path):
     assert any('CRITICAL' in reason for reason in held[names[0]]['reasons'])
     with open(os.path.join(os.path.dirname(artifact['report']), 'report.md')) as fh:
         assert 'refuse (scan gate: ' in fh.read()
+
+
+def test_followers_reported_as_recreated_and_restored_with_their_provider(lab, fleet, tmp_path, uid):
+    """A netns sidecar and a --link client of web on lab2: recreated with it, then restored with it when
+    the post-patch test fails; the report's outcomes and counts are what the engine shows."""
+    hosts, names, ids = fleet
+    api = lab.pull('lab2', 'latest', repo='patchops/busybox')
+    side, client = 'side-' + uid, 'client-' + uid
+    busybox = '%s/patchops/busybox:latest' % lab.registry
+    try:
+        for name, host_config in ((side, api.create_host_config(network_mode='container:' + names[0])),
+                                  (client, api.create_host_config(links={names[0]: 'db'}))):
+            api.start(api.create_container(busybox, name=name, command=['sleep', '3600'], host_config=host_config))
+        runner, artifact, report = run(lab, tmp_path, [names[0]], patchops_hosts='lab2')
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        outcomes = matches_engines(lab, report)
+        assert outcomes == {('lab2', names[0]): 'patched', ('lab2', side): 'recreated', ('lab2', client): 'recreated'}
+        record = report['hosts'][0]
+        assert {c['container']: c['reason'] for c in record['containers']}[side] == 'follows %s (network namespace)' % names[0]
+        with open(os.path.join(os.path.dirname(artifact['report']), 'report.md')) as fh:
+            assert 'recreated (follows %s (link))' % names[0] in fh.read()
+
+        probe = [{'type': 'exec', 'command': 'test "$APP_VERSION" = 1', 'retries': 1}]
+        runner, artifact, report = run(lab, tmp_path, [names[0]], tag='v1', patchops_hosts='lab2')  # back to v1
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        runner, artifact, report = run(lab, tmp_path, [names[0]], patchops_hosts='lab2', posttest_probes=probe,
+                                       posttest_containers=[names[0]])
+        assert runner.rc != 0
+        outcomes = matches_engines(lab, report)
+        assert outcomes == {('lab2', names[0]): 'restored', ('lab2', side): 'recreated', ('lab2', client): 'recreated'}
+        assert artifact['containers']['restored'] == 1 and artifact['containers']['recreated'] == 2
+        assert artifact['containers']['patched'] == 0
+        out, rc = exec_out(api, client, 'wget -q -O - http://db:8080/version')
+        assert (rc, out.strip()) == (0, '1')
+    finally:
+        remove(api, client, side)
