@@ -22,13 +22,14 @@ import re
 import tempfile
 import time
 
+from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+
 FORMAT = 1
 DEFAULT_STATE_DIR = '/var/lib/patchops'
-TERMINAL = ('patched', 'rolled_back', 'restored')
 
 
-class JournalError(Exception):
-    pass
+class JournalError(PatchopsError):
+    """The journal, the lock or a state file cannot be read or written."""
 
 
 def now():
@@ -141,15 +142,6 @@ class Journal:
         crash = os.environ.get('PATCHOPS_TEST_CRASH_AT')
         if crash and crash == step:  # test hook: die as a killed module would, right after the write
             os._exit(86)
-
-    def images_needed(self):
-        """Image IDs a rollback may still need (old images of the latest swap per container)."""
-        needed = set()
-        for name in self.names():
-            for swap in self.load(name)['swaps'][-1:]:
-                if swap.get('old_image_id'):
-                    needed.add(swap['old_image_id'])
-        return needed
 
 
 class Lock:

@@ -26,16 +26,16 @@ description:
   - Containers are recreated in dependency order (links, C(container:) network, IPC and PID modes,
     C(volumes_from), the C(patchops.depends-on) label, compose's C(depends_on) label).
   - A container that follows a patched one (shares its network, IPC or PID namespace, or has a
-    legacy C(--link) to it) cannot outlive the old container: it is recreated after it on its own
-    image (outcome V(recreated)), in one group with it. A group is swapped stop-first: followers
+    legacy C(--link) to it) cannot outlive the old container, so it is recreated after it on its own
+    image (outcome V(recreated)), in one group with it. A group is swapped stop-first. Followers
     are stopped first, then the provider; each member is recreated, started and verified in order;
     the old containers are removed only when every member is verified, and if any member fails the
     whole group is given back (the same containers, provider started before its followers).
-  - A paused container is patched and left paused: the old one is unpaused only to be stopped (a
+  - A paused container is patched and left paused. The old one is unpaused only to be stopped (a
     paused process gets no signal), the new one is verified and then paused.
   - An interrupted swap that the engine will not let the next run recover (for example a bind
     mount source that was removed) is reported in RV(unresolved) and in a warning that says which
-    container is in which state; containers that have nothing to do with it are patched, and a
+    container is in which state. Containers that have nothing to do with it are patched, and a
     target it involves fails with that message. Every run retries the recovery; after fixing things
     by hand, close the entry with O(patchops.containers.container_rollback#module:abandon).
 extends_documentation_fragment:
@@ -138,11 +138,12 @@ containers:
     container: {description: Name., type: str, returned: always}
     outcome:
       description:
-        - V(patched) (on its new image, verified), V(recreated) (follows a patched container: recreated
-          on its own image), V(current) (already on its target image), V(rolled_back) (its swap, or
-          its group's, failed: the same container runs again), V(failed) (O(rollback=never), or the
-          rollback failed too: RV(containers[].failure) says what state it is in), V(blocked) (an
-          unresolved interrupted swap involves it: not touched).
+        - V(patched) - on its new image, verified.
+        - V(recreated) - follows a patched container, recreated on its own image.
+        - V(current) - already on its target image.
+        - V(rolled_back) - its swap, or its group's, failed; the same container runs again.
+        - V(failed) - O(rollback=never), or the rollback failed too (RV(containers[].failure) says what state it is in).
+        - V(blocked) - an unresolved interrupted swap involves it; not touched.
       type: str
       returned: always
     reason:

@@ -18,6 +18,12 @@ description:
     as M(patchops.containers.container_patch).
   - The old image must still be on the host; if it was removed the module fails and names it.
   - A container already on its pre-patch image is left alone (idempotent).
+  - Rolling back a container recreates the containers that follow it (its network, IPC or PID
+    namespace, or a legacy link to it) after it, as M(patchops.containers.container_patch) does.
+  - O(abandon) is the way out of an interrupted swap whose recovery the engine keeps refusing (the
+    module result and warnings of every run name the container and the state it is in). First put
+    the container right by hand (or fix the cause and simply run again, since every run retries the
+    recovery), then abandon the entry. Abandoning closes the journal entry and touches no container.
 extends_documentation_fragment:
   - patchops.containers.engine
   - patchops.containers.swap
@@ -32,12 +38,6 @@ attributes:
   idempotent:
     support: full
     description: A container already on its pre-patch image is reported unchanged.
-  - Rolling back a container recreates the containers that follow it (its network, IPC or PID
-    namespace, or a legacy link to it) after it, as M(patchops.containers.container_patch) does.
-  - O(abandon) is the way out of an interrupted swap whose recovery the engine keeps refusing (the
-    module result and warnings of every run name the container and the state it is in): first put
-    the container right by hand (or fix the cause, and simply run again: every run retries the
-    recovery), then abandon the entry. Abandoning closes the journal entry and touches no container.
 options:
   containers:
     description:
