@@ -26,11 +26,13 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
     is_image_id,
     parse,
 )
+from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, Journal, JournalError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     REGISTRY_ARGUMENT_SPEC,
     auth_config,
     remote_digest,
 )
+from ansible_collections.patchops.containers.plugins.module_utils._stop import predict
 
 STATES = ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')
 # What `docker ps` without -a shows.
@@ -52,6 +54,9 @@ def argument_spec():
         include_stopped=dict(type='bool', default=False),
         check_updates=dict(type='bool', default=False),
         registry_host=dict(type='str'),
+        stop_check=dict(type='bool', default=True),
+        stop_timeout=dict(type='int', default=10),
+        state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     )
     spec.update(REGISTRY_ARGUMENT_SPEC)
     return spec
@@ -266,6 +271,7 @@ def summarise(containers, checked):
         'running': len(running),
         'stopped': len(containers) - len(running),
         'unhealthy': sum(1 for c in running if c['health'] == 'unhealthy'),
+        'kill_risk': sum(1 for c in containers if (c.get('stop') or {}).get('kill_risk')),
         'images': len({c['image_id'] for c in containers}),
         'updates_available': 0,
         'updates_current': 0,
@@ -313,6 +319,13 @@ class Inventory:
             images = {iid: job.result() for iid, job in image_jobs.items()}
             containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index)
                           for c in inspected]
+            if params.get('stop_check', True):
+                running = [c for c in inspected if (c.get('State') or {}).get('Running')]
+                tops = dict(zip([c['Id'] for c in running], pool.map(self._top, [c['Id'] for c in running])))
+                journal = Journal(params.get('state_dir'), (info.result() or {}).get('ID'))
+                for record, inspect in zip(containers, inspected):
+                    record['stop'] = predict(inspect, tops.get(inspect['Id']), params.get('stop_timeout', 10),
+                                             last_stop=self._last_stop(journal, record['name']))
             checks = []
             if params.get('check_updates'):
                 checks = self._check_updates(pool, containers, images)
@@ -330,6 +343,22 @@ class Inventory:
             return self.engine.call('inspect container %s' % cid[:12], self.api.inspect_container, cid)
         except NotFound:
             return None  # removed since the list: not part of this inventory
+
+    def _top(self, cid):
+        """The container's process list (its PID 1 first), or None if it stopped meanwhile."""
+        try:
+            return self.engine.call('list processes of %s' % cid[:12], self.api.top, cid)
+        except (EngineError, NotFound):
+            return None
+
+    @staticmethod
+    def _last_stop(journal, name):
+        """The journal's last swap of ``name`` that stopped it (how it stopped), or None."""
+        try:
+            swaps = journal.load(name)['swaps']
+        except JournalError:
+            return None
+        return next((s for s in reversed(swaps) if s.get('stopped_by')), None)
 
     def _inspect_image(self, iid):
         try:

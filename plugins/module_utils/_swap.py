@@ -10,6 +10,7 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 
@@ -26,6 +27,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._probe import 
     VERIFY_ARGUMENT_SPEC, ProbeError, validate, verify)
 from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
 from ansible_collections.patchops.containers.plugins.module_utils._stage import StageError, read_manifest, staged_entry
+from ansible_collections.patchops.containers.plugins.module_utils._stop import (
+    kill_advice, predict, stop_settings, stopped_by)
 
 STRATEGIES = ('stop-first', 'start-first', 'auto')
 
@@ -68,6 +71,7 @@ class Swapper:
         self._manifest = None
         self.journal_errors = []  # journal writes that failed while putting containers back
         self.unresolved = {}  # container name -> interrupted swap that recovery could not settle
+        self.notes = []  # warnings for the operator (a container killed at stop, ...)
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -201,7 +205,8 @@ class Swapper:
             if target.get('image_id'):
                 target_name = self.image_name(target_name, target['image_id'])
             items[name] = {'container': container, 'target': target_name, 'image': image,
-                           'strategy': strategy, 'asked': asked, 'reason': reason}
+                           'strategy': strategy, 'asked': asked, 'reason': reason,
+                           'stop_timeout': target.get('stop_timeout')}
         follows = self._add_followers(items, everything, index, problems)
         if problems:
             raise SwapError('; '.join(problems), changed=False)
@@ -235,8 +240,27 @@ class Swapper:
                 }
                 if blocker:
                     entry['blocked_by'] = self.unresolved_message(blocker)
+                if entry['action'] == 'recreate':
+                    entry.update(self._stop_plan(container, item.get('stop_timeout')))
                 plan.append(entry)
         return plan
+
+    def _stop_plan(self, container, stop_timeout):
+        """The stop timeout a swap will use (the target's, else the container's own, else the
+        module's) and what stopping it is expected to do (``stop``)."""
+        default = self.params.get('stop_timeout', 10)
+        timeout = stop_timeout if stop_timeout is not None else stop_settings(container, default)[1]
+        top = None
+        if (container.get('State') or {}).get('Running'):
+            try:
+                top = self.engine.call('list processes of %s' % _name(container), self.api.top, container['Id'])
+            except Exception:  # a prediction only: a container that stops meanwhile has none
+                top = None
+        swaps = self.journal.load(_name(container))['swaps']
+        last = next((s for s in reversed(swaps) if s.get('stopped_by')), None)
+        stop = predict(dict(container, Config=dict(container.get('Config') or {}, StopTimeout=timeout)),
+                       top, timeout, last_stop=last)
+        return {'stop_timeout': timeout, 'stop': stop}
 
     def _add_followers(self, items, everything, index, problems):
         """Add the followers of every container the plan recreates, transitively; returns
@@ -344,6 +368,8 @@ class Swapper:
                 'target_image': item['new_image'], 'target_image_id': item['new_image_id'],
                 'strategy': item['strategy'], 'was_running': item['was_running'],
                 'was_paused': item.get('was_paused', False), 'reason': item['reason'],
+                'stop_timeout': item.get('stop_timeout', self.params.get('stop_timeout', 10)),
+                'stop_signal': (item.get('stop') or {}).get('stop_signal') or 'SIGTERM', 'breakdown_ms': {},
                 'aside_name': item['container'] + ASIDE_SUFFIX, 'temp_name': item['container'] + NEW_SUFFIX,
                 'verified': False, 'outcome': None}
         if len(group) > 1:  # swapped, verified and rolled back together (see plan)
@@ -373,7 +399,8 @@ class Swapper:
                 stopped_at = self._stop_old(swap)
                 self._rename_aside(swap)
                 record(swap, 'rename_new')
-                self.engine.call('rename %s' % name, self.api.rename, new_id, name)
+                with self._timed(swap, 'rename'):
+                    self.engine.call('rename %s' % name, self.api.rename, new_id, name)
             self._pause(swap, new_id)
             self._finish_old(swap)
             downtime = 0 if swap['strategy'] == 'start-first' or stopped_at is None else \
@@ -448,35 +475,58 @@ class Swapper:
             out.append(result)
         return out
 
+    @contextlib.contextmanager
+    def _timed(self, swap, phase):
+        """Add the milliseconds of a swap phase to its breakdown (journaled with the next step)."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            spent = int((time.monotonic() - began) * 1000)
+            swap.setdefault('breakdown_ms', {})[phase] = swap['breakdown_ms'].get(phase, 0) + spent
+
     def _stop_old(self, swap):
-        """Stop the old container if it runs; returns when it was stopped (None if it was not)."""
+        """Stop the old container if it runs; returns when it was stopped (None if it was not).
+        Says whether it exited on its stop signal or was killed when the timeout ran out."""
         if not swap['was_running']:
             return None
         self.journal.record(swap, 'stop_old')
         stopped_at = time.monotonic()
         old = self.inspect(swap['old_id']) or {}
-        if (old.get('State') or {}).get('Paused'):
-            # A paused container gets no signal: stopping it would wait the whole stop timeout.
-            self.engine.call('unpause %s' % swap['container'], self.api.unpause, swap['old_id'])
-        self.engine.call('stop %s' % swap['container'], self.api.stop, swap['old_id'],
-                         timeout=self.params.get('stop_timeout', 10))
+        timeout = swap.get('stop_timeout', self.params.get('stop_timeout', 10))
+        with self._timed(swap, 'stop'):
+            if (old.get('State') or {}).get('Paused'):
+                # A paused container gets no signal: stopping it would wait the whole stop timeout.
+                self.engine.call('unpause %s' % swap['container'], self.api.unpause, swap['old_id'])
+            began = time.monotonic()
+            self.engine.call('stop %s' % swap['container'], self.api.stop, swap['old_id'], timeout=timeout)
+            waited = time.monotonic() - began
+        swap.update(stopped_by=stopped_by(self.inspect(swap['old_id']), waited, timeout),
+                    stop_waited_ms=int(waited * 1000))
+        if swap['stopped_by'] == 'kill':
+            config = old.get('Config') or {}
+            command = ' '.join((config.get('Entrypoint') or []) + (config.get('Cmd') or []))
+            self.notes.append(kill_advice(swap['container'], swap.get('stop_signal') or 'SIGTERM', waited, command))
         return stopped_at
 
     def _rename_aside(self, swap):
         self.journal.record(swap, 'rename_old')
-        self.engine.call('rename %s' % swap['container'], self.api.rename, swap['old_id'], swap['aside_name'])
+        with self._timed(swap, 'rename'):
+            self.engine.call('rename %s' % swap['container'], self.api.rename, swap['old_id'], swap['aside_name'])
 
     def _start_and_verify(self, swap, new_id, name):
         """Start the new container if the old one ran, and verify it; raises on failure."""
         if not swap['was_running']:
             return []
         self.journal.record(swap, 'start_new')
-        self.engine.call('start %s' % name, self.api.start, new_id)
+        with self._timed(swap, 'start'):
+            self.engine.call('start %s' % name, self.api.start, new_id)
         self.journal.record(swap, 'verify')
-        ok, results = verify(self.engine, new_id, self.params.get('probes') or [],
-                             wait_health=self.params.get('wait_health', True),
-                             timeout=self.params.get('verify_timeout', 60),
-                             settle=self.params.get('settle', 2.0))
+        with self._timed(swap, 'ready'):
+            ok, results = verify(self.engine, new_id, self.params.get('probes') or [],
+                                 wait_health=self.params.get('wait_health', True),
+                                 timeout=self.params.get('verify_timeout', 60),
+                                 settle=self.params.get('settle', 2.0))
         if not ok:
             raise _VerifyFailed(results[-1]['output'], results)
         return results
@@ -508,15 +558,17 @@ class Swapper:
         self.journal.record(swap, 'create_new')
         body, extra = clone(container, old_image, self.image_name(swap['target_image'], swap['target_image_id']),
                             resolve_container=self._name_of)
-        created = self.engine.call('create %s' % name, self.api.create_container_from_config, body, name=name)
+        with self._timed(swap, 'create'):
+            created = self.engine.call('create %s' % name, self.api.create_container_from_config, body, name=name)
         new_id = created['Id']
         self.journal.record(swap, 'created_new', new_id=new_id)
-        for network, endpoint in extra:
-            self.engine.call('connect %s to %s' % (name, network), self.api.connect_container_to_network,
-                             new_id, network, ipv4_address=(endpoint.get('IPAMConfig') or {}).get('IPv4Address'),
-                             ipv6_address=(endpoint.get('IPAMConfig') or {}).get('IPv6Address'),
-                             aliases=endpoint.get('Aliases'), links=endpoint.get('Links'),
-                             driver_opt=endpoint.get('DriverOpts'))
+        with self._timed(swap, 'create'):
+            for network, endpoint in extra:
+                self.engine.call('connect %s to %s' % (name, network), self.api.connect_container_to_network,
+                                 new_id, network, ipv4_address=(endpoint.get('IPAMConfig') or {}).get('IPv4Address'),
+                                 ipv6_address=(endpoint.get('IPAMConfig') or {}).get('IPv6Address'),
+                                 aliases=endpoint.get('Aliases'), links=endpoint.get('Links'),
+                                 driver_opt=endpoint.get('DriverOpts'))
         return new_id
 
     def _finish_old(self, swap, record=None):
@@ -525,14 +577,17 @@ class Swapper:
         (record or self.journal.record)(swap, 'remove_old')
         if self.inspect(swap['old_id']) is not None:
             # v=False: anonymous volumes now belong to the new container.
-            self.engine.call('remove old %s' % swap['container'], self.api.remove_container,
-                             swap['old_id'], v=False, force=True)
+            with self._timed(swap, 'remove'):
+                self.engine.call('remove old %s' % swap['container'], self.api.remove_container,
+                                 swap['old_id'], v=False, force=True)
 
     def _result(self, item, swap, results, downtime, started):
         new = self.inspect(swap.get('new_id') or '') if swap.get('new_id') else None
         return dict(item, changed=True, outcome=swap.get('outcome'), new_id=(new or {}).get('Id'),
                     rolled_back=False, downtime_ms=downtime, verification=results,
-                    duration_ms=int((time.monotonic() - started) * 1000))
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                    breakdown_ms=dict(swap.get('breakdown_ms') or {}), stopped_by=swap.get('stopped_by'),
+                    stop_signal=swap.get('stop_signal'), stop_waited_ms=swap.get('stop_waited_ms'))
 
     # -- rollback and recovery ---------------------------------------------------
     def _note(self, swap, step, **fields):
@@ -803,3 +858,5 @@ def _warnings(module, swapper):
                     'written, so that it records the outcome' % text)
     for name in swapper.unresolved:
         module.warn(swapper.unresolved_message(name))
+    for text in swapper.notes:
+        module.warn(text)

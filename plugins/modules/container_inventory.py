@@ -83,6 +83,20 @@ options:
         never sent to them.
       - When not set, the credentials are used for every registry.
     type: str
+  stop_check:
+    description:
+      - Predict for each container what stopping it will do (RV(containers[].stop)), from the engine's
+        process list and, when the engine runs on this host, PID 1's signal handlers in C(/proc).
+    type: bool
+    default: true
+  stop_timeout:
+    description: The stop timeout a patch run will use for containers that do not set their own.
+    type: int
+    default: 10
+  state_dir:
+    description: Directory of the patch journal (how each container stopped at its last swap).
+    type: path
+    default: /var/lib/patchops
 attributes:
   check_mode:
     support: full
@@ -305,6 +319,22 @@ containers:
       sample:
         - {kind: netns, name: vpn, resolved: true}
         - {kind: compose, name: shop-db-1, resolved: true, service: db, condition: service_healthy}
+    stop:
+      description:
+        - What stopping the container (as a swap does) is expected to do. V(pid1) is PID 1's command line
+          (null when not running), V(init) whether it runs under an init (C(--init), tini, dumb-init, ...),
+          V(stop_signal) and V(stop_timeout) (the container's own, else O(stop_timeout)).
+        - V(handles_signal) is whether PID 1 has a handler for the stop signal (its C(SigCgt) in C(/proc),
+          checked to be this container's process; null when that cannot be read, for example for an
+          engine on another machine). A PID 1 without one ignores the signal, since the kernel applies no
+          default action to a PID namespace's init, and the engine kills it when the timeout runs out.
+        - V(kill_risk) and V(kill_reason) flag a container likely to be killed on stop (PID 1 without a
+          handler; a shell or busybox as PID 1 without an init when the handlers cannot be read; or killed
+          at its last swap, from the journal). V(expected_stop_s) is the downtime that costs per swap.
+      type: dict
+      returned: when O(stop_check=true)
+      sample: {pid1: "sleep 3600", init: false, stop_signal: SIGTERM, stop_timeout: 10, handles_signal: false,
+               kill_risk: true, kill_reason: "PID 1 (sleep 3600) has no handler for SIGTERM ...", expected_stop_s: 10}
     depends_on:
       description: Names of the existing containers in RV(containers[].dependencies), sorted, without duplicates.
       type: list
@@ -410,10 +440,11 @@ update_checks:
 summary:
   description:
     - Counts over RV(containers). C(unhealthy) counts running containers whose health is V(unhealthy);
-      C(stopped) is every container not running; the C(updates_*) counts are 0 unless O(check_updates=true).
+      C(stopped) is every container not running; the C(updates_*) counts are 0 unless O(check_updates=true);
+      C(kill_risk) counts containers likely to be killed on stop (RV(containers[].stop)).
   returned: success
   type: dict
-  sample: {containers: 12, running: 10, stopped: 2, unhealthy: 1, images: 4,
+  sample: {containers: 12, running: 10, stopped: 2, unhealthy: 1, kill_risk: 1, images: 4,
            updates_available: 3, updates_current: 8, updates_unknown: 1}
 """
 

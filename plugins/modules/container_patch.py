@@ -73,6 +73,12 @@ options:
         description: Overrides O(strategy) for this container.
         type: str
         choices: [stop-first, start-first, auto]
+      stop_timeout:
+        description:
+          - Seconds this container gets to exit on its stop signal before the engine kills it.
+          - Without it, the container's own stop timeout (C(docker run --stop-timeout)) applies if it has
+            one, else O(stop_timeout).
+        type: int
   pull:
     description: V(missing) pulls a target image that is not on the host; V(never) fails instead.
     type: str
@@ -122,11 +128,27 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: Containers in the order they are (or would be) recreated.
+  description:
+    - Containers in the order they are (or would be) recreated.
+    - For each container to recreate, RV(plan[].stop_timeout) and RV(plan[].stop), what stopping it is
+      expected to do, read before anything is touched.
   returned: always
   type: list
   elements: dict
   sample: [{container: web, order: 1, action: recreate, strategy: stop-first, old_image: "app:v1", new_image: "app:v2"}]
+  contains:
+    stop_timeout: {description: Seconds the swap will give the old container to exit., type: int, returned: when recreated}
+    stop:
+      description:
+        - "V(pid1) (its command line, from the engine's process list), V(init) (run under an init such as
+          C(--init)), V(stop_signal), V(stop_timeout), V(handles_signal) (whether PID 1 has a handler for
+          the stop signal, read from the host's C(/proc); null when the engine is on another machine),
+          V(kill_risk), V(kill_reason) and V(expected_stop_s) (seconds the stop is expected to take when
+          the process will be killed)."
+        - A PID 1 without a handler for the stop signal ignores it (the kernel applies no default action
+          to a PID namespace's init), so the engine kills it when the stop timeout runs out.
+      type: dict
+      returned: when recreated
 containers:
   description:
     - One result per container, with ids and images before and after, strategy, downtime in ms
@@ -166,6 +188,20 @@ containers:
     new_digests: {description: Repo digests of the new image., type: list, elements: str, returned: always}
     strategy: {description: Strategy used., type: str, returned: always}
     downtime_ms: {description: Milliseconds from stopping the old container to the new one verified., type: int, returned: always}
+    breakdown_ms:
+      description:
+        - Milliseconds per phase of the swap, V(stop), V(rename), V(create) (and connecting networks),
+          V(start), V(ready) (HEALTHCHECK and probes), V(remove) (the old container).
+      type: dict
+      returned: when recreated
+    stopped_by:
+      description:
+        - V(signal) when the old container exited on its stop signal, V(kill) when it did not within the
+          stop timeout and the engine killed it (a warning says why that happens and what fixes it).
+      type: str
+      returned: when the old container was running
+    stop_signal: {description: The stop signal the old container was sent., type: str, returned: when recreated}
+    stop_waited_ms: {description: Milliseconds the stop took., type: int, returned: when the old container was running}
     verification: {description: Readiness and probe results., type: list, elements: dict, returned: always}
     rolled_back: {description: Whether the old container was restored., type: bool, returned: always}
 recovered:
@@ -202,6 +238,7 @@ def main():
             name=dict(type='str', required=True),
             image=dict(type='str', required=True),
             strategy=dict(type='str', choices=list(STRATEGIES)),
+            stop_timeout=dict(type='int'),
         )),
         pull=dict(type='str', default='never', choices=['never', 'missing']),
         use_stage_manifest=dict(type='bool', default=True),

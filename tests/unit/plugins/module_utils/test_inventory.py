@@ -207,7 +207,8 @@ def test_summarise():
         return {'state': state, 'health': health, 'update': update, 'image_id': image}
     containers = [c('running', 'unhealthy', 'available'), c('running', 'healthy', 'current', 'i2'),
                   c('exited', None, 'unknown'), c('running', None, 'available')]
+    containers[3]['stop'] = {'kill_risk': True}
     assert inv.summarise(containers, True) == {
-        'containers': 4, 'running': 3, 'stopped': 1, 'unhealthy': 1, 'images': 2,
+        'containers': 4, 'running': 3, 'stopped': 1, 'unhealthy': 1, 'kill_risk': 1, 'images': 2,
         'updates_available': 2, 'updates_current': 1, 'updates_unknown': 1}
     assert inv.summarise(containers, False)['updates_available'] == 0
