@@ -37,6 +37,9 @@ except ImportError:  # pragma: no cover - exercised by the "SDK missing" test
 
 
 MIN_API_VERSION = '1.30'
+# The newest Engine API whose request and inspect shapes the collection knows (Docker 26). With
+# api_version auto it speaks min(this, the engine's), raised to the engine's minimum if need be.
+MAX_API_VERSION = '1.45'
 MIN_SDK_VERSION = '5.0.0'
 DEFAULT_HOST = 'unix:///var/run/docker.sock'
 
@@ -81,6 +84,30 @@ def _version_tuple(text):
         digits = ''.join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits or 0))
     return tuple(parts)
+
+
+def negotiate_api_version(requested, engine_api, engine_min):
+    """The API version to speak: ``requested`` ('auto' or 'X.Y') against the engine's /version.
+
+    'auto' is the newest both sides know, never below what the engine accepts (Docker 29 refuses
+    clients below 1.44). An explicit version outside the engine's range is an operator error:
+    returns (version, None) or (None, why).
+    """
+    engine_api = engine_api or MIN_API_VERSION
+    engine_min = engine_min or MIN_API_VERSION
+    if str(requested or 'auto').lower() == 'auto':
+        version = min(engine_api, MAX_API_VERSION, key=_version_tuple)
+        return max(version, engine_min, key=_version_tuple), None
+    if _version_tuple(requested) < _version_tuple(MIN_API_VERSION):
+        return None, ('api_version %s is below %s, the oldest API patchops.containers speaks: use '
+                      'api_version: auto' % (requested, MIN_API_VERSION))
+    if _version_tuple(requested) < _version_tuple(engine_min):
+        return None, ('api_version %s is below the minimum API %s of this engine: use api_version: auto '
+                      '(or at least %s)' % (requested, engine_min, engine_min))
+    if _version_tuple(requested) > _version_tuple(engine_api):
+        return None, ('api_version %s is newer than API %s, the newest this engine speaks: use '
+                      'api_version: auto (or at most %s)' % (requested, engine_api, engine_api))
+    return requested, None
 
 
 def _socket_path(docker_host):
@@ -157,14 +184,15 @@ class Engine:
             tls_config = docker.tls.TLSConfig(
                 client_cert=cert, ca_cert=params.get('ca_path'),
                 verify=bool(params.get('validate_certs')))
-        api_version = params.get('api_version') or 'auto'
+        requested = params.get('api_version') or 'auto'
+        client = dict(base_url=self.docker_host, timeout=self.timeout, tls=tls_config)
         try:
-            self.api = docker.APIClient(base_url=self.docker_host, version=api_version,
-                                        timeout=self.timeout, tls=tls_config)
+            # Not the SDK's own 'auto': that takes the engine's newest API, whatever it is.
+            self.api = docker.APIClient(version=MAX_API_VERSION, **client)
         except DockerException as exc:
             raise EngineError(describe_connection_error(self.docker_host, self.timeout, exc))
         try:
-            self.version = self.api.version()
+            self.version = self.api.version(api_version=False)  # /version answers any client version
         except Exception as exc:  # connection errors come as several types
             raise EngineError(describe_connection_error(self.docker_host, self.timeout, exc))
         engine_api = self.version.get('ApiVersion', '0')
@@ -172,6 +200,14 @@ class Engine:
             raise EngineError('Docker engine at %s speaks API %s (Docker %s); patchops.containers needs '
                               'API >= %s (Docker 17.06 or newer)'
                               % (self.docker_host, engine_api, self.version.get('Version'), MIN_API_VERSION))
+        version, why = negotiate_api_version(requested, engine_api, self.version.get('MinAPIVersion'))
+        if why:
+            raise EngineError('Docker engine at %s (Docker %s, API %s to %s): %s'
+                              % (self.docker_host, self.version.get('Version'),
+                                 self.version.get('MinAPIVersion') or MIN_API_VERSION, engine_api, why))
+        if version != self.api.api_version:
+            self.api.close()
+            self.api = docker.APIClient(version=version, **client)
         self._info = None
 
     @property

@@ -13,6 +13,7 @@ import uuid
 import ansible_runner
 import docker
 
+ENGINE_KINDS = ('docker20', 'docker26')  # Debian 12's Docker 20.10 (API 1.41), Debian 13's Docker 26 (API 1.45)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
 LAB_DIR = os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab')
@@ -38,12 +39,27 @@ class Lab:
         self.env = lab_env()
         self.inventory = self.env['PATCHOPS_LAB_INVENTORY']
         self.hosts = self.env['PATCHOPS_LAB_HOSTS'].split()
+        # Engine kinds (tests/lab/lab up --docker26-hosts M): a lab made before kinds existed is docker20.
+        self.kinds = {host: 'docker20' for host in self.hosts}
+        for kind in ENGINE_KINDS:
+            for host in self.env.get('PATCHOPS_LAB_%s_HOSTS' % kind.upper(), '').split():
+                self.kinds[host] = kind
         self.registry = self.env['PATCHOPS_LAB_REGISTRY']
         self.registry_user = self.env['PATCHOPS_LAB_REGISTRY_USER']
         with open(self.env['PATCHOPS_LAB_REGISTRY_PASSWORD_FILE']) as fh:
             self.registry_password = fh.read().strip()
         self.ca = self.env['PATCHOPS_LAB_CA']
         self.run_dir = self.env['PATCHOPS_LAB_RUN']
+
+    # -- hosts by engine kind --------------------------------------------------
+    def hosts_of(self, kind):
+        return [host for host in self.hosts if self.kinds.get(host) == kind]
+
+    def pick(self, kind, count=3):
+        """``count`` distinct hosts for a test on engine ``kind``: that kind's hosts first, then, on a
+        lab with fewer of them, Docker 20.10 hosts to fill up (a mixed fleet)."""
+        mine = self.hosts_of(kind)
+        return (mine + [h for h in self.hosts if h not in mine])[:count]
 
     # -- engines -------------------------------------------------------------
     def socket(self, host):

@@ -4,7 +4,7 @@ import pytest
 
 from patchkit import exec_out, remove
 
-HOST = 'lab1'
+HOST = 'lab1'  # the first host of the engine kind under test (lab1 on Docker 20.10): on_engine
 STOP_FIRST = ['planned', 'stop_old', 'rename_old', 'create_new', 'created_new', 'start_new', 'verify',
               'verified', 'remove_old']
 START_FIRST = ['created_new', 'start_new', 'verified', 'stop_old', 'rename_old', 'rename_new', 'remove_old']
@@ -17,6 +17,13 @@ def play(lab, name, image, strategy, crash_at=None):
               'environment': {'PATCHOPS_TEST_CRASH_AT': crash_at} if crash_at else {}}]
     dummy, results = lab.playbook(plays)
     return results[HOST][-1]
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs on a Docker 20.10 host and on a Docker 26 host (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[0]
 
 
 @pytest.mark.parametrize('strategy,steps', [('stop-first', STOP_FIRST), ('start-first', START_FIRST)])

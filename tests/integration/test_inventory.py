@@ -23,6 +23,7 @@ from docker.errors import NotFound
 from labkit import LAB_DIR, ROOT
 
 PLAYBOOK = os.path.join(ROOT, 'playbooks', 'inventory.yml')
+HOSTS = []  # three hosts of the engine kind under test (conftest engine_hosts): on_engine
 OS_RELEASE_DEBIAN = (b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\n'
                      b'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n')
 
@@ -93,7 +94,7 @@ class Fleet:
         self.uid = uuid.uuid4().hex[:8]
         self.prefix = 'inv-%s' % self.uid
         self.project = 'inv%s' % self.uid
-        self.hosts = lab.hosts[:3]
+        self.hosts = HOSTS[:3]
         self.made = []  # (host, container id)
         self.tags = []  # (host, image reference)
         self.networks = []
@@ -219,8 +220,14 @@ class Fleet:
         shutil.rmtree(self.bind_dir, ignore_errors=True)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs on Docker 20.10 hosts and on Docker 26 hosts (conftest engine_kind)."""
+    HOSTS[:] = engine_hosts
+
+
 @pytest.fixture(scope='module')
-def fleet(lab):
+def fleet(lab, on_engine):
     fleet = Fleet(lab)
     try:
         fleet.build()
@@ -503,7 +510,7 @@ def test_stored_credentials_and_registry_host(lab, fleet):
 
 def test_update_available_after_push_without_pull(lab, uid):
     """v2's image pushed (from another host) under the tag a container runs: available, nothing pulled."""
-    h1, h2 = lab.hosts[0], lab.hosts[1]
+    h1, h2 = HOSTS[0], HOSTS[1]
     repo, tag = '%s/patchops/app' % lab.registry, 'upd-' + uid
     ref = '%s:%s' % (repo, tag)
     name = 'inv-%s-upd' % uid
@@ -554,6 +561,7 @@ def test_role_reports_a_stopped_engine_and_an_unreachable_host(lab, fleet):
         # Nothing listens on port 1 of the loopback: SSH fails at once.
         fh.write('[docker_hosts]\nghost-%s ansible_host=127.0.0.1 ansible_port=1\n' % fleet.uid)
     extravars = {
+        'inventory_hosts': ','.join(fleet.hosts + ['ghost-%s' % fleet.uid]),  # not the lab's other hosts
         'inventory_report_dir': os.path.join(out, 'reports'),
         'inventory_name_patterns': ['*%s*' % fleet.uid],
         'inventory_registry_username': lab.registry_user,
@@ -630,11 +638,11 @@ def test_role_shows_scanner_severity_counts(lab, tmp_path):
 
     name = 'scanned-%s' % uuid.uuid4().hex[:8]
     report_file = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'scan', 'trivy-debian-current.json')
-    api = lab.pull('lab1', 'v1')
+    api = lab.pull(HOSTS[0], 'v1')
     api.create_container(lab.image('v1'), name=name)
     try:
         runner, dummy = lab.playbook(PLAYBOOK, extravars={
-            'inventory_hosts': 'lab1', 'inventory_report_dir': str(tmp_path), 'inventory_check_updates': False,
+            'inventory_hosts': HOSTS[0], 'inventory_report_dir': str(tmp_path), 'inventory_check_updates': False,
             'inventory_scan_reports': [{'name': name, 'report': report_file}]})
         assert runner.rc == 0, runner.collected_stdout[-3000:]
         with open(tmp_path / 'inventory.json') as fh:

@@ -9,7 +9,14 @@ import pytest
 
 from patchkit import env_of, exec_out, free_subnet, normalise, remove
 
-HOST = 'lab2'
+HOST = 'lab2'  # the second host of the engine kind under test (lab2 on Docker 20.10): on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs on a Docker 20.10 host and on a Docker 26 host (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[1]
 
 
 @pytest.fixture

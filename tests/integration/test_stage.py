@@ -130,11 +130,20 @@ def engine_id(lab, host):
     return lab.engine(host).info()['ID']
 
 
+HOSTS = []  # three hosts of the engine kind under test (conftest engine_hosts): on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs on Docker 20.10 hosts and on Docker 26 hosts (conftest engine_kind)."""
+    HOSTS[:] = engine_hosts
+
+
 @pytest.fixture(autouse=True)
-def engines_up(lab):
+def engines_up(lab, on_engine):
     """Other suites stop and kill lab engines on purpose; start only when every engine answers."""
     deadline = time.monotonic() + 120
-    for host in lab.hosts[:3]:
+    for host in HOSTS[:3]:
         while lab.ssh(host, 'docker version >/dev/null', check=False).returncode != 0:
             assert time.monotonic() < deadline, '%s: the engine does not answer over SSH' % host
             time.sleep(1)
@@ -176,7 +185,7 @@ def failed(result):
 # -- by tag on three hosts, then the tag moves ------------------------------------------------
 
 def test_stage_by_tag_on_three_hosts_is_pinned_when_the_tag_moves(lab, scratch, state_dir):
-    hosts = lab.hosts[:3]
+    hosts = HOSTS[:3]
     x_id, x_digest = scratch.publish('rel', 'x')
     images = [{'ref': scratch.ref('rel')}, {'ref': lab.image('v2')}]
     v2_digest = lab.engine(hosts[0]).inspect_distribution(lab.image('v2'), auth_config=scratch.auth)['Descriptor']['digest']
@@ -237,7 +246,7 @@ def test_stage_by_tag_on_three_hosts_is_pinned_when_the_tag_moves(lab, scratch, 
 # -- idempotence, check mode, diff -------------------------------------------------------------
 
 def test_check_mode_changes_nothing_and_a_second_run_is_unchanged(lab, scratch, state_dir):
-    host = lab.hosts[0]
+    host = HOSTS[0]
     image_id, digest = scratch.publish('idem')
     args = stage_args(lab, state_dir, [{'ref': scratch.ref('idem'), 'expected_id': image_id}])
     path = manifest_path(state_dir, engine_id(lab, host))
@@ -287,7 +296,7 @@ def test_check_mode_changes_nothing_and_a_second_run_is_unchanged(lab, scratch, 
 # -- free space ------------------------------------------------------------------------------
 
 def test_not_enough_space_fails_before_any_pull(lab, scratch, state_dir):
-    host = lab.hosts[0]
+    host = HOSTS[0]
     big_id, dummy = scratch.publish('big')
     before = repo_snapshot(lab, host, scratch.repo, big_id)
     assert before == ([], [])
@@ -307,7 +316,7 @@ def test_not_enough_space_fails_before_any_pull(lab, scratch, state_dir):
 # -- registry outage: archives still work, registry staging fails clearly -------------------------
 
 def test_registry_down_archive_stages_and_registry_stage_fails_after_bounded_retries(lab, scratch, state_dir, tmp_path):
-    host = lab.hosts[1]
+    host = HOSTS[1]
     arch_id, dummy = scratch.publish('arch')
     reg_id, reg_digest = scratch.publish('reg')
     archive = scratch.save('arch', str(tmp_path / 'arch.tar'))
@@ -382,7 +391,7 @@ def _engine_rejected_archive(path, tag):
 
 
 def test_corrupted_archive_fails_clearly_and_loads_nothing(lab, scratch, state_dir, tmp_path):
-    host = lab.hosts[1]
+    host = HOSTS[1]
     bad_id = scratch.build('bad', 'bad')
     archive = scratch.save('bad', str(tmp_path / 'bad.tar'))
     copies = _corrupt_copies(archive, tmp_path)
@@ -410,7 +419,7 @@ def test_corrupted_archive_fails_clearly_and_loads_nothing(lab, scratch, state_d
 # -- retention -------------------------------------------------------------------------------
 
 def test_retention_keeps_n_previous_and_what_rollback_needs(lab, scratch, state_dir):
-    host = lab.hosts[0]
+    host = HOSTS[0]
     api = lab.engine(host)
     ids = {}
     for name in ('a', 'b', 'c', 'd', 'e'):
@@ -474,7 +483,7 @@ def _stats(run):
 
 
 def test_stage_playbook_on_three_hosts_with_archive_and_summary(lab, scratch, state_dir, tmp_path):
-    hosts = lab.hosts[:3]
+    hosts = HOSTS[:3]
     reg_id, reg_digest = scratch.publish('role-reg')
     arch_id = scratch.build('role-arch', 'role-arch')
     archive = scratch.save('role-arch', str(tmp_path / 'role-arch.tar'))
@@ -530,7 +539,7 @@ def test_stage_playbook_on_three_hosts_with_archive_and_summary(lab, scratch, st
 
 
 def test_stage_playbook_reports_a_failed_host_in_the_summary(lab, scratch, state_dir):
-    hosts = lab.hosts[:2]
+    hosts = HOSTS[:2]
     extravars = {
         'patchops_hosts': ','.join(hosts),
         # the inventory report's records: only `update: available` ones are staged
