@@ -40,6 +40,23 @@ options:
     description: Seconds the old container gets to stop before it is killed.
     type: int
     default: 10
+  parallel:
+    description:
+      - How many containers (or groups of a container and its followers) are swapped at the same time on
+        this host. Dependency order is kept: a container starts only after those it depends on are done.
+      - Each swap is verified and rolled back on its own; one journal and one lock per engine as always.
+      - V(1) swaps one after the other.
+    type: int
+    default: 3
+  on_failure:
+    description:
+      - V(stop) starts no new swap once one failed (the running ones finish, each verified or rolled back);
+        the containers never started are listed as not attempted.
+      - V(continue) goes on with every container that does not depend on a failed one; the module still
+        fails at the end, naming each failure.
+    type: str
+    default: stop
+    choices: [stop, continue]
   state_dir:
     description: Directory of the journal and lock, one subdirectory per engine ID.
     type: path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, pinned_identity, shares_netns, writable_storage)
@@ -26,7 +27,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._journal impor
 from ansible_collections.patchops.containers.plugins.module_utils._probe import (
     VERIFY_ARGUMENT_SPEC, ProbeError, validate, verify)
 from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
-from ansible_collections.patchops.containers.plugins.module_utils._stage import StageError, read_manifest, staged_entry
+from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError, read_manifest, staged_entry
 from ansible_collections.patchops.containers.plugins.module_utils._stop import (
     kill_advice, predict, stop_settings, stopped_by)
 
@@ -40,6 +41,8 @@ SWAP_ARGUMENT_SPEC = dict(
     rollback=dict(type='str', default='auto', choices=['auto', 'never']),
     keep_old=dict(type='bool', default=False),
     stop_timeout=dict(type='int', default=10),
+    parallel=dict(type='int', default=3),
+    on_failure=dict(type='str', default='stop', choices=['stop', 'continue']),
     state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     lock_timeout=dict(type='int', default=300),
 )
@@ -310,6 +313,11 @@ class Swapper:
 
     # -- execution -------------------------------------------------------------
     def execute(self, plan):
+        """Swap the plan's groups, up to ``parallel`` at a time, each after the groups it depends on.
+
+        ``on_failure: stop`` starts nothing new once a group failed (the running ones finish);
+        ``continue`` goes on with every group that does not depend on a failed one.
+        """
         # Journal every container of the run before the first is touched: if the engine or the
         # module dies before a container's turn (an engine crash stops every container), the next
         # run still knows how it was and puts it back (running if it ran) before patching it.
@@ -324,43 +332,85 @@ class Swapper:
                 if item['action'] == 'recreate':
                     swaps[item['container']] = self._new_swap(item, run, todo)
                     self.journal.record(swaps[item['container']], 'planned')
-        results = []
-        for position, members in enumerate(groups.values()):
-            todo = []
-            for item in members:
-                if item['action'] == 'recreate':
-                    todo.append(item)
-                else:
-                    outcome = 'blocked' if item['action'] == 'blocked' else 'current'
-                    results.append(dict(item, changed=False, outcome=outcome, new_id=item['old_id'],
-                                        rolled_back=False, downtime_ms=0, verification=[]))
-            if not todo:
+        results = {}
+        for item in plan:
+            if item['action'] != 'recreate':
+                results[item['container']] = dict(
+                    item, changed=False, outcome='blocked' if item['action'] == 'blocked' else 'current',
+                    new_id=item['old_id'], rolled_back=False, downtime_ms=0, verification=[])
+        group_of = dict((item['container'], item['group']) for item in plan)
+        needs = dict((g, {group_of[d] for i in members for d in i['depends_on'] if group_of.get(d, g) != g})
+                     for g, members in groups.items())
+        pending = [g for g, members in groups.items() if any(i['action'] == 'recreate' for i in members)]
+        ok = set(groups) - set(pending)
+        failed, unreached = [], []
+        go_on = self.params.get('on_failure', 'stop') == 'continue'
+        parallel = max(1, int(self.params.get('parallel') or 1))
+        crash = None
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            running = {}
+            while pending or running:
+                for group in list(pending):
+                    if (failed and not go_on) or crash is not None:
+                        break
+                    if needs[group] & (set(failed) | set(unreached)):
+                        pending.remove(group)
+                        unreached.append(group)  # a group it needs failed: never started
+                    elif needs[group] <= ok and len(running) < parallel:
+                        pending.remove(group)
+                        running[pool.submit(self._swap_group_of, groups[group], swaps)] = group
+                if not running:
+                    break
+                finished, dummy = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    group = running.pop(future)
+                    try:
+                        for result in future.result():
+                            results[result['container']] = result
+                    except Exception as exc:  # unexpected: let the running swaps finish first
+                        crash = crash or exc
+                        failed.append(group)
+                        continue
+                    if any(results[i['container']]['outcome'] not in DONE for i in groups[group]
+                           if i['action'] == 'recreate'):
+                        failed.append(group)
+                    else:
+                        ok.add(group)
+        if crash is not None:
+            raise crash
+        skipped = [i['container'] for g in unreached + pending for i in groups[g] if i['action'] == 'recreate']
+        for name in skipped:  # untouched: closed, so no later run "recovers" it
+            self._note(swaps[name], 'not_attempted', outcome='not_attempted')
+        ordered = [results[i['container']] for i in plan if i['container'] in results]
+        if failed:
+            raise SwapError(self._failure_message(ordered, failed, skipped), results=ordered,
+                            rolled_back=any(r['rolled_back'] for r in ordered), changed=True,
+                            not_attempted=skipped)
+        return ordered
+
+    def _swap_group_of(self, members, swaps):
+        todo = [i for i in members if i['action'] == 'recreate']
+        if len(todo) == 1:
+            return [self.swap(todo[0], swaps[todo[0]['container']])]
+        return self.swap_group(todo, [swaps[i['container']] for i in todo])
+
+    def _failure_message(self, results, failed_groups, skipped):
+        parts = []
+        for group in failed_groups:
+            done = [r for r in results if r.get('group') == group and r.get('changed')]
+            bad = [r for r in done if r['outcome'] not in DONE]
+            first = next((r for r in bad if not r.get('with_group')), bad[0] if bad else None)
+            if first is None:
                 continue
-            if len(todo) == 1:
-                done = [self.swap(todo[0], swaps[todo[0]['container']])]
-            else:
-                done = self.swap_group(todo, [swaps[i['container']] for i in todo])
-            results.extend(done)
-            failed = [r for r in done if r['outcome'] not in DONE]
-            if failed:
-                skipped = [i['container'] for later in list(groups.values())[position + 1:] for i in later
-                           if i['action'] == 'recreate']
-                for name in skipped:  # untouched: closed, so no later run "recovers" it
-                    self._note(swaps[name], 'not_attempted', outcome='not_attempted')
-                first = next(r for r in failed if not r.get('with_group')) if any(
-                    not r.get('with_group') for r in failed) else failed[0]
-                back = [r for r in done if r['rolled_back']]
-                raise SwapError(
-                    'patching %s to %s failed (%s); %s%s' % (
-                        first['container'], first['new_image'], first['failure'],
-                        'rolled back: %s' % '; '.join(
-                            'the same container %s (%s) runs %s again' % (r['container'], r['old_id'][:12],
-                                                                          r['old_image']) for r in back)
-                        if back else ('NOT rolled back (rollback: never)' if self.params.get('rollback') == 'never'
-                                      else 'NOT rolled back: the rollback failed'),
-                        '; not attempted: %s' % ', '.join(skipped) if skipped else ''),
-                    results=results, rolled_back=bool(back), changed=True, not_attempted=skipped)
-        return results
+            back = [r for r in done if r['rolled_back']]
+            parts.append('patching %s to %s failed (%s); %s' % (
+                first['container'], first['new_image'], first.get('failure'),
+                'rolled back: %s' % '; '.join(
+                    'the same container %s (%s) runs %s again' % (r['container'], r['old_id'][:12], r['old_image'])
+                    for r in back)
+                if back else ('NOT rolled back (rollback: never)' if self.params.get('rollback') == 'never'
+                              else 'NOT rolled back: the rollback failed')))
+        return '; '.join(parts) + ('; not attempted: %s' % ', '.join(skipped) if skipped else '')
 
     def _new_swap(self, item, run, group):
         swap = {'run': run, 'container': item['container'], 'old_id': item['old_id'],
@@ -807,6 +857,9 @@ def run_module(module, targets):
             validate(probe, index)
     except ProbeError as exc:
         module.fail_json(msg='probes: %s' % exc, changed=False)
+    if module.params['parallel'] < 1:
+        module.fail_json(msg='parallel must be 1 or more (1 swaps one container after the other); got %d'
+                         % module.params['parallel'], changed=False)
     engine = connect(module)
     engine_id = engine.info.get('ID')
     journal = Journal(module.params['state_dir'], engine_id)
