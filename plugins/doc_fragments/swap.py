@@ -40,6 +40,13 @@ options:
     description: Seconds the old container gets to stop before it is killed.
     type: int
     default: 10
+  drain_seconds:
+    description:
+      - Start-first only. The new container joins its networks without the service's network aliases and
+        takes them once it is verified; then, for O(drain_seconds), both old and new answer to the alias;
+        then the old one leaves those networks (the engine's DNS no longer names it) and is stopped.
+    type: float
+    default: 0
   parallel:
     description:
       - How many containers (or groups of a container and its followers) are swapped at the same time on

@@ -11,6 +11,8 @@ Private: not a public API of the collection.
 from __future__ import annotations
 
 import contextlib
+import socket
+import struct
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -42,6 +44,7 @@ SWAP_ARGUMENT_SPEC = dict(
     keep_old=dict(type='bool', default=False),
     stop_timeout=dict(type='int', default=10),
     parallel=dict(type='int', default=3),
+    drain_seconds=dict(type='float', default=0.0),
     on_failure=dict(type='str', default='stop', choices=['stop', 'continue']),
     state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     lock_timeout=dict(type='int', default=300),
@@ -442,10 +445,11 @@ class Swapper:
                 self._rename_aside(swap)
                 new_id = self._create(swap, name)
             else:
-                new_id = self._create(swap, swap['temp_name'])
+                new_id = self._create(swap, swap['temp_name'], hold_aliases=True)
             results = self._start_and_verify(swap, new_id, name)
             record(swap, 'verified', verified=True)
             if swap['strategy'] == 'start-first':
+                self._move_aliases(swap, new_id)
                 stopped_at = self._stop_old(swap)
                 self._rename_aside(swap)
                 record(swap, 'rename_new')
@@ -581,6 +585,39 @@ class Swapper:
             raise _VerifyFailed(results[-1]['output'], results)
         return results
 
+    def _move_aliases(self, swap, new_id):
+        """Start-first, once the new container is verified: it takes the service's aliases, clients
+        are told its address at once, and after ``drain_seconds`` (both serve) the old one leaves
+        those networks, so that the engine's DNS no longer names it before it is stopped."""
+        held = swap.get('held_aliases') or {}
+        if not held:
+            return
+        self.journal.record(swap, 'take_aliases')
+        with self._timed(swap, 'aliases'):
+            for network, endpoint in held.items():
+                self._reconnect(swap['temp_name'], new_id, network, endpoint)
+            drain = self.params.get('drain_seconds') or 0
+            if drain > 0:
+                time.sleep(drain)
+            self.journal.record(swap, 'release_old', released=sorted(held))
+            for network in held:
+                self.engine.call('disconnect old %s from %s' % (swap['container'], network),
+                                 self.api.disconnect_container_from_network, swap['old_id'], network)
+
+    def _reconnect(self, name, cid, network, endpoint):
+        """(Re)join ``network`` with the endpoint config given, and announce the address (ARP)."""
+        found = self.inspect(cid) or {}
+        if network in ((found.get('NetworkSettings') or {}).get('Networks') or {}):
+            self.engine.call('disconnect %s from %s' % (name, network), self.api.disconnect_container_from_network,
+                             cid, network)
+        ipam = endpoint.get('IPAMConfig') or {}
+        self.engine.call('connect %s to %s' % (name, network), self.api.connect_container_to_network, cid, network,
+                         ipv4_address=ipam.get('IPv4Address'), ipv6_address=ipam.get('IPv6Address'),
+                         aliases=endpoint.get('Aliases') or None, links=endpoint.get('Links') or None,
+                         driver_opt=endpoint.get('DriverOpts'))
+        settings = (((self.inspect(cid) or {}).get('NetworkSettings') or {}).get('Networks') or {}).get(network) or {}
+        announce(self.engine, network, settings.get('IPAddress'), settings.get('MacAddress'))
+
     def _pause(self, swap, cid):
         """Leave the container paused if the operator had paused the old one."""
         if swap.get('was_paused') and not ((self.inspect(cid) or {}).get('State') or {}).get('Paused'):
@@ -602,12 +639,25 @@ class Swapper:
                 return ref[:-len(suffix)]
         return ref
 
-    def _create(self, swap, name):
+    def _create(self, swap, name, hold_aliases=False):
+        """Create the new container. ``hold_aliases`` (start-first): it joins its networks without the
+        service's aliases, so that no client reaches it before it is verified (see _move_aliases)."""
         container = self.inspect(swap['old_id'])
         old_image = self.image(swap['old_image_id']) or {}
-        self.journal.record(swap, 'create_new')
         body, extra = clone(container, old_image, self.image_name(swap['target_image'], swap['target_image_id']),
                             resolve_container=self._name_of)
+        if hold_aliases:
+            endpoints = list(((body.get('NetworkingConfig') or {}).get('EndpointsConfig') or {}).items()) + extra
+            swap['held_aliases'] = dict((net, dict(ep)) for net, ep in endpoints if ep.get('Aliases'))
+            swap['old_endpoints'] = dict(
+                (net, {'IPAMConfig': settings.get('IPAMConfig'), 'Aliases': [
+                    a for a in settings.get('Aliases') or [] if not container['Id'].startswith(a)],
+                    'Links': settings.get('Links'), 'DriverOpts': settings.get('DriverOpts')})
+                for net, settings in ((container.get('NetworkSettings') or {}).get('Networks') or {}).items()
+                if net in swap['held_aliases'])
+            for dummy, endpoint in endpoints:
+                endpoint.pop('Aliases', None)
+        self.journal.record(swap, 'create_new')
         with self._timed(swap, 'create'):
             created = self.engine.call('create %s' % name, self.api.create_container_from_config, body, name=name)
         new_id = created['Id']
@@ -684,6 +734,10 @@ class Swapper:
                 self.engine.call('remove new %s' % name, self.api.remove_container, found['Id'], v=False, force=True)
         if _name(old) != name:
             self.engine.call('rename back %s' % name, self.api.rename, swap['old_id'], name)
+        joined = (old.get('NetworkSettings') or {}).get('Networks') or {}
+        for network in swap.get('released') or []:  # start-first had taken it off the service's networks
+            if network not in joined:
+                self._reconnect(name, swap['old_id'], network, (swap.get('old_endpoints') or {}).get(network) or {})
         return True
 
     def _restart_old(self, swap):
@@ -765,6 +819,10 @@ class Swapper:
             self.engine.call('rename %s' % name, self.api.rename, new['Id'], name)
         if swap.get('was_running') and not self.inspect(new['Id'])['State'].get('Running'):
             self.engine.call('start %s' % name, self.api.start, new['Id'])
+        joined = (self.inspect(new['Id']).get('NetworkSettings') or {}).get('Networks') or {}
+        for network, endpoint in (swap.get('held_aliases') or {}).items():  # interrupted before it took them
+            if not set(endpoint.get('Aliases') or []) <= set((joined.get(network) or {}).get('Aliases') or []):
+                self._reconnect(name, new['Id'], network, endpoint)
         self._pause(swap, new['Id'])
         self._finish_old(swap, self._note)
         self._note(swap, 'done', outcome=_outcome(swap.get('reason') or 'patch'))
@@ -814,6 +872,37 @@ class Swapper:
             out.append({'container': name, 'step': swap.get('step'), 'state': state,
                         'action': 'would abandon' if self.check_mode else 'abandoned'})
         return out
+
+
+def announce(engine, network, ip, mac):
+    """Send a gratuitous ARP for a container's new endpoint on the network's bridge, when that bridge
+    is on this machine: a client that asked for the address in the moment the engine already named
+    it in DNS but the endpoint was not up yet would otherwise wait a whole ARP retry (1 s). Best
+    effort: nothing happens for other drivers, a remote engine, or without the right to send."""
+    if not ip or not mac:
+        return False
+    try:
+        net = engine.call('inspect network %s' % network, engine.api.inspect_network, network)
+    except Exception:
+        return False
+    if net.get('Driver') != 'bridge':
+        return False
+    bridge = (net.get('Options') or {}).get('com.docker.network.bridge.name') or 'br-' + net['Id'][:12]
+    try:
+        socket.if_nametoindex(bridge)  # in this network namespace (sysfs may show another one)
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        try:
+            sock.bind((bridge, 0))
+            hw = bytes.fromhex(mac.replace(':', ''))
+            addr = socket.inet_aton(ip)
+            # Ethernet broadcast, ARP reply (op 2) with sender = target = the container's address.
+            sock.send(b'\xff' * 6 + hw + b'\x08\x06' + struct.pack('>HHBBH', 1, 0x0800, 6, 4, 2)
+                      + hw + addr + b'\xff' * 6 + addr)
+        finally:
+            sock.close()
+    except (OSError, ValueError, AttributeError):
+        return False
+    return True
 
 
 DONE = ('patched', 'restored', 'recreated')
