@@ -197,7 +197,7 @@ def measure_swap(bench, cfg):
             current[stop_spec.name] = target
             log('1a rep %d %s: %.0f ms without answer (%d failed requests)'
                 % (rep + 1, method, info['outage_ms'], info['failed']))
-        for method in rotate(['floor', 'ours'], rep):
+        for method in rotate(['floor', 'ours', 'ours_drain'], rep):
             target = flip(current[start_spec.name])
             image = bench.image(target)
 
@@ -211,14 +211,17 @@ def measure_swap(bench, cfg):
                 info = with_poller(poll, act)
                 m_start.add('floor', info['failed'], 'floor (SDK create, start, ready, stop old)')
             else:
+                drain = 1.0 if method == 'ours_drain' else 0.0
+
                 def act():
                     since = time.time()
                     bench.playbook(play([patch_task(bench, [{'name': start_spec.name, 'image': image}],
-                                                    strategy='start-first')]), inv, label='m1-ours-sf')
+                                                    strategy='start-first', drain_seconds=drain)]),
+                                   inv, label='m1-ours-sf')
                     for swap in journal_swaps(bench, host, start_spec.name, since)[-1:]:
                         marks.update(phases(swap)[1])
                 info = with_poller(poll, act)
-                m_start.add('ours', info['failed'], 'ours (container_patch start-first)')
+                m_start.add(method, info['failed'], 'ours (container_patch start-first, drain_seconds %g)' % drain)
             steps = sorted(marks.items(), key=lambda kv: kv[1])
             m_start.details.setdefault('runs', []).append({
                 'method': method, 'failed': info['failed'],
@@ -259,7 +262,7 @@ def measure_rollout(bench, cfg):
     current = V1
     inv = [host]
     m.details = {'ours_phases_ms_sum': [], 'floor_phases_ms_sum': [], 'ours_module_s': [], 'ansible_overhead_s': []}
-    methods = ['floor', 'ours', 'cd'] + (['direct'] if cfg.get('direct') else [])
+    methods = ['floor', 'ours', 'ours_p5', 'cd'] + (['direct'] if cfg.get('direct') else [])
     for rep in range(reps):
         for method in rotate(methods, rep):
             if method == 'cd' and rep >= cfg.get('cd_reps', reps):
@@ -282,11 +285,19 @@ def measure_rollout(bench, cfg):
                         totals[label] = round(totals.get(label, 0) + (mk[b] - mk[a]) * 1000, 1)
                 m.add('floor', time.monotonic() - started, 'floor (SDK, one after another)')
                 m.details['floor_phases_ms_sum'].append(totals)
+            elif method == 'ours_p5':
+                run = bench.playbook(play([patch_task(bench, [{'name': s.name, 'image': image} for s in specs],
+                                                      parallel=5)]), inv, label='m2-ours-p5')
+                m.add('ours_p5_task', run.task_time('patch'), 'ours: container_patch task, parallel 5')
+                m.details.setdefault('ours_p5_downtime_ms', []).append(sorted(
+                    r['downtime_ms'] for r in run.results('patch')[0][2]['containers']))
             elif method == 'ours':
-                run = bench.playbook(play([patch_task(bench, [{'name': s.name, 'image': image} for s in specs])]),
-                                     inv, label='m2-ours')
+                run = bench.playbook(play([patch_task(bench, [{'name': s.name, 'image': image} for s in specs],
+                                                      parallel=1)]), inv, label='m2-ours')
                 task = run.task_time('patch')
-                m.add('ours_task', task, 'ours: container_patch task')
+                m.add('ours_task', task, 'ours: container_patch task (parallel 1)')
+                m.details.setdefault('ours_downtime_ms', []).append(sorted(
+                    r['downtime_ms'] for r in run.results('patch')[0][2]['containers']))
                 m.add('ours_wall', run.wall, 'ours: ansible-playbook wall')
                 swaps = [s for spec in specs for s in journal_swaps(bench, host, spec.name, since)]
                 m.details['ours_phases_ms_sum'].append(sum_phases(swaps))
@@ -313,7 +324,8 @@ def measure_rollout(bench, cfg):
             if set(check.values()) != {image}:
                 raise RuntimeError('after %s not every container runs %s: %s' % (method, image, check))
             current = target
-            log('2 rep %d %s: %.1f s' % (rep + 1, method, m.methods[{'ours': 'ours_task', 'cd': 'cd_task'}.get(
+            log('2 rep %d %s: %.1f s' % (rep + 1, method, m.methods[{'ours': 'ours_task', 'ours_p5': 'ours_p5_task',
+                                                                     'cd': 'cd_task'}.get(
                 method, method)]['samples'][-1]))
     if cfg.get('profile_path'):  # one more run under cProfile, not counted (cProfile slows it)
         wall, result = bench.module_direct(host, 'container_patch', {
