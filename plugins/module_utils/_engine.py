@@ -78,6 +78,17 @@ class EngineError(PatchopsError):
     """An engine failure."""
 
 
+def error_text(exc):
+    """The operator-facing text of a failure: an EngineError's message, the engine's own
+    explanation of an APIError (bytes decoded), else the exception text."""
+    if isinstance(exc, PatchopsError):
+        return exc.msg
+    text = getattr(exc, 'explanation', None) or str(exc)
+    if isinstance(text, bytes):
+        text = text.decode('utf-8', 'replace')
+    return text
+
+
 def _version_tuple(text):
     parts = []
     for piece in str(text).split('.'):
@@ -237,10 +248,7 @@ class Engine:
         except NotFound:
             raise
         except APIError as exc:
-            explanation = getattr(exc, 'explanation', None) or str(exc)
-            if isinstance(explanation, bytes):
-                explanation = explanation.decode('utf-8', 'replace')
-            raise EngineError('%s: the engine at %s answered: %s' % (what, self.docker_host, explanation),
+            raise EngineError('%s: the engine at %s answered: %s' % (what, self.docker_host, error_text(exc)),
                               status_code=getattr(exc, 'status_code', None))
         except (requests.exceptions.RequestException, OSError, DockerException) as exc:
             raise EngineError('%s: %s' % (what, describe_connection_error(self.docker_host, self.timeout, exc)))

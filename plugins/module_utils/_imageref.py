@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+
 DEFAULT_REGISTRY = 'docker.io'
+DOCKER_HUB_ALIASES = ('index.docker.io', 'registry-1.docker.io')
 _COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
 _DOMAIN_PART = r'(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
 _DOMAIN = r'(?:%s(?:\.%s)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?' % (_DOMAIN_PART, _DOMAIN_PART)
@@ -20,11 +23,10 @@ _DIGEST = r'[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}
 _REFERENCE = re.compile(r'^(?:(?P<domain>%s)/)?(?P<path>%s(?:/%s)*)(?::(?P<tag>%s))?(?:@(?P<digest>%s))?$'
                         % (_DOMAIN, _COMPONENT, _COMPONENT, _TAG, _DIGEST))
 _IMAGE_ID = re.compile(r'^(?:sha256:)?[0-9a-f]{12,64}$')
-_FULL_ID = re.compile(r'^sha256:[0-9a-f]{64}$')
 
 
-class ImageRefError(ValueError):
-    pass
+class ImageRefError(PatchopsError):
+    """A reference that does not parse; the message names what is wrong."""
 
 
 class ImageRef:
@@ -68,8 +70,14 @@ def is_image_id(text):
     return bool(_IMAGE_ID.match(text or '')) and (text.startswith('sha256:') or len(text) in (12, 64))
 
 
-def is_full_image_id(text):
-    return bool(_FULL_ID.match(text or ''))
+def normalise_registry(text):
+    """A registry host as users write it (scheme, trailing path, Docker Hub aliases) as parse() names it."""
+    text = (text or '').strip()
+    for prefix in ('https://', 'http://'):
+        if text.startswith(prefix):
+            text = text[len(prefix):]
+    text = text.split('/', 1)[0]
+    return DEFAULT_REGISTRY if text in DOCKER_HUB_ALIASES else text
 
 
 def parse(text):
@@ -91,9 +99,7 @@ def parse(text):
             raise ImageRefError('image reference %r is malformed: upper-case name component' % (text,))
         path = '%s/%s' % (domain, path)
         domain = None
-    registry = domain or DEFAULT_REGISTRY
-    if registry in ('index.docker.io', 'registry-1.docker.io'):
-        registry = DEFAULT_REGISTRY
+    registry = normalise_registry(domain) if domain else DEFAULT_REGISTRY
     if registry == DEFAULT_REGISTRY and '/' not in path:
         path = 'library/' + path
     if len(path) > 255:

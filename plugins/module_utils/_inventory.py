@@ -21,9 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies, entry_name as _name
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
-    DEFAULT_REGISTRY,
     ImageRefError,
     is_image_id,
+    normalise_registry,
     parse,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, Journal, JournalError
@@ -200,18 +200,6 @@ def compose_info(labels):
         'config_files': [f for f in files.split(',') if f] if files else [],
         'container_number': int(number) if number and number.isdigit() else None,
     }
-
-
-def normalise_registry(text):
-    """A registry host as users write it (scheme, trailing slash, Docker Hub aliases)."""
-    text = (text or '').strip()
-    for prefix in ('https://', 'http://'):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    text = text.split('/', 1)[0]
-    if text in ('index.docker.io', 'registry-1.docker.io', 'docker.io'):
-        return DEFAULT_REGISTRY
-    return text
 
 
 def check_plan(reference, image):

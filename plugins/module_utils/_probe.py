@@ -21,6 +21,8 @@ import time
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+
 PROBE_TYPES = ('health', 'http', 'tcp', 'exec', 'log')
 
 # The argument spec of one probe, shared by every module that takes probes.
@@ -70,7 +72,7 @@ print(json.dumps(out))
 '''
 
 
-class ProbeError(ValueError):
+class ProbeError(PatchopsError):
     """A probe spec that cannot run (missing url, bad regex...)."""
 
 

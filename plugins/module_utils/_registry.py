@@ -2,30 +2,95 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Registry credentials and the remote-digest lookup through the engine (no pull).
+"""The one registry client: credentials, failure classification and retries, the remote-digest
+lookup through the engine (no pull), and just enough of the registry v2 HTTP API to read
+manifests (size estimates).
 
 Private: not a public API of the collection.
 """
 
 from __future__ import annotations
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
+import base64
+import json
+import os
+import re
+import time
+from urllib.error import HTTPError
+from urllib.parse import urlencode
+
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound, PatchopsError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import DEFAULT_REGISTRY
 
 REGISTRY_ARGUMENT_SPEC = dict(
     registry_username=dict(type='str'),
     registry_password=dict(type='str', no_log=True),
 )
+DOCKER_HUB_API = 'registry-1.docker.io'
+MAX_BACKOFF = 60
+
+MANIFEST_MEDIA_TYPES = (
+    'application/vnd.docker.distribution.manifest.v2+json',
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.index.v1+json',
+)
+INDEX_MEDIA_TYPES = (
+    'application/vnd.docker.distribution.manifest.list.v2+json',
+    'application/vnd.oci.image.index.v1+json',
+)
+_GO_ARCH = {'x86_64': 'amd64', 'amd64': 'amd64', 'aarch64': 'arm64', 'arm64': 'arm64',
+            'armv7l': 'arm', 'armv6l': 'arm', 'arm': 'arm', 'i386': '386', 'i686': '386',
+            'ppc64le': 'ppc64le', 's390x': 's390x', 'riscv64': 'riscv64'}
+_TRANSIENT_WORDS = ('internal server error', 'bad gateway', 'service unavailable', 'gateway timeout',
+                    'too many requests', 'toomanyrequests', 'connection reset', 'broken pipe',
+                    'temporary failure', 'handshake timeout', 'unexpected eof', 'timed out',
+                    'i/o timeout', 'connection refused', 'no route to host', 'network is unreachable')
+_HTTP_5XX = re.compile(r'\b(?:429|500|502|503|504)\b')
 
 
-def auth_config(params, registry):
-    """Credentials for ``registry`` from module options; None lets the SDK use the host's
-    docker config (``~/.docker/config.json`` of the connecting user)."""
+class RegistryFailure(PatchopsError):
+    """One failed registry operation; ``transient`` ones are worth another attempt."""
+
+    def __init__(self, reason, text, transient):
+        super().__init__('%s: %s' % (reason, text))
+        self.reason = reason
+        self.text = text
+        self.transient = transient
+        self.attempts = 1
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+def credentials(params, registry, stored=False):
+    """{'username', 'password'} for ``registry``: the module options, else (``stored``) the
+    connecting user's docker config; None when there are none."""
     user = params.get('registry_username')
     password = params.get('registry_password')
     if user and password:
-        return {'username': user, 'password': password, 'serveraddress': registry}
+        return {'username': user, 'password': password}
+    if not stored:
+        return None
+    try:
+        from docker import auth as docker_auth
+        found = docker_auth.resolve_authconfig(docker_auth.load_config(), registry)
+    except Exception:  # no SDK, no config, a broken credential helper: no credentials
+        return None
+    if found and found.get('username') and found.get('password'):
+        return {'username': found['username'], 'password': found['password']}
     return None
 
+
+def auth_config(params, registry):
+    """The engine's ``auth_config`` for ``registry`` from module options; None lets the SDK use
+    the host's docker config (``~/.docker/config.json`` of the connecting user)."""
+    found = credentials(params, registry)
+    return dict(found, serveraddress=registry) if found else None
+
+
+# -- failures and retries -----------------------------------------------------------------------
 
 def classify_registry_error(text):
     """A short reason for an update check or pull failure, from the engine's message."""
@@ -43,6 +108,52 @@ def classify_registry_error(text):
     return 'registry error'
 
 
+def is_transient(reason, text):
+    """Is a registry failure worth retrying? Auth, not found and TLS failures never are."""
+    if reason in ('auth denied', 'not found'):
+        return False
+    low = (text or '').lower()
+    if 'handshake timeout' in low:
+        return True
+    if reason == 'tls error':
+        return False
+    if reason == 'registry unreachable':
+        return True
+    return any(word in low for word in _TRANSIENT_WORDS) or bool(_HTTP_5XX.search(low))
+
+
+def registry_failure(text, not_found=False):
+    reason = classify_registry_error(text)
+    if reason == 'registry error' and not_found:
+        reason = 'not found'
+    return RegistryFailure(reason, text, is_transient(reason, text))
+
+
+def backoff(delay, attempt, cap=MAX_BACKOFF):
+    """Seconds to wait after failed attempt number ``attempt`` (1-based): doubling, capped."""
+    return min(cap, max(0.0, float(delay)) * (2 ** (attempt - 1)))
+
+
+def with_retries(action, retries, delay, sleep=time.sleep):
+    """Run ``action()``; retry a transient RegistryFailure up to ``retries`` times with backoff.
+
+    Returns (result, attempts). A permanent failure, or the last transient one, is raised with
+    ``attempts`` set.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return action(), attempt
+        except RegistryFailure as exc:
+            exc.attempts = attempt
+            if not exc.transient or attempt > retries:
+                raise
+            sleep(backoff(delay, attempt))
+
+
+# -- through the engine -------------------------------------------------------------------------
+
 def remote_digest(engine, ref, auth):
     """Ask the engine (``GET /distribution/{name}/json``) for the registry's current digest.
 
@@ -51,16 +162,128 @@ def remote_digest(engine, ref, auth):
     try:
         data = engine.api.inspect_distribution(ref.tagged() or ref.text, auth_config=auth)
     except Exception as exc:  # APIError subclasses, and requests errors when the engine goes away
-        text = exc.msg if isinstance(exc, EngineError) else _explain(exc)
-        reason = classify_registry_error(text)
-        if reason == 'registry error' and isinstance(exc, NotFound):
-            reason = 'not found'
-        return None, '%s: %s' % (reason, text)
+        failure = registry_failure(error_text(exc), not_found=isinstance(exc, NotFound))
+        return None, failure.msg
     return (data.get('Descriptor') or {}).get('digest'), None
 
 
-def _explain(exc):
-    text = getattr(exc, 'explanation', None) or str(exc)
-    if isinstance(text, bytes):
-        text = text.decode('utf-8', 'replace')
-    return text
+# -- the registry HTTP API (manifests only) -----------------------------------------------------
+
+def registry_api_host(registry):
+    """The host serving ``registry``'s v2 API (Docker Hub's is not ``docker.io``)."""
+    return DOCKER_HUB_API if registry == DEFAULT_REGISTRY else registry
+
+
+def go_arch(machine):
+    return _GO_ARCH.get((machine or '').lower(), (machine or '').lower())
+
+
+def pick_platform(index, os_type, arch, variant=None):
+    """The manifest descriptor of an image index for this engine's platform, or None."""
+    wanted_os = (os_type or 'linux').lower()
+    wanted_arch = go_arch(arch)
+    fallback = None
+    for desc in index.get('manifests') or []:
+        plat = desc.get('platform') or {}
+        if plat.get('os') != wanted_os or plat.get('architecture') != wanted_arch:
+            continue
+        if variant is None or plat.get('variant') in (None, variant):
+            return desc
+        fallback = fallback or desc
+    return fallback
+
+
+def manifest_layers(doc):
+    """{digest: size} of the blobs an image manifest makes the engine download."""
+    blobs = {}
+    config = doc.get('config') or {}
+    if config.get('digest'):
+        blobs[config['digest']] = int(config.get('size') or 0)
+    for layer in doc.get('layers') or []:
+        if layer.get('digest'):
+            blobs[layer['digest']] = int(layer.get('size') or 0)
+    return blobs
+
+
+def parse_challenge(header):
+    """(scheme, params) of a WWW-Authenticate header, e.g. ('bearer', {'realm': ...})."""
+    if not header:
+        return None, {}
+    scheme, dummy, rest = header.strip().partition(' ')
+    params = dict((k.lower(), v) for k, v in re.findall(r'(\w+)="([^"]*)"', rest))
+    return scheme.lower(), params
+
+
+class RegistryAPI:
+    """Just enough of the registry v2 API to read manifests: basic and bearer token auth."""
+
+    def __init__(self, registry, credentials, ca_path, validate_certs, timeout):
+        self.base = 'https://%s' % registry_api_host(registry)
+        self.credentials = credentials
+        self.ca_path = ca_path
+        self.validate_certs = validate_certs
+        self.timeout = timeout
+        self.auth_header = None
+
+    @classmethod
+    def for_params(cls, params, registry, timeout):
+        """A client for ``registry`` from module options (credentials, CA), the host's docker
+        config and ``/etc/docker/certs.d`` filling what they leave out."""
+        ca_path = params.get('registry_ca_path')
+        if not ca_path:
+            candidate = '/etc/docker/certs.d/%s/ca.crt' % registry
+            ca_path = candidate if os.path.isfile(candidate) else None
+        return cls(registry, credentials(params, registry, stored=True), ca_path,
+                   params.get('registry_validate_certs', True), timeout)
+
+    def _open(self, url, headers):
+        return open_url(url, headers=headers, validate_certs=self.validate_certs, ca_path=self.ca_path,
+                        timeout=self.timeout, method='GET', http_agent='patchops.containers image_stage')
+
+    def _basic(self):
+        if not self.credentials:
+            return None
+        raw = '%s:%s' % (self.credentials['username'], self.credentials['password'])
+        return 'Basic ' + base64.b64encode(raw.encode('utf-8')).decode('ascii')
+
+    def _login(self, challenge):
+        scheme, params = parse_challenge(challenge)
+        if scheme == 'basic':
+            self.auth_header = self._basic()
+            return self.auth_header is not None
+        if scheme == 'bearer' and params.get('realm'):
+            query = dict((k, params[k]) for k in ('service', 'scope') if params.get(k))
+            url = params['realm'] + ('?' + urlencode(query) if query else '')
+            headers = {}
+            if self._basic():
+                headers['Authorization'] = self._basic()
+            data = json.loads(self._open(url, headers).read().decode('utf-8'))
+            token = data.get('token') or data.get('access_token')
+            if token:
+                self.auth_header = 'Bearer ' + token
+                return True
+        return False
+
+    def manifest(self, repository, reference):
+        url = '%s/v2/%s/manifests/%s' % (self.base, repository, reference)
+        headers = {'Accept': ', '.join(MANIFEST_MEDIA_TYPES)}
+        for attempt in (1, 2):
+            if self.auth_header:
+                headers['Authorization'] = self.auth_header
+            try:
+                return json.loads(self._open(url, headers).read().decode('utf-8'))
+            except HTTPError as exc:
+                if exc.code == 401 and attempt == 1 and self._login(exc.headers.get('WWW-Authenticate')):
+                    continue
+                raise
+        return None  # pragma: no cover
+
+    def image_blobs(self, repository, reference, os_type, arch):
+        """{digest: size} of the config and layers of the image for this platform."""
+        doc = self.manifest(repository, reference)
+        if doc.get('mediaType') in INDEX_MEDIA_TYPES or 'manifests' in doc:
+            desc = pick_platform(doc, os_type, arch)
+            if desc is None:
+                raise ValueError('no image for %s/%s in the index' % (os_type, go_arch(arch)))
+            doc = self.manifest(repository, desc['digest'])
+        return manifest_layers(doc)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import codecs
 import json
 
+from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+
 SEVERITIES = ('UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL')
 SEVERITY_RANK = dict((name, rank) for rank, name in enumerate(SEVERITIES))
 DEFAULT_FAIL_ON_NEW = ('CRITICAL', 'HIGH')
@@ -34,12 +36,8 @@ GRYPE_OS_TYPES = ('deb', 'rpm', 'apk', 'alpm', 'portage')
 LIST_LIMIT = 5  # IDs quoted in one reason before "and N more"
 
 
-class ScanError(Exception):
+class ScanError(PatchopsError):
     """A scan problem already phrased for the operator."""
-
-    def __init__(self, msg):
-        super().__init__(msg)
-        self.msg = msg
 
 
 class ScanReportError(ScanError):

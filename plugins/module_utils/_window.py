@@ -9,7 +9,6 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
-import datetime
 import re
 
 try:
@@ -17,12 +16,15 @@ try:
 except ImportError:  # Python < 3.9 on the controller
     ZoneInfo = None
 
+from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
+
 DAYS = ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')
 _HHMM = re.compile(r'^([01]?\d|2[0-3]):([0-5]\d)$')
 
 
-class WindowError(ValueError):
-    pass
+class WindowError(PatchopsError):
+    """A maintenance window that does not parse; the message names what is wrong."""
 
 
 def _minutes(text, key):
@@ -67,7 +69,7 @@ def check(window, now=None):
     spec = parse(window)
     if spec is None:
         return {'open': True, 'reason': 'no maintenance window set', 'local_time': None}
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or utc_now()
     local = now.astimezone(spec['timezone'])
     minute = local.hour * 60 + local.minute
     day = DAYS[local.weekday()]

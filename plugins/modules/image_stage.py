@@ -162,10 +162,11 @@ notes:
     staged by digest only) to C(reference), C(repository), C(tag), C(digest), C(repo_digest),
     C(image_id), C(size), C(source) (V(registry) or V(archive)), C(archive), C(staged_at) and
     C(previous) (images it replaced). Use C(read_manifest) and C(resolve_staged) of the collection's
-    private C(_stage) module utils."
-  - "Journal contract for retention: any file under C(<state_dir>/<engine ID>/journal/) that contains
-    an image ID (V(sha256:<hex>), the 64-digit hex, or the 12-digit short ID) keeps that image. An
-    unreadable file there stops the prune."
+    private C(_manifest) module utils."
+  - "Journal contract for retention: a journal file C(<state_dir>/<engine ID>/journal/<container>.json)
+    whose keys or values name an image ID (V(sha256:<hex>), the 64-digit hex, or the 12-digit short ID)
+    keeps that image. A journal file that cannot be read, is corrupted or is of a newer format stops
+    the prune."
   - Retention takes the per-engine patch lock, so it never runs while a patch run of the same engine
     holds it.
 seealso:
@@ -372,13 +373,11 @@ from ansible_collections.patchops.containers.plugins.module_utils._engine import
     connect,
     engine_argument_spec,
 )
-from ansible_collections.patchops.containers.plugins.module_utils._journal import JournalError
+from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, JournalError
+from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
-from ansible_collections.patchops.containers.plugins.module_utils._stage import (
-    Pruner,
-    Stager,
-    StageError,
-)
+from ansible_collections.patchops.containers.plugins.module_utils._retention import Pruner
+from ansible_collections.patchops.containers.plugins.module_utils._stage import Stager
 
 
 def argument_spec():
@@ -390,7 +389,7 @@ def argument_spec():
             expected_id=dict(type='str'),
         )),
         state=dict(type='str', choices=['present', 'absent', 'pruned'], default='present'),
-        state_dir=dict(type='path', default='/var/lib/patchops'),
+        state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
         registry_ca_path=dict(type='path'),
         registry_validate_certs=dict(type='bool', default=True),
         min_free_bytes=dict(type='int', default=1073741824),

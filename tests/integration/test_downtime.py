@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
+from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, engine_dir
 from patchkit import remove
 
 HOST = 'lab1'
@@ -77,7 +77,7 @@ def test_prediction_breakdown_and_stopped_by(lab, api, trio):
     assert not [w for w in res.get('warnings', []) if names['handles'] in w]
 
     # The journal keeps it, and the next inventory says so from the journal too.
-    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', api.info()['ID']), names['ignores'])
+    path = '%s/journal/%s.json' % (engine_dir(DEFAULT_STATE_DIR, api.info()['ID']), names['ignores'])
     journal = json.loads(lab.ssh(HOST, 'cat %s' % path).stdout)
     last = journal['swaps'][-1]
     assert (last['stopped_by'], last['outcome']) == ('kill', 'patched')

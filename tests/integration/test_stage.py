@@ -18,7 +18,7 @@ from labkit import LAB_DIR
 from patchkit import write_image_archive
 
 from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
-from ansible_collections.patchops.containers.plugins.module_utils._stage import (
+from ansible_collections.patchops.containers.plugins.module_utils._manifest import (
     manifest_path,
     read_manifest,
     resolve_staged,

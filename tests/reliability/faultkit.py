@@ -14,9 +14,9 @@ import signal
 import threading
 import time
 
+from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR as STATE_DIR
 from patchkit import exec_out
 
-STATE_DIR = '/var/lib/patchops'
 TAG_VAR = 'PATCHOPS_RELIABILITY_TAG'
 SUFFIXES = ('-patchops-old', '-patchops-new')
 

@@ -11,7 +11,7 @@ import os
 
 from labkit import ROOT
 
-from faultkit import (Background, Guard, app_container, forget_journals, journal_path, remove_app, safe_id,
+from faultkit import (STATE_DIR, Background, Guard, app_container, forget_journals, journal_path, remove_app, safe_id,
                       wait_for, wait_for_step)
 
 PLAYBOOK = os.path.join(ROOT, 'playbooks', 'patch.yml')
@@ -21,7 +21,7 @@ CUT = 'lab3'  # in the second batch, with lab2
 
 def lock_free(lab, host):
     """True when no run holds the engine lock of ``host`` (its module is done)."""
-    path = os.path.join('/var/lib/patchops', safe_id(lab.engine(host).info()['ID']), 'lock')
+    path = os.path.join(STATE_DIR, safe_id(lab.engine(host).info()['ID']), 'lock')
     with open(path, 'a+') as fh:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -21,7 +21,7 @@ import requests
 from labkit import LAB_DIR
 from patchkit import write_image_archive
 
-from ansible_collections.patchops.containers.plugins.module_utils._stage import read_manifest, staged_entry
+from ansible_collections.patchops.containers.plugins.module_utils._manifest import read_manifest, staged_entry
 
 from faultkit import Background
 

@@ -158,16 +158,6 @@ def test_unresolved_namespace_keeps_the_reference():
     assert deps == [{'kind': 'netns', 'name': ID_A, 'resolved': False}]
 
 
-@pytest.mark.parametrize('text, expected', [
-    ('https://registry.example.com:5000/', 'registry.example.com:5000'),
-    ('index.docker.io', 'docker.io'),
-    ('registry-1.docker.io', 'docker.io'),
-    ('10.213.7.1:5000', '10.213.7.1:5000'),
-])
-def test_normalise_registry(text, expected):
-    assert inv.normalise_registry(text) == expected
-
-
 IMAGE = {'RepoDigests': ['reg:5000/app@' + DIGEST_1, 'other.example/app@' + DIGEST_2]}
 
 

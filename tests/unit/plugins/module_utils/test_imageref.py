@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Image references: parse, Docker Hub names, registry hosts as users write them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
+    ImageRefError,
+    normalise_registry,
+    parse,
+)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('https://registry.example.com:5000/', 'registry.example.com:5000'),
+    ('index.docker.io', 'docker.io'),
+    ('registry-1.docker.io', 'docker.io'),
+    ('docker.io', 'docker.io'),
+    ('10.213.7.1:5000', '10.213.7.1:5000'),
+])
+def test_normalise_registry(text, expected):
+    assert normalise_registry(text) == expected
+
+
+@pytest.mark.parametrize('text', ['nginx', 'library/nginx:latest', 'docker.io/library/nginx',
+                                  'index.docker.io/nginx', 'registry-1.docker.io/library/nginx:latest'])
+def test_docker_hub_names_are_one_name(text):
+    ref = parse(text)
+    assert (ref.registry, ref.repository, ref.name, ref.tagged()) == (
+        'docker.io', 'library/nginx', 'nginx', 'nginx:latest')
+
+
+def test_a_private_registry_keeps_its_host():
+    ref = parse('10.213.7.1:5000/patchops/app:v2')
+    assert (ref.registry, ref.repository, ref.name) == ('10.213.7.1:5000', 'patchops/app', '10.213.7.1:5000/patchops/app')
+
+
+@pytest.mark.parametrize('text, words', [
+    ('', 'empty'),
+    ('a b', 'white space'),
+    ('Upper/x', 'malformed'),
+    ('x@sha256:abc' + '0' * 40, '64 hex digits'),
+])
+def test_bad_references_are_patchops_errors_naming_the_problem(text, words):
+    with pytest.raises(ImageRefError, match=words) as info:
+        parse(text)
+    assert isinstance(info.value, PatchopsError) and words in info.value.msg
