@@ -153,6 +153,12 @@ def is_patched_over(image, base):
     return layer_changes(_layers(base), _layers(image)) is None
 
 
+def previous_packages(image):
+    """Names of the packages an earlier patch of ``image`` updated (its packages label)."""
+    labels = (image.get('Config') or {}).get('Labels') or {}
+    return [item.split('=', 1)[0] for item in (labels.get(LABEL_PACKAGES) or '').split() if '=' in item]
+
+
 def _layers(image):
     return list((image.get('RootFS') or {}).get('Layers') or [])
 
@@ -223,6 +229,7 @@ class ImagePatcher:
         self.retries = params.get('retries', 3)
         self.delay = params.get('retry_delay', 2.0)
         self.container = None
+        self.carry = []
         self.timings = {}
 
     # ---- entry point
@@ -238,6 +245,8 @@ class ImagePatcher:
         ref = self._parse(self.params['image'], 'image')
         image = self._source_image(ref)
         base, base_name = self._base_of(image, ref)
+        # Re-patching with a selection keeps what the earlier patch updated (it is rebuilt from the base).
+        self.carry = [] if image['Id'] == base['Id'] else previous_packages(image)
         output_text = self.params.get('output') or default_output(ref)
         if not output_text:
             raise PatchError('image %s is given by digest only: set output to the reference of the patched '
@@ -249,6 +258,7 @@ class ImagePatcher:
         if self.params.get('push'):
             self._check_push_auth(output)
         report, wanted, no_fix = self._report(image, base)
+        unfixed = [dict(finding, reason='no fix published') for finding in no_fix]
 
         existing = self.engine.find_image(output_tag)
         reuse = existing is not None and is_patched_over(existing, base)
@@ -262,7 +272,7 @@ class ImagePatcher:
             'image': output_tag, 'base': {'name': base_name, 'id': base['Id'], 'digest': _repo_digest(base, base_name),
                                           'layers': len(_layers(base))},
             'source': {'reference': ref.text, 'id': image['Id'], 'patched_image': image['Id'] != base['Id']},
-            'os': self.os_release_summary, 'packages': [], 'would_update': [], 'open': open_findings,
+            'os': self.os_release_summary, 'packages': [], 'would_update': [], 'open': unfixed + open_findings,
             'fixed': [], 'report': report and {'source': report['source'], 'scanner': report['scanner']},
         }
         if reuse and not plan:
@@ -275,7 +285,7 @@ class ImagePatcher:
             before = self._installed()
             self._apt_update()
             plan, open_findings = self._plan(before, wanted)
-            result['open'] = open_findings
+            result['open'] = unfixed + open_findings
         rows = [{'name': name, 'before': change['before'], 'after': change['after']}
                 for name, change in sorted(plan.items())]
         if not plan:
@@ -593,11 +603,13 @@ class ImagePatcher:
         elif packages:
             missing = [p for p in packages if p.split('=')[0] not in installed]
             if missing:
-                raise PatchError('%s has no package %s installed: packages lists installed packages to update'
+                raise PatchError('%s: %s not installed in the image; packages names installed packages to update'
                                  % (self.params['image'], ', '.join(missing)), reason='not installed')
             names = list(packages)
         else:
             return ['--with-new-pkgs', 'upgrade']
+        named = set(name.split('=')[0] for name in names)
+        names = names + sorted(name for name in self.carry if name in installed and name not in named)
         return ['install', '--only-upgrade', '--no-install-recommends'] + names if names else None
 
     def _candidates(self, names):
