@@ -18,6 +18,7 @@ import shlex
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.patchops.containers.plugins.module_utils._compose import sync as compose_sync
 from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies, entry_name as _name
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
@@ -307,6 +308,15 @@ class Inventory:
             images = {iid: job.result() for iid, job in image_jobs.items()}
             containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index)
                           for c in inspected]
+            resolved = {}
+
+            def find_image(ref):  # once per reference
+                if ref not in resolved:
+                    resolved[ref] = self.engine.find_image(ref)
+                return resolved[ref]
+            for record, inspect in zip(containers, inspected):
+                if record['compose']:
+                    record['compose'].update(compose_sync(inspect, find_image))
             if params.get('stop_check', True):
                 running = [c for c in inspected if (c.get('State') or {}).get('Running')]
                 tops = dict(zip([c['Id'] for c in running], pool.map(self._top, [c['Id'] for c in running])))

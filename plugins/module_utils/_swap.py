@@ -19,8 +19,10 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, pinned_identity, shares_netns, writable_storage)
+from ansible_collections.patchops.containers.plugins.module_utils._compose import (
+    CONFIG_HASH, IMAGE_LABEL, config_hash, is_compose, service_containers, service_reference, sync)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
-    CycleError, Index, followed, needed_names, order)
+    CycleError, Index, entry_name as _entry_name, followed, needed_names, order)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, PatchopsError, connect
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError, is_image_id, parse)
@@ -78,6 +80,7 @@ class Swapper:
         self.journal_errors = []  # journal writes that failed while putting containers back
         self.unresolved = {}  # container name -> interrupted swap that recovery could not settle
         self.notes = []  # warnings for the operator (a container killed at stop, ...)
+        self.listed = []
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -89,7 +92,30 @@ class Swapper:
     def all_containers(self):
         """(inspect of every container, an Index of them for dependency lookups)."""
         listed = self.engine.call('list containers', self.api.containers, all=True)
+        self.listed = listed
         return [c for c in (self.inspect(e['Id']) for e in listed) if c], Index(listed)
+
+    def expand_services(self, targets, problems):
+        """Targets naming a compose service ({compose_project, service, image}) become one target per
+        container of that service (every replica)."""
+        out = []
+        for target in targets:
+            if target.get('name') or not (target.get('compose_project') or target.get('service')):
+                out.append(target)
+                continue
+            project, service = target.get('compose_project'), target.get('service')
+            names = service_containers(self.listed, project, service) if project and service else []
+            if not (project and service):
+                problems.append('a target names compose_project %r and service %r: give both (or a container name)'
+                                % (project, service))
+            elif not names:
+                problems.append('compose service %s of project %s has no container on %s' % (service, project, self.where))
+            for name in names:
+                expanded = dict(target, name=name)
+                expanded.pop('compose_project', None)
+                expanded.pop('service', None)
+                out.append(expanded)
+        return out
 
     def resolve_target(self, text, pull, use_stage=True, image_id=None):
         """The local image for a target reference: ``image_id`` when the caller knows the exact
@@ -174,7 +200,7 @@ class Swapper:
         by_id = {c['Id']: c for c in everything}
         items = {}
         problems = []
-        for target in targets:
+        for target in self.expand_services(targets, problems):
             name = target.get('name')
             container = by_name.get(name) or (by_id.get(name) if name else None)
             if container is None:
@@ -248,6 +274,7 @@ class Swapper:
                     entry['blocked_by'] = self.unresolved_message(blocker)
                 if entry['action'] == 'recreate':
                     entry.update(self._stop_plan(container, item.get('stop_timeout')))
+                    entry.update(self._compose_plan(container, image, set(items)))
                 plan.append(entry)
         return plan
 
@@ -267,6 +294,23 @@ class Swapper:
         stop = predict(dict(container, Config=dict(container.get('Config') or {}, StopTimeout=timeout)),
                        top, timeout, last_stop=last)
         return {'stop_timeout': timeout, 'stop': stop}
+
+    def _compose_plan(self, container, image, planned):
+        """For a compose container patched to another image: the service's ``image:`` reference,
+        whose local tag the swap moves to the new image so that compose agrees (``compose_ref``)."""
+        if not is_compose(container) or image.get('Id') == container['Image']:
+            return {}
+        ref = service_reference(container)
+        warnings = sync(container, self.image)['warnings']
+        others = sorted(_entry_name(e) for e in self.listed if e.get('Image') == ref and _entry_name(e) not in planned)
+        if ref and others:
+            warnings.append('moving the tag %s to the patched image also concerns %s (created from the same '
+                            'reference): compose recreates them on the patched image at its next up unless they '
+                            'are patched too' % (ref, ', '.join(others)))
+        for warning in warnings:
+            if warning not in self.notes:
+                self.notes.append(warning)
+        return {'compose_ref': ref} if ref else {}
 
     def _add_followers(self, items, everything, index, problems):
         """Add the followers of every container the plan recreates, transitively; returns
@@ -423,6 +467,7 @@ class Swapper:
                 'was_paused': item.get('was_paused', False), 'reason': item['reason'],
                 'stop_timeout': item.get('stop_timeout', self.params.get('stop_timeout', 10)),
                 'stop_signal': (item.get('stop') or {}).get('stop_signal') or 'SIGTERM', 'breakdown_ms': {},
+                'compose_ref': item.get('compose_ref'),
                 'aside_name': item['container'] + ASIDE_SUFFIX, 'temp_name': item['container'] + NEW_SUFFIX,
                 'verified': False, 'outcome': None}
         if len(group) > 1:  # swapped, verified and rolled back together (see plan)
@@ -585,6 +630,38 @@ class Swapper:
             raise _VerifyFailed(results[-1]['output'], results)
         return results
 
+    def _retag_service(self, swap):
+        """Compose: move the local tag of the service's ``image:`` reference to the target image, so
+        that compose resolves it to the image the new container runs; returns that reference."""
+        ref = swap.get('compose_ref')
+        if not ref:
+            return None
+        current = self.image(ref)
+        if 'compose_ref_was' not in swap:
+            swap['compose_ref_was'] = (current or {}).get('Id')
+        self.journal.record(swap, 'retag')
+        if (current or {}).get('Id') != swap['target_image_id']:
+            self._tag(ref, swap['target_image_id'])
+        return ref
+
+    def _tag(self, ref, image_id):
+        parsed = parse(ref)
+        self.engine.call('tag %s' % ref, self.api.tag, image_id, parsed.name, parsed.tag or 'latest', force=True)
+
+    def _untag_service(self, swap):
+        """Compose, on the way back: the service's reference means what it meant before the swap."""
+        ref, was = swap.get('compose_ref'), swap.get('compose_ref_was')
+        if not ref or 'compose_ref_was' not in swap:
+            return
+        current = (self.image(ref) or {}).get('Id')
+        if was and current != was:
+            self._tag(ref, was)
+        elif not was and current:
+            try:  # the tag did not exist before; a container still using it keeps it
+                self.engine.call('untag %s' % ref, self.api.remove_image, ref, noprune=True)
+            except EngineError:
+                pass
+
     def _move_aliases(self, swap, new_id):
         """Start-first, once the new container is verified: it takes the service's aliases, clients
         are told its address at once, and after ``drain_seconds`` (both serve) the old one leaves
@@ -644,8 +721,18 @@ class Swapper:
         service's aliases, so that no client reaches it before it is verified (see _move_aliases)."""
         container = self.inspect(swap['old_id'])
         old_image = self.image(swap['old_image_id']) or {}
-        body, extra = clone(container, old_image, self.image_name(swap['target_image'], swap['target_image_id']),
-                            resolve_container=self._name_of)
+        ref = self._retag_service(swap) or self.image_name(swap['target_image'], swap['target_image_id'])
+        body, extra = clone(container, old_image, ref, resolve_container=self._name_of)
+        if swap.get('compose_ref'):
+            labels = body.setdefault('Labels', {})
+            if IMAGE_LABEL in labels:
+                labels[IMAGE_LABEL] = swap['target_image_id']  # what Compose v2 compares
+            digest, why = config_hash(container, self.engine.docker_host)
+            if digest:
+                labels[CONFIG_HASH] = digest
+            elif labels.get(CONFIG_HASH):
+                self.notes.append('%s: the compose config hash could not be computed (%s): compose may recreate it '
+                                  'at its next up' % (swap['container'], why))
         if hold_aliases:
             endpoints = list(((body.get('NetworkingConfig') or {}).get('EndpointsConfig') or {}).items()) + extra
             swap['held_aliases'] = dict((net, dict(ep)) for net, ep in endpoints if ep.get('Aliases'))
@@ -687,6 +774,7 @@ class Swapper:
                     rolled_back=False, downtime_ms=downtime, verification=results,
                     duration_ms=int((time.monotonic() - started) * 1000),
                     breakdown_ms=dict(swap.get('breakdown_ms') or {}), stopped_by=swap.get('stopped_by'),
+                    compose_retagged=swap.get('compose_ref') if 'compose_ref_was' in swap else None,
                     stop_signal=swap.get('stop_signal'), stop_waited_ms=swap.get('stop_waited_ms'))
 
     # -- rollback and recovery ---------------------------------------------------
@@ -734,6 +822,7 @@ class Swapper:
                 self.engine.call('remove new %s' % name, self.api.remove_container, found['Id'], v=False, force=True)
         if _name(old) != name:
             self.engine.call('rename back %s' % name, self.api.rename, swap['old_id'], name)
+        self._untag_service(swap)
         joined = (old.get('NetworkSettings') or {}).get('Networks') or {}
         for network in swap.get('released') or []:  # start-first had taken it off the service's networks
             if network not in joined:

@@ -257,10 +257,17 @@ containers:
       description:
         - Docker Compose labels of the container, V(null) when it does not belong to a Compose project.
         - Keys C(project), C(service), C(working_dir), C(config_files) (list) and C(container_number).
+        - C(image_ref) is the service's C(image:) reference the container was created from, C(file_image)
+          the one its compose file names now (V(null) when the file cannot be read on the host),
+          C(in_sync) whether compose would leave the container as it is, C(verdict) V(in sync) or
+          V(compose would recreate) with the reasons (the reference now means another image, the compose
+          file names another image, the C(com.docker.compose.image) label differs), and C(warnings)
+          (C(pull_policy: always) or C(build:) would undo a patch made only on this host).
       type: dict
       returned: always
       sample: {project: shop, service: web, working_dir: /srv/shop, config_files: [/srv/shop/compose.yaml],
-               container_number: 1}
+               container_number: 1, image_ref: "registry.example.com/shop/web:1.4", in_sync: true,
+               verdict: in sync, file_image: "registry.example.com/shop/web:1.4", warnings: []}
     ports:
       description:
         - Published ports. For a running container, the bindings in effect; otherwise the configured ones,

@@ -31,6 +31,11 @@ description:
     are stopped first, then the provider; each member is recreated, started and verified in order;
     the old containers are removed only when every member is verified, and if any member fails the
     whole group is given back (the same containers, provider started before its followers).
+  - "Compose: a container created by compose (C(com.docker.compose.*) labels) keeps every label, and the
+    local tag of its service's C(image:) reference is moved to the patched image (and back on rollback),
+    with C(com.docker.compose.image) set to it, so that C(docker compose up -d) sees the container in
+    sync and recreates nothing; the compose file is never edited. RV(containers[].compose_retagged)
+    names the reference that was moved."
   - A paused container is patched and left paused. The old one is unpaused only to be stopped (a
     paused process gets no signal), the new one is verified and then paused.
   - An interrupted swap that the engine will not let the next run recover (for example a bind
@@ -60,9 +65,16 @@ options:
     required: true
     suboptions:
       name:
-        description: Container name (or ID).
+        description:
+          - Container name (or ID).
+          - Or leave it out and give O(containers[].compose_project) and O(containers[].service).
         type: str
-        required: true
+      compose_project:
+        description: With O(containers[].service), patch every container (all replicas) of that compose service.
+        type: str
+      service:
+        description: The compose service (see O(containers[].compose_project)).
+        type: str
       image:
         description:
           - Target image, as a tag (V(repo:tag)), a digest (V(repo@sha256:...)) or an image ID.
@@ -118,6 +130,13 @@ EXAMPLES = r"""
       - type: http
         url: http://127.0.0.1:8080/health
         status: [200]
+
+- name: Patch every replica of the compose service web of project shop
+  patchops.containers.container_patch:
+    containers:
+      - compose_project: shop
+        service: web
+        image: registry.example.com/shop/web:1.4.2-patched
 
 - name: Plan only
   patchops.containers.container_patch:
@@ -201,6 +220,10 @@ containers:
       type: str
       returned: when the old container was running
     stop_signal: {description: The stop signal the old container was sent., type: str, returned: when recreated}
+    compose_retagged:
+      description: The compose service's image reference whose local tag now means the new image (null otherwise).
+      type: str
+      returned: when recreated
     stop_waited_ms: {description: Milliseconds the stop took., type: int, returned: when the old container was running}
     verification: {description: Readiness and probe results., type: list, elements: dict, returned: always}
     rolled_back: {description: Whether the old container was restored., type: bool, returned: always}
@@ -235,7 +258,9 @@ from ansible_collections.patchops.containers.plugins.module_utils._swap import (
 def main():
     spec = engine_argument_spec(
         containers=dict(type='list', elements='dict', required=True, options=dict(
-            name=dict(type='str', required=True),
+            name=dict(type='str'),
+            compose_project=dict(type='str'),
+            service=dict(type='str'),
             image=dict(type='str', required=True),
             strategy=dict(type='str', choices=list(STRATEGIES)),
             stop_timeout=dict(type='int'),

@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Compose-managed containers: which containers make a service, whether compose sees a container
+in sync with its project, and the local tag that makes it agree after a patch.
+
+Compose recognises its containers by the ``com.docker.compose.*`` labels. It recreates a container
+when the ``config-hash`` label differs from the hash of the service's configuration (which holds
+the ``image:`` string, not a digest), when the container's image differs from the image the
+service's ``image:`` reference resolves to locally (Compose v1 compares image IDs; Compose v2 the
+``com.docker.compose.image`` label). A patch keeps every label and moves the local tag named by
+``image:`` to the patched image: then both agree without touching the compose file.
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, is_image_id, parse
+
+PREFIX = 'com.docker.compose.'
+PROJECT = PREFIX + 'project'
+SERVICE = PREFIX + 'service'
+ONEOFF = PREFIX + 'oneoff'
+IMAGE_LABEL = PREFIX + 'image'
+CONFIG_FILES = PREFIX + 'project.config_files'
+WORKING_DIR = PREFIX + 'project.working_dir'
+CONFIG_HASH = PREFIX + 'config-hash'
+VERSION = PREFIX + 'version'
+
+try:
+    import yaml
+    HAS_YAML = True
+except ImportError:  # the host may lack PyYAML: the compose file is then not read
+    HAS_YAML = False
+
+
+def labels_of(inspect):
+    return (inspect.get('Config') or {}).get('Labels') or {}
+
+
+def is_compose(inspect):
+    return bool(labels_of(inspect).get(PROJECT))
+
+
+def service_containers(entries, project, service):
+    """Names of a service's containers (all replicas, one-off `run` containers left out), from
+    ``/containers/json`` entries."""
+    out = []
+    for entry in entries:
+        labels = entry.get('Labels') or {}
+        if labels.get(PROJECT) == project and labels.get(SERVICE) == service and labels.get(ONEOFF) != 'True':
+            names = [n.lstrip('/') for n in entry.get('Names') or [] if '/' not in n.lstrip('/')]
+            out.extend(names[:1])
+    return sorted(out)
+
+
+def service_reference(inspect):
+    """The service's ``image:`` reference as compose created the container from it, if it is a
+    tag reference that a local tag can carry (not an image ID, not a digest)."""
+    ref = (inspect.get('Config') or {}).get('Image') or ''
+    if not ref or is_image_id(ref):
+        return None
+    try:
+        parsed = parse(ref)
+    except ImageRefError:
+        return None
+    return None if parsed.digest else ref
+
+
+def _service_config(inspect, read_file):
+    """The service's entry in its compose file(s) (later files win), or None if unreadable."""
+    labels = labels_of(inspect)
+    files = [f for f in (labels.get(CONFIG_FILES) or '').split(',') if f]
+    if not files or not HAS_YAML:
+        return None
+    merged = None
+    for path in files:
+        text = read_file(path)
+        if text is None:
+            return None
+        try:
+            doc = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            return None
+        entry = ((doc.get('services') if isinstance(doc, dict) else None) or {}).get(labels.get(SERVICE))
+        if isinstance(entry, dict):
+            merged = dict(merged or {}, **entry)
+    return merged
+
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except (OSError, ValueError):
+        return None
+
+
+def sync(inspect, find_image, read_file=_read):
+    """What compose would do with this container now: {in_sync, verdict, image_ref, file_image,
+    warnings}. ``find_image(ref)`` is the engine's image lookup (inspect or None)."""
+    labels = labels_of(inspect)
+    ref = (inspect.get('Config') or {}).get('Image') or ''
+    out = {'image_ref': ref, 'file_image': None, 'in_sync': None, 'verdict': None, 'warnings': []}
+    reasons = []
+    service = _service_config(inspect, read_file)
+    if service is not None:
+        out['file_image'] = service.get('image')
+        if service.get('image') and service['image'] != ref:
+            reasons.append('the compose file now names image %s, the container was created from %s'
+                           % (service['image'], ref))
+        if service.get('pull_policy') == 'always':
+            out['warnings'].append('service %s has pull_policy: always: its next `up` pulls %s again and undoes '
+                                   'a patch that exists only on this host' % (labels.get(SERVICE), ref))
+        if service.get('build'):
+            out['warnings'].append('service %s has build: its next `up --build` rebuilds the image and undoes '
+                                   'the patch' % labels.get(SERVICE))
+    resolved = find_image(ref) if ref else None
+    if resolved is None:
+        reasons.append('%s is not on the host (compose would pull or build it)' % ref)
+    elif resolved.get('Id') != inspect.get('Image'):
+        reasons.append('%s now means %s, the container runs %s' % (ref, resolved['Id'][:19], inspect['Image'][:19]))
+    digest_label = labels.get(IMAGE_LABEL)
+    if digest_label and resolved is not None and digest_label != resolved.get('Id'):
+        reasons.append('its %s label is %s, %s means %s' % (IMAGE_LABEL, digest_label[:19], ref, resolved['Id'][:19]))
+    out['in_sync'] = not reasons
+    out['verdict'] = 'in sync' if not reasons else 'compose would recreate: ' + '; '.join(reasons)
+    return out
+
+
+def config_hash(inspect, docker_host, run=subprocess.run):
+    """The service's config hash as the host's compose computes it now (``config --hash``), or
+    (None, why). Compose v1 puts the image ID the ``image:`` reference resolves to into the hash, so
+    after the tag moved the new container needs the new hash to be seen in sync."""
+    labels = labels_of(inspect)
+    project, service = labels.get(PROJECT), labels.get(SERVICE)
+    files = [f for f in (labels.get(CONFIG_FILES) or '').split(',') if f]
+    workdir = labels.get(WORKING_DIR) or None
+    if not (project and service and files):
+        return None, 'the container has no compose project, service or config files labels'
+    missing = [f for f in files if not os.path.exists(f)]
+    if missing:
+        return None, 'its compose file %s is not on this host' % ', '.join(missing)
+    v1 = (labels.get(VERSION) or '').startswith('1.')
+    candidates = ([['docker-compose']] if v1 else [['docker', 'compose'], ['docker-compose']])
+    args = ['-p', project] + [a for f in files for a in ('-f', f)] + ['config', '--hash=' + service]
+    env = dict(os.environ, DOCKER_HOST=docker_host)
+    why = 'no compose command found (docker-compose or the docker compose plugin)'
+    for command in candidates:
+        if not shutil.which(command[0]):
+            continue
+        try:
+            done = run(command + args, cwd=workdir if workdir and os.path.isdir(workdir) else None, env=env,
+                       capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            why = '%s: %s' % (' '.join(command), exc)
+            continue
+        for line in done.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == service:
+                return parts[1], None
+        why = '%s config --hash failed: %s' % (' '.join(command), (done.stderr or done.stdout).strip()[-300:])
+    return None, why

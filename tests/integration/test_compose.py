@@ -1,0 +1,153 @@
+"""A real docker-compose project on the lab: patched by service without drift (compose recreates
+nothing afterwards), a -patched tag, a failed patch rolled back, and the inventory's sync verdict."""
+
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+HOST = 'lab1'
+
+
+def compose(lab, workdir, project, *args):
+    env = dict(os.environ, DOCKER_HOST='unix://' + lab.socket(HOST))
+    return subprocess.run(['docker-compose', '-p', project, '-f', os.path.join(workdir, 'compose.yml')] + list(args),
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
+
+
+@pytest.fixture
+def shop(lab, uid, tmp_path):
+    """Project shop<uid>: db (named volume), api depends_on db, web with 2 replicas, a custom network;
+    each service has its own local image reference (tags of the lab app v1)."""
+    api = lab.pull(HOST, 'v1', 'v2', 'v2-broken')
+    project = 'shop' + uid
+    refs = {s: 'patchops-lab/%s-%s:1' % (project, s) for s in ('db', 'api', 'web')}
+    for ref in refs.values():
+        repo, tag = ref.rsplit(':', 1)
+        api.tag(lab.image('v1'), repo, tag)
+    (tmp_path / 'compose.yml').write_text(textwrap.dedent('''\
+        version: "2.4"
+        services:
+          db:
+            image: %(db)s
+            volumes: [dbdata:/data]
+            networks: [back]
+          api:
+            image: %(api)s
+            depends_on: [db]
+            networks: [back]
+          web:
+            image: %(web)s
+            scale: 2
+            networks: [back]
+        volumes:
+          dbdata: {}
+        networks:
+          back: {}
+        ''' % refs))
+    up = compose(lab, str(tmp_path), project, 'up', '-d')
+    assert up.returncode == 0, up.stderr
+    yield api, project, refs, str(tmp_path)
+    compose(lab, str(tmp_path), project, 'down', '-v')
+    for ref in refs.values():
+        for suffix in ('', '-patched'):
+            try:
+                api.remove_image(ref + suffix, noprune=True)
+            except Exception:
+                pass
+
+
+def containers(api, project):
+    """{name: (id, image id)} of the project's containers."""
+    found = api.containers(all=True, filters={'label': 'com.docker.compose.project=%s' % project})
+    return {c['Names'][0].lstrip('/'): (c['Id'], api.inspect_container(c['Id'])['Image']) for c in found}
+
+
+def unchanged_by_up(lab, api, project, workdir):
+    before = containers(api, project)
+    up = compose(lab, workdir, project, 'up', '-d')
+    assert up.returncode == 0, up.stderr
+    assert containers(api, project) == before, up.stderr  # compose recreated nothing
+    return before
+
+
+def verdicts(lab, project):
+    res = lab.module(HOST, 'container_inventory', {'label': ['com.docker.compose.project=%s' % project]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    return {c['name']: c['compose'] for c in res['containers']}
+
+
+def test_patch_a_service_without_drift(lab, shop):
+    api, project, refs, workdir = shop
+    assert {v['verdict'] for v in verdicts(lab, project).values()} == {'in sync'}
+    exec_id = api.exec_create('%s_db_1' % project, ['sh', '-c', 'echo kept > /data/file'])
+    api.exec_start(exec_id)
+
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'web', 'image': lab.image('v2')}]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    web = ['%s_web_1' % project, '%s_web_2' % project]
+    assert sorted(c['container'] for c in res['containers']) == web
+    assert {c['compose_retagged'] for c in res['containers']} == {refs['web']}
+    v2 = api.inspect_image(lab.image('v2'))['Id']
+    assert api.inspect_image(refs['web'])['Id'] == v2
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert {state[n][1] for n in web} == {v2}
+    new = api.inspect_container(web[0])['Config']
+    assert new['Image'] == refs['web'] and new['Labels']['com.docker.compose.service'] == 'web'
+    assert new['Labels']['com.docker.compose.config-hash']
+    assert {v['verdict'] for v in verdicts(lab, project).values()} == {'in sync'}
+    ps = compose(lab, workdir, project, 'ps')
+    assert ps.returncode == 0 and ps.stdout.count(' Up ') >= 4, ps.stdout
+
+    # A patched image under a -patched tag: the service's own reference is retagged to it.
+    repo, tag = refs['api'].rsplit(':', 1)
+    api.tag(lab.image('v2'), repo, tag + '-patched')
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'api', 'image': refs['api'] + '-patched'}]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    assert res['containers'][0]['compose_retagged'] == refs['api']
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert state['%s_api_1' % project][1] == v2
+    out = api.exec_start(api.exec_create('%s_db_1' % project, ['cat', '/data/file']))
+    assert out.decode().strip() == 'kept'
+
+
+def test_failed_patch_rolls_the_service_back(lab, shop):
+    api, project, refs, workdir = shop
+    before = containers(api, project)
+    v1 = api.inspect_image(lab.image('v1'))['Id']
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'web', 'image': lab.image('v2-broken')}], 'verify_timeout': 15})[HOST]
+    assert res['_status'] == 'failed' and res['rolled_back'] is True
+    assert api.inspect_image(refs['web'])['Id'] == v1  # the tag moved back
+    assert containers(api, project) == before
+    unchanged_by_up(lab, api, project, workdir)
+
+    # patched, then container_rollback restores the container, the tag and the labels
+    ok = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'db', 'image': lab.image('v2')}]})[HOST]
+    assert ok['_status'] == 'ok', ok.get('msg')
+    back = lab.module(HOST, 'container_rollback', {'containers': ['%s_db_1' % project]})[HOST]
+    assert back['_status'] == 'ok', back.get('msg')
+    assert api.inspect_image(refs['db'])['Id'] == v1
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert state['%s_db_1' % project][1] == v1
+
+
+def test_inventory_says_when_compose_would_recreate(lab, shop):
+    api, project, refs, workdir = shop
+    path = os.path.join(workdir, 'compose.yml')
+    with open(path) as fh:
+        text = fh.read()
+    with open(path, 'w') as fh:  # changed by hand: db now names another image
+        fh.write(text.replace('image: %s' % refs['db'], 'image: %s' % refs['db'].replace(':1', ':2')))
+    found = verdicts(lab, project)
+    db = found['%s_db_1' % project]
+    assert db['in_sync'] is False and 'the compose file now names image' in db['verdict'], db
+    assert found['%s_web_1' % project]['verdict'] == 'in sync'
+    repo, tag = refs['api'].rsplit(':', 1)
+    api.tag(lab.image('v2'), repo, tag)  # the tag moved (a pull): compose would recreate api
+    api_verdict = verdicts(lab, project)['%s_api_1' % project]
+    assert api_verdict['in_sync'] is False and 'now means' in api_verdict['verdict'], api_verdict
