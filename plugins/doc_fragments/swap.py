@@ -49,8 +49,8 @@ options:
     default: 0
   parallel:
     description:
-      - How many containers (or groups of a container and its followers) are swapped at the same time on
-        this host. Dependency order is kept: a container starts only after those it depends on are done.
+      - "How many containers (or groups of a container and its followers) are swapped at the same time on
+        this host. Dependency order is kept: a container starts only after those it depends on are done."
       - Each swap is verified and rolled back on its own; one journal and one lock per engine as always.
       - V(1) swaps one after the other.
     type: int
