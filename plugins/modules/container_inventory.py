@@ -262,7 +262,7 @@ containers:
           C(in_sync) whether compose would leave the container as it is, C(verdict) V(in sync) or
           V(compose would recreate) with the reasons (the reference now means another image, the compose
           file names another image, the C(com.docker.compose.image) label differs), and C(warnings)
-          (C(pull_policy: always) or C(build:) would undo a patch made only on this host).
+          (a C(pull_policy) of V(always), or a C(build) section, would undo a patch made only on this host).
       type: dict
       returned: always
       sample: {project: shop, service: web, working_dir: /srv/shop, config_files: [/srv/shop/compose.yaml],
