@@ -93,7 +93,11 @@ class Swapper:
         """(inspect of every container, an Index of them for dependency lookups)."""
         listed = self.engine.call('list containers', self.api.containers, all=True)
         self.listed = listed
-        return [c for c in (self.inspect(e['Id']) for e in listed) if c], Index(listed)
+        # IPC/PID namespaces and legacy links are not in the list: every container is inspected,
+        # a few at a time (most of a call is waiting for the engine).
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            found = list(pool.map(self.inspect, [e['Id'] for e in listed]))
+        return [c for c in found if c], Index(listed)
 
     def expand_services(self, targets, problems):
         """Targets naming a compose service ({compose_project, service, image}) become one target per
