@@ -165,9 +165,10 @@ def _layers(image):
 
 def default_output(ref):
     """<name>:<tag>-patched (a tag already ending in -patched is kept)."""
-    if ref.tag is None:
+    if ref.tag is None and ref.digest:
         return None
-    tag = ref.tag if ref.tag.endswith('-patched') else ref.tag + '-patched'
+    tag = ref.tag or 'latest'
+    tag = tag if tag.endswith('-patched') else tag + '-patched'
     return '%s:%s' % (ref.name, tag[:128])
 
 

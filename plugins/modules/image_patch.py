@@ -13,7 +13,7 @@ version_added: 0.1.0
 author:
   - patchops.containers developers (@patchops)
 description:
-  - Builds, on the Docker host it runs on (a build host), the patched image of O(image): the
+  - Builds, on the Docker host it runs on (a build host), the patched image of O(image), the
     original image's layers unchanged plus exactly B(one) layer holding the updated OS packages,
     and the original image's config (command, entrypoint, environment, user, working directory,
     ports, volumes, healthcheck, stop signal, labels) with labels added that name the base
@@ -132,7 +132,7 @@ notes:
   - Files that updated packages install under a C(VOLUME) path of the image are not committed by the
     engine; no Debian package ships files under usual volume paths, but image_patch cannot patch those.
   - An image with neither ENTRYPOINT nor CMD is refused (the commit would give it the throwaway container's).
-  - Stage the patched image by digest on the Docker hosts (M(patchops.containers.image_stage)): its image ID
+  - Stage the patched image by digest on the Docker hosts (M(patchops.containers.image_stage)); its image ID
     is the same on every host only when pulled from the registry.
 seealso:
   - module: patchops.containers.image_stage
