@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The HTML pages of the reports: figures, batches, escaping (the browser checks are in
+tests/integration/test_html_report.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.patchops.containers.plugins.plugin_utils._html_report import (
+    batches,
+    fleet_html,
+    fleet_images,
+    run_html,
+    run_rows,
+)
+
+EVIL = '<script>alert(1)</script>'
+
+
+def figures(page):
+    return dict((k, int(v)) for k, v in re.findall(r'data-figure="([^"]+)">(\d+)<', page))
+
+
+def run_report():
+    patched = {'container': 'web', 'outcome': 'patched', 'reason': 'patch', 'old_image': 'app:v1',
+               'new_image': 'app:v2', 'old_digests': ['app@sha256:' + 'a' * 64], 'new_digests': ['app@sha256:' + 'b' * 64],
+               'strategy': 'stop-first', 'downtime_ms': 1200,
+               'verification': [{'name': 'health', 'type': 'health', 'ok': True}]}
+    follower = {'container': EVIL, 'outcome': 'recreated', 'reason': 'follows web (link)', 'downtime_ms': 300}
+    broken = {'container': 'api', 'outcome': 'rolled_back', 'reason': 'patch', 'downtime_ms': 9000,
+              'failure': 'unhealthy after 30 s', 'verification': [{'name': 'health', 'ok': False, 'output': EVIL}]}
+    return {
+        'summary': {'run': '20261202T120000Z', 'report': '/r/report.json', 'check_mode': False, 'hosts_total': 4,
+                    'hosts': {'patched': ['h1'], 'unchanged': [], 'planned': [], 'rolled_back': ['h2'], 'failed': [],
+                              'unreachable': [], 'not_attempted': ['h3', 'h4']},
+                    'containers': {'patched': 1, 'current': 0, 'recreated': 1, 'restored': 0, 'rolled_back': 1,
+                                   'restore_failed': 0, 'failed': 0, 'blocked': 0, 'not_attempted': 0},
+                    'max_downtime_ms': 9000},
+        'hosts': [
+            {'host': 'h1', 'status': 'patched', 'message': '', 'containers': [patched, follower], 'plan': [],
+             'held_by_scan_gate': [{'name': 'db', 'decision': 'refuse', 'reasons': ['new CRITICAL: CVE-1']}]},
+            {'host': 'h2', 'status': 'rolled_back', 'message': 'h2 rolled back ' + EVIL, 'containers': [broken],
+             'plan': [], 'held_by_scan_gate': []},
+        ]}
+
+
+@pytest.mark.parametrize('hosts, serial, expected', [
+    (['a', 'b', 'c', 'd', 'e'], [1, '25%', '100%'], [['a'], ['b'], ['c', 'd', 'e']]),
+    (['a', 'b', 'c'], None, [['a'], ['b'], ['c']]),  # the default [1, 25%, 100%]: 25% of 3 is at least 1
+    (['a', 'b', 'c', 'd', 'e'], 2, [['a', 'b'], ['c', 'd'], ['e']]),  # the last size repeats
+    (['a', 'b', 'c'], '[1, "100%"]', [['a'], ['b', 'c']]),  # YAML text, as a survey passes it
+    ([], [1], []),
+])
+def test_batches_as_ansible_cuts_them(hosts, serial, expected):
+    assert batches(hosts, serial) == expected
+
+
+def test_run_page_figures_are_the_summary():
+    report = run_report()
+    found = figures(run_html(report, {'hosts': ['h1', 'h2', 'h3', 'h4'], 'serial': [1, 1, '100%']}))
+    for outcome, n in report['summary']['containers'].items():
+        assert found['containers.' + outcome] == n
+    for state, hosts in report['summary']['hosts'].items():
+        if state != 'planned':
+            assert found['hosts.' + state] == len(hosts)
+    assert found['hosts_total'] == 4 and found['held_by_scan_gate'] == 1 and found['max_downtime_ms'] == 9000
+
+
+def test_run_page_batches_never_attempted_and_holds():
+    page = run_html(run_report(), {'hosts': ['h1', 'h2', 'h3', 'h4'], 'serial': [1, 1, '100%'],
+                                   'targets': [{'name': 'web', 'image': 'app:v2'}]})
+    assert re.findall(r'data-batch="(\d)"', page) == ['1', '2', '3']
+    assert page.index('data-host="h1"') < page.index('data-host="h2"') < page.index('data-host="h3"')
+    assert 'id="never-attempted"' in page and '2 never attempted: h3, h4' in page
+    assert 'refused (scan gate)' in page and 'new CRITICAL: CVE-1' in page
+    assert 'follows web (link)' in page and 'unhealthy after 30 s' in page
+    assert [r['outcome'] for r in run_rows(run_report())] == ['patched', 'recreated', 'refuse', 'rolled_back']
+    assert 'aria-label="9000 ms"' in page and 'width="120"' in page  # the longest bar is full length
+
+
+def test_check_mode_shows_the_plan():
+    report = {'summary': {'run': 'r', 'check_mode': True, 'hosts_total': 1, 'hosts': {'planned': ['h1']},
+                          'containers': {}},
+              'hosts': [{'host': 'h1', 'status': 'planned', 'containers': [],
+                         'plan': [{'container': 'web', 'action': 'recreate', 'old_image': 'a:1', 'new_image': 'a:2'}]}]}
+    page = run_html(report)
+    assert 'check mode: plan only' in page and 'recreate' in page and figures(page)['hosts.planned'] == 1
+
+
+def fleet_report():
+    c1 = {'name': 'web-1', 'state': 'running', 'health': 'healthy', 'image': 'reg/app:v1', 'update': 'available',
+          'image_os': {'pretty_name': 'Debian GNU/Linux 12 (bookworm)'}, 'labels': {'team': EVIL},
+          'compose': {'project': 'shop', 'service': 'web', 'working_dir': '/srv/shop'}, 'depends_on': []}
+    c2 = dict(c1, name=EVIL, health='unhealthy', update='current', labels={})
+    c3 = {'name': 'db', 'state': 'exited', 'health': None, 'image': 'reg/db:15', 'update': 'unknown',
+          'update_reason': 'pinned by digest', 'compose': None, 'labels': {}, 'depends_on': ['web-1']}
+    return {'generated_at': '2026-12-02T12:00:00Z', 'options': {'check_updates': True},
+            'totals': {'hosts': 3, 'hosts_ok': 2, 'hosts_failed': 0, 'hosts_unreachable': 1, 'containers': 3,
+                       'running': 2, 'stopped': 1, 'unhealthy': 1, 'updates_available': 1, 'updates_current': 1,
+                       'updates_unknown': 1},
+            'hosts': [
+                {'host': 'd1', 'status': 'ok', 'message': '', 'engine': {'version': '20.10', 'free_bytes': 2 ** 31},
+                 'summary': {'containers': 2, 'running': 2, 'unhealthy': 1, 'updates_available': 1,
+                             'updates_unknown': 0}, 'containers': [c1, c2]},
+                {'host': 'd2', 'status': 'ok', 'message': '', 'engine': {}, 'summary': {'containers': 1},
+                 'containers': [c3]},
+                {'host': 'd3', 'status': 'unreachable', 'message': 'ssh: ' + EVIL, 'engine': {}, 'summary': {},
+                 'containers': []}],
+            'vulnerabilities': {'web-1': {'CRITICAL': 2, 'HIGH': 5, 'MEDIUM': 1, 'LOW': 0, 'UNKNOWN': 0},
+                                'db': {'CRITICAL': 1, 'HIGH': 0}}}
+
+
+def test_fleet_page_figures_are_the_totals():
+    report = fleet_report()
+    found = figures(fleet_html(report))
+    for key, value in report['totals'].items():
+        if key != 'updates_current':
+            assert found[key] == value
+    assert found['critical'] == 3 and found['high'] == 5
+
+
+def test_fleet_images_and_projects():
+    images = fleet_images(fleet_report())
+    assert [(i['image'], i['containers'], i['hosts'], i['update']) for i in images] == [
+        ('reg/app:v1', 2, ['d1'], ['available', 'current']), ('reg/db:15', 1, ['d2'], ['unknown'])]
+    assert images[0]['severities']['CRITICAL'] == 2 and images[0]['os'].startswith('Debian')
+    page = fleet_html(fleet_report())
+    assert '<td>shop</td><td>d1</td><td data-value="2" class="num">2</td><td>web</td>' in page
+    assert 'pinned by digest' in page and '1 host not inventoried: d3' in page
+
+
+@pytest.mark.parametrize('page', [fleet_html(fleet_report()), run_html(run_report())])
+def test_everything_from_the_hosts_is_escaped(page):
+    assert EVIL not in page
+    assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
+    assert page.count('<script>') == 1  # the page's own script, after the content
+    assert 'http://' not in page and 'https://' not in page and 'src=' not in page  # no external asset
+
+
+def test_missing_parts_do_not_break_a_page():
+    assert 'Container inventory' in fleet_html({})
+    assert 'Patch run' in run_html({})
