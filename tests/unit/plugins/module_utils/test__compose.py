@@ -1,0 +1,83 @@
+"""Compose rules: a service's containers, its reference, the sync verdict, the host's config hash."""
+
+from __future__ import annotations
+
+import subprocess
+
+from ansible_collections.patchops.containers.plugins.module_utils import _compose
+
+V1, V2 = 'sha256:' + '1' * 64, 'sha256:' + '2' * 64
+LABELS = {'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'web',
+          'com.docker.compose.project.config_files': '/srv/shop/compose.yml',
+          'com.docker.compose.project.working_dir': '/srv/shop', 'com.docker.compose.version': '1.29.2'}
+
+
+def container(image_id=V1, ref='shop/web:1', **labels):
+    return {'Id': 'c' * 64, 'Image': image_id, 'Config': {'Image': ref, 'Labels': dict(LABELS, **labels)}}
+
+
+def images(**by_ref):
+    return lambda ref: {'Id': by_ref[ref]} if ref in by_ref else None
+
+
+def files(text):
+    return lambda path: text if path == '/srv/shop/compose.yml' else None
+
+
+def test_service_containers_skip_one_off_runs_and_other_projects():
+    def entry(name, project='shop', service='web', oneoff='False'):
+        return {'Names': ['/' + name, '/other/alias'], 'Labels': {
+            'com.docker.compose.project': project, 'com.docker.compose.service': service,
+            'com.docker.compose.oneoff': oneoff}}
+    entries = [entry('shop_web_2'), entry('shop_web_1'), entry('shop_web_run_1', oneoff='True'),
+               entry('shop_db_1', service='db'), entry('other_web_1', project='other')]
+    assert _compose.service_containers(entries, 'shop', 'web') == ['shop_web_1', 'shop_web_2']
+
+
+def test_service_reference_only_for_tags():
+    assert _compose.service_reference(container()) == 'shop/web:1'
+    assert _compose.service_reference(container(ref=V1)) is None
+    assert _compose.service_reference(container(ref='shop/web@sha256:' + 'a' * 64)) is None
+
+
+def test_sync_verdicts():
+    text = 'services:\n  web:\n    image: shop/web:1\n'
+    assert _compose.sync(container(), images(**{'shop/web:1': V1}), files(text))['verdict'] == 'in sync'
+    moved = _compose.sync(container(), images(**{'shop/web:1': V2}), files(text))
+    assert moved['in_sync'] is False and 'shop/web:1 now means' in moved['verdict']
+    edited = _compose.sync(container(), images(**{'shop/web:1': V1}), files(text.replace(':1', ':2')))
+    assert 'the compose file now names image shop/web:2' in edited['verdict'] and edited['file_image'] == 'shop/web:2'
+    gone = _compose.sync(container(), images(), files(text))
+    assert 'is not on the host' in gone['verdict']
+    v2_label = _compose.sync(container(**{'com.docker.compose.image': V2}), images(**{'shop/web:1': V1}), files(text))
+    assert 'com.docker.compose.image label' in v2_label['verdict']
+    unreadable = _compose.sync(container(), images(**{'shop/web:1': V1}), files(None))
+    assert unreadable['verdict'] == 'in sync' and unreadable['file_image'] is None
+
+
+def test_sync_warns_about_what_undoes_a_local_patch():
+    text = 'services:\n  web:\n    image: shop/web:1\n    pull_policy: always\n    build: .\n'
+    warnings = _compose.sync(container(), images(**{'shop/web:1': V1}), files(text))['warnings']
+    assert len(warnings) == 2 and 'pull_policy: always' in warnings[0] and 'build' in warnings[1]
+
+
+def test_config_hash_runs_the_hosts_compose(monkeypatch, tmp_path):
+    compose_file = tmp_path / 'compose.yml'
+    compose_file.write_text('services: {}\n')
+    c = container(**{'com.docker.compose.project.config_files': str(compose_file),
+                     'com.docker.compose.project.working_dir': str(tmp_path)})
+    monkeypatch.setattr(_compose.shutil, 'which', lambda name: '/usr/bin/' + name)
+    calls = []
+
+    def run(cmd, **kwargs):
+        calls.append((cmd, kwargs['env']['DOCKER_HOST'], kwargs['cwd']))
+        return subprocess.CompletedProcess(cmd, 0, stdout='web 0123abcd\n', stderr='')
+    assert _compose.config_hash(c, 'unix:///run/x.sock', run=run) == ('0123abcd', None)
+    assert calls == [(['docker-compose', '-p', 'shop', '-f', str(compose_file), 'config', '--hash=web'],
+                      'unix:///run/x.sock', str(tmp_path))]
+
+    def fails(cmd, **kwargs):
+        return subprocess.CompletedProcess(cmd, 1, stdout='', stderr='no such service')
+    digest, why = _compose.config_hash(c, 'unix:///x', run=fails)
+    assert digest is None and 'no such service' in why
+    assert _compose.config_hash(container(), 'unix:///x', run=run)[1].startswith('its compose file')
