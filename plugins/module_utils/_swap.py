@@ -560,7 +560,7 @@ class Swapper:
                 self._note(swap, 'failed', outcome='failed', failure=failure)
         else:
             try:
-                self.rollback(swaps, failure)
+                self.give_back(swaps, failure)
             except Exception as exc:  # the next run retries it; say what state things are in
                 error = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
                 for swap in swaps:
@@ -795,10 +795,11 @@ class Swapper:
             if str(exc) not in self.journal_errors:
                 self.journal_errors.append(str(exc))
 
-    def rollback(self, swaps, reason):
-        """Give back the old containers (same IDs) of a swap or a group, whatever step it reached:
-        new containers removed and old names restored last member first, then the old ones
-        started in order (a provider before the containers that follow it)."""
+    def give_back(self, swaps, reason):
+        """Roll back: give back the old containers (same IDs) of a swap or a group, whatever step it
+        reached. New containers are removed and old names restored last member first, then the old
+        ones started in order (a provider before the containers that follow it). Not a restore:
+        container_rollback recreates a container on its pre-patch image (outcome ``restored``)."""
         for swap in swaps:
             self._note(swap, 'rollback', failure=reason, rolling_back=True)
         back = [swap for swap in reversed(swaps) if self._put_back(swap)]
@@ -879,7 +880,7 @@ class Swapper:
                     for swap in swaps:
                         self._finish_interrupted(swap)
                 else:
-                    self.rollback(swaps, 'interrupted at step %s' % ', '.join(
+                    self.give_back(swaps, 'interrupted at step %s' % ', '.join(
                         '%s: %s' % kv for kv in steps.items()) if len(steps) > 1 else
                         'interrupted at step %s' % list(steps.values())[0])
             except Exception as exc:
@@ -900,7 +901,7 @@ class Swapper:
         name = swap['container']
         new = self.inspect(swap.get('new_id') or swap['temp_name'])
         if new is None:  # nothing to finish with: the old one is what must run
-            self.rollback([swap], 'new container missing after interruption')
+            self.give_back([swap], 'new container missing after interruption')
             return
         holder = self.inspect(name)
         if holder and holder['Id'] == swap['old_id']:
