@@ -34,9 +34,9 @@ options:
     description:
       - The images to decide on, each with a report (or an image to scan) for the current and the
         patched image.
+      - One of O(images) and O(count) is required.
     type: list
     elements: dict
-    required: true
     suboptions:
       name:
         description:
@@ -62,6 +62,22 @@ options:
         description:
           - Image reference to scan with the scanner on this host when there is no O(images[].patched_report).
         type: str
+  count:
+    description:
+      - Reports whose findings are only counted per severity, with no decision (for an inventory).
+        Each is read and validated as the reports of O(images) are.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - A label for the counts, for example the container name. Must be unique within O(count).
+        type: str
+        required: true
+      report:
+        description: Path of the Trivy or Grype JSON report.
+        type: path
+        required: true
   fail_on_new:
     description:
       - Severities a patch must not introduce. A finding in the patched image that is not in the
@@ -177,6 +193,14 @@ EXAMPLES = r"""
     scanner: trivy
     offline: true
   register: gate_scanned
+
+- name: Count the findings of the reports of running containers, per severity
+  patchops.containers.scan_gate:
+    count:
+      - name: web
+        report: /srv/scans/web-current.json
+  delegate_to: localhost
+  register: found
 
 - name: Only the images worth patching
   ansible.builtin.set_fact:
@@ -315,6 +339,11 @@ decisions:
         artifact: registry.example.com/web:1.4-patched
         os: debian 12.5
         image_id: sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9
+counts:
+  description: For each O(count[].name), the number of findings of its report per severity; every severity is present.
+  returned: success
+  type: dict
+  sample: {web: {UNKNOWN: 0, LOW: 3, MEDIUM: 2, HIGH: 1, CRITICAL: 0}}
 summary:
   description: Number of images per decision; every decision is present.
   returned: success
@@ -328,6 +357,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._scan import (
     DEFAULT_FAIL_ON_NEW,
     SEVERITIES,
     ScanError,
+    count_by_severity,
     evaluate,
     load_report,
     make_policy,
@@ -340,7 +370,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._scan import (
 def argument_spec():
     return dict(
         images=dict(
-            type='list', elements='dict', required=True,
+            type='list', elements='dict',
             options=dict(
                 name=dict(type='str', required=True),
                 current_report=dict(type='path'),
@@ -362,6 +392,13 @@ def argument_spec():
                 reason=dict(type='str', required=True),
             ),
         ),
+        count=dict(
+            type='list', elements='dict',
+            options=dict(
+                name=dict(type='str', required=True),
+                report=dict(type='path', required=True),
+            ),
+        ),
         scanner=dict(type='str', choices=['auto', 'trivy', 'grype'], default='auto'),
         offline=dict(type='bool', default=True),
     )
@@ -374,6 +411,7 @@ class Gate:
         self.module = module
         self.params = module.params
         self._scans = {}
+        self.counts = {}
 
     def report(self, image, which):
         path = image['%s_report' % which]
@@ -388,10 +426,13 @@ class Gate:
     def run(self):
         policy = make_policy(self.params['fail_on_new'], self.params['require_fix'],
                              self.params['max_severity'], self.params['ignore'])
-        images = self.params['images']
-        _check_names(images)
+        images = self.params['images'] or []
+        _check_names(images, 'images')
+        _check_names(self.params['count'] or [], 'count')
         pairs = [(image['name'], self.report(image, 'current'), self.report(image, 'patched'))
                  for image in images]
+        self.counts = dict((entry['name'], count_by_severity(load_report(entry['report'])['findings']))
+                           for entry in self.params['count'] or [])
         decisions = [evaluate(name, current, patched, policy) for name, current, patched in pairs]
         self._warn(decisions, policy)
         return decisions
@@ -406,22 +447,24 @@ class Gate:
             self.module.warn('ignore: %s matches no finding in any report (stale entry?)' % vuln_id)
 
 
-def _check_names(images):
+def _check_names(images, option):
     seen = set()
     for image in images:
         if image['name'] in seen:
-            raise ScanError("images: the name '%s' is given twice; names label the decisions and must be unique"
-                            % image['name'])
+            raise ScanError("%s: the name '%s' is given twice; names label the %s and must be unique"
+                            % (option, image['name'], 'decisions' if option == 'images' else 'counts'))
         seen.add(image['name'])
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_one_of=[('images', 'count')])
+    gate = Gate(module)
     try:
-        decisions = Gate(module).run()
+        decisions = gate.run()
     except ScanError as exc:
         module.fail_json(msg=exc.msg, changed=False)
-    module.exit_json(changed=False, decisions=decisions, summary=summarise(decisions))
+    module.exit_json(changed=False, decisions=decisions, counts=gate.counts, summary=summarise(decisions))
 
 
 if __name__ == '__main__':

@@ -154,6 +154,33 @@ def test_duplicate_names(capsys):
     assert result['msg'] == "images: the name 'web' is given twice; names label the decisions and must be unique"
 
 
+def test_count_gives_the_findings_of_each_report_per_severity(capsys):
+    result = run_module(capsys, dict(count=[dict(name='web', report=fixture('trivy-debian-current.json'))]))
+    assert not result.get('failed') and result['decisions'] == []
+    assert result['summary'] == {'patch': 0, 'skip': 0, 'refuse': 0}
+    # The same numbers as comparing the report with itself: every finding still open.
+    same = run_module(capsys, dict(images=[image('web', 'trivy-debian-current.json', 'trivy-debian-current.json')]))
+    assert result['counts'] == {'web': same['decisions'][0]['counts']['still_open']}
+
+
+def test_count_and_images_in_one_run(capsys):
+    result = run_module(capsys, dict(images=[DEBIAN], count=[dict(name='db', report=fixture('grype-debian-current.json'))]))
+    assert [d['name'] for d in result['decisions']] == ['web'] and list(result['counts']) == ['db']
+
+
+def test_count_duplicate_names_and_bad_reports_fail(capsys):
+    entry = dict(name='web', report=fixture('trivy-debian-current.json'))
+    result = run_module(capsys, dict(count=[entry, entry]))
+    assert result['failed'] and "count: the name 'web' is given twice" in result['msg']
+    result = run_module(capsys, dict(count=[dict(name='web', report=fixture('no-such-report.json'))]))
+    assert result['failed'] and 'no-such-report.json' in result['msg']
+
+
+def test_images_or_count_is_required(capsys):
+    result = run_module(capsys, dict())
+    assert result['failed'] and 'images' in result['msg'] and 'count' in result['msg']
+
+
 @pytest.mark.parametrize('entry, text', [
     (dict(name='x', patched_report='/p.json'), 'one of the following is required: current_report, current_image'),
     (dict(name='x', current_report='/c.json', current_image='img:1', patched_report='/p.json'),
@@ -270,7 +297,7 @@ def test_documentation_is_valid_yaml():
     assert doc['attributes']['diff_mode']['support'] == 'none'
     assert doc['attributes']['idempotent']['support'] == 'full'
     assert isinstance(examples, list) and examples
-    assert set(returned) == {'decisions', 'summary'}
+    assert set(returned) == {'decisions', 'counts', 'summary'}
 
 
 def _compare_spec(spec, options, where):
