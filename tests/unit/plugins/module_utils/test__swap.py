@@ -1,0 +1,802 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""_swap: the plan, recovery of interrupted swaps and abandon, on an in-memory engine.
+
+Only the engine is faked (FakeEngine below); the journal is the real one, in tmp_path. Swaps that a
+crash interrupts are made by the real Swapper.execute, with the fake engine raising Crash (a
+BaseException, as the end of the process would be) at a known call.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+
+import pytest
+
+from ansible_collections.patchops.containers.plugins.module_utils import _swap
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError
+from ansible_collections.patchops.containers.plugins.module_utils._journal import Journal
+from ansible_collections.patchops.containers.plugins.module_utils._swap import SwapError, Swapper
+
+ENGINE_ID = 'Q3ZK:7NVD:XW4E:MJ2R:5TQY:HB6C:LF3A:PU8G:D2SN:ER7K:WJ4V:OC5M'
+WHERE = 'lab1 (unix:///var/run/docker.sock)'
+WEB_V1, WEB_V2 = 'registry.example.com/shop/web:1.4.1', 'registry.example.com/shop/web:1.4.2'
+BUSYBOX = 'registry.example.com/base/busybox:1.36'
+
+
+def hexid(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+IMAGES = {WEB_V1: 'sha256:' + hexid('web-1.4.1'), WEB_V2: 'sha256:' + hexid('web-1.4.2'),
+          BUSYBOX: 'sha256:' + hexid('busybox-1.36'), 'registry.example.com/base/busybox:1.37': 'sha256:' + hexid('bb')}
+
+
+class Crash(BaseException):
+    """The module process ends here (killed, SSH lost): nothing after it runs, not even except Exception."""
+
+
+# -- the fake engine -------------------------------------------------------------------------------
+
+
+class FakeAPI:
+    """The SDK's low-level client, as far as the swap engine uses it. ``fail[method]`` is a function of
+    the call's arguments that returns an exception to raise (or None to go ahead)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.calls = []
+        self.fail = {}
+
+    def _call(self, method, *args):
+        self.calls.append((method,) + args)
+        check = self.fail.get(method)
+        exc = check(*args) if check else None
+        if exc is not None:
+            raise exc
+
+    def _get(self, cid):
+        found = self.engine.lookup(cid)
+        if found is None:
+            raise EngineError('no such container: %s' % cid)
+        return found
+
+    def containers(self, all=False):
+        self._call('containers')
+        return [{'Id': c['Id'], 'Names': ['/' + c['Name'].lstrip('/')], 'Image': c['Config']['Image'],
+                 'ImageID': c['Image'], 'Labels': dict(c['Config'].get('Labels') or {}),
+                 'State': c['State']['Status']}
+                for c in self.engine.containers.values() if all or c['State']['Running']]
+
+    def top(self, cid):
+        self._call('top', cid)
+        return {'Titles': ['UID', 'PID', 'PPID', 'CMD'], 'Processes': []}
+
+    def rename(self, cid, name):
+        self._call('rename', cid, name)
+        container = self._get(cid)
+        if any(c['Name'] == '/' + name and c['Id'] != container['Id'] for c in self.engine.containers.values()):
+            raise EngineError('rename %s: the name %s is already in use' % (cid, name))
+        container['Name'] = '/' + name
+
+    def start(self, cid):
+        self._call('start', cid)
+        self._get(cid)['State'].update(Running=True, Paused=False, Status='running', ExitCode=0)
+
+    def stop(self, cid, timeout=None):
+        self._call('stop', cid)
+        self._get(cid)['State'].update(Running=False, Paused=False, Status='exited', ExitCode=0)
+
+    def restart(self, cid, timeout=None):
+        self._call('restart', cid)
+        self._get(cid)['State'].update(Running=True, Paused=False, Status='running')
+
+    def pause(self, cid):
+        self._call('pause', cid)
+        self._get(cid)['State'].update(Paused=True, Status='paused')
+
+    def unpause(self, cid):
+        self._call('unpause', cid)
+        self._get(cid)['State'].update(Paused=False, Status='running')
+
+    def remove_container(self, cid, v=False, force=False):
+        self._call('remove_container', cid)
+        container = self._get(cid)
+        if container['State']['Running'] and not force:
+            raise EngineError('cannot remove a running container')
+        del self.engine.containers[container['Id']]
+
+    def create_container_from_config(self, body, name=None):
+        self._call('create_container_from_config', name)
+        body = copy.deepcopy(body)
+        image = self.engine.find_image(body['Image'])
+        if image is None:
+            raise EngineError('no such image: %s' % body['Image'])
+        if self.engine.lookup(name) is not None:
+            raise EngineError('Conflict. The container name "/%s" is already in use' % name)
+        cid = hexid('%s-%d' % (name, len(self.calls)))
+        host = body.pop('HostConfig')
+        endpoints = (body.pop('NetworkingConfig', None) or {}).get('EndpointsConfig') or {}
+        networks = {net: dict(ep, Aliases=(ep.get('Aliases') or []) + [cid[:12]], IPAddress='', MacAddress='')
+                    for net, ep in endpoints.items()}
+        self.engine.containers[cid] = {
+            'Id': cid, 'Name': '/' + name, 'Image': image['Id'], 'Config': body, 'HostConfig': host,
+            'State': {'Status': 'created', 'Running': False, 'Paused': False, 'ExitCode': 0},
+            'Mounts': [], 'NetworkSettings': {'Networks': networks}}
+        self.engine.created.append(name)
+        return {'Id': cid, 'Warnings': []}
+
+    def connect_container_to_network(self, cid, network, **kw):
+        self._call('connect_container_to_network', cid, network)
+        self._get(cid)['NetworkSettings']['Networks'][network] = {'Aliases': kw.get('aliases'), 'Links': kw.get('links')}
+
+    def disconnect_container_from_network(self, cid, network):
+        self._call('disconnect_container_from_network', cid, network)
+        self._get(cid)['NetworkSettings']['Networks'].pop(network, None)
+
+    def inspect_network(self, network):
+        raise EngineError('inspect network %s: not on this fake' % network)
+
+
+class FakeEngine:
+    docker_host = 'unix:///var/run/docker.sock'
+
+    def __init__(self):
+        self.info = {'ID': ENGINE_ID, 'Name': 'lab1'}
+        self.containers = {}
+        self.images = {}
+        self.created = []
+        self.api = FakeAPI(self)
+        for ref, image_id in IMAGES.items():
+            self.images[image_id] = {'Id': image_id, 'RepoTags': [ref], 'RepoDigests': [ref.split(':')[0] + '@sha256:' + hexid(ref)],
+                                     'Config': {'Env': ['PATH=/usr/bin:/bin'], 'Cmd': ['serve'], 'Labels': {}}}
+
+    def call(self, what, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    def lookup(self, ref):
+        """The stored container for a name, an ID or a unique ID prefix (not a copy)."""
+        ref = (ref or '').lstrip('/')
+        if ref in self.containers:
+            return self.containers[ref]
+        for container in self.containers.values():
+            if container['Name'] == '/' + ref:
+                return container
+        hits = [c for cid, c in self.containers.items() if len(ref) >= 4 and cid.startswith(ref)]
+        return hits[0] if len(hits) == 1 else None
+
+    def find_container(self, ref):
+        found = self.lookup(ref)
+        return copy.deepcopy(found) if found else None
+
+    def find_image(self, ref):
+        if ref in self.images:
+            return copy.deepcopy(self.images[ref])
+        for image in self.images.values():
+            if ref in image['RepoTags'] or ref in image['RepoDigests']:
+                return copy.deepcopy(image)
+        return None
+
+    def add(self, name, image=WEB_V1, running=True, network='frontend', host=None, labels=None):
+        cid = hexid(name)
+        host_config = {'Binds': None, 'NetworkMode': network, 'IpcMode': 'private', 'PidMode': '', 'PortBindings': {},
+                       'RestartPolicy': {'Name': 'unless-stopped', 'MaximumRetryCount': 0}, 'AutoRemove': False,
+                       'Links': None, 'VolumesFrom': None, 'ContainerIDFile': ''}
+        host_config.update(host or {})
+        mode = host_config['NetworkMode']
+        networks = {} if mode.startswith('container:') or mode in ('host', 'none') else {
+            'bridge' if mode == 'default' else mode: {
+                'IPAMConfig': None, 'Links': None, 'Aliases': None if mode == 'default' else [name, cid[:12]],
+                'IPAddress': '172.28.0.%d' % (len(self.containers) + 2), 'MacAddress': '02:42:ac:1c:00:%02x' % (len(self.containers) + 2),
+                'DriverOpts': None}}
+        self.containers[cid] = {
+            'Id': cid, 'Name': '/' + name, 'Image': IMAGES[image],
+            'Config': {'Hostname': cid[:12], 'Env': ['PATH=/usr/bin:/bin'], 'Cmd': ['serve'], 'Image': image,
+                       'Labels': dict(labels or {})},
+            'HostConfig': host_config,
+            'State': {'Status': 'running' if running else 'exited', 'Running': running, 'Paused': False, 'ExitCode': 0},
+            'Mounts': [], 'NetworkSettings': {'Networks': networks}}
+        return cid
+
+    def by_name(self, name):
+        return self.lookup(name)
+
+    def names(self):
+        return sorted(c['Name'].lstrip('/') for c in self.containers.values())
+
+
+PARAMS = {'strategy': 'stop-first', 'force_start_first': False, 'rollback': 'auto', 'keep_old': False,
+          'stop_timeout': 10, 'parallel': 1, 'drain_seconds': 0.0, 'on_failure': 'stop', 'lock_timeout': 0,
+          'wait_health': True, 'verify_timeout': 1, 'settle': 0.0, 'probes': [], 'pull': 'never',
+          'use_stage_manifest': False}
+
+
+@pytest.fixture
+def engine():
+    return FakeEngine()
+
+
+@pytest.fixture
+def journal(tmp_path):
+    return Journal(str(tmp_path), ENGINE_ID)
+
+
+@pytest.fixture
+def verified(monkeypatch):
+    """verify() as _swap imported it: every container is healthy unless its ID is in ``failing``."""
+    state = {'calls': [], 'failing': set()}
+
+    def fake_verify(engine, container_id, probes, wait_health=True, timeout=60, settle=2.0):
+        state['calls'].append(container_id)
+        if container_id in state['failing']:
+            return False, [{'type': 'health', 'ok': False, 'output': 'container is unhealthy'}]
+        return True, [{'type': 'health', 'ok': True, 'output': 'healthy'}]
+
+    monkeypatch.setattr(_swap, 'verify', fake_verify)
+    return state
+
+
+@pytest.fixture
+def swapper(engine, journal, tmp_path, verified):
+    return make_swapper(engine, journal, tmp_path)
+
+
+def make_swapper(engine, journal, tmp_path, check_mode=False, **params):
+    return Swapper(engine, journal, dict(PARAMS, state_dir=str(tmp_path), **params), check_mode=check_mode)
+
+
+def target(name, image=WEB_V2, **extra):
+    return dict({'name': name, 'image': image}, **extra)
+
+
+def summary(plan):
+    return [(p['container'], p['action'], p['group'], p['reason'], p['strategy']) for p in plan]
+
+
+# -- plan -----------------------------------------------------------------------------------------
+
+
+def test_plan_one_container(engine, swapper):
+    cid = engine.add('web')
+    plan = swapper.plan([target('web')])
+    assert len(plan) == 1
+    entry = plan[0]
+    assert {k: v for k, v in entry.items() if k != 'stop'} == {
+        'container': 'web', 'order': 1, 'reason': 'patch', 'action': 'recreate', 'group': 'web',
+        'old_id': cid, 'old_image': WEB_V1, 'old_image_id': IMAGES[WEB_V1],
+        'old_digests': ['registry.example.com/shop/web@sha256:' + hexid(WEB_V1)],
+        'new_image': WEB_V2, 'new_image_id': IMAGES[WEB_V2],
+        'new_digests': ['registry.example.com/shop/web@sha256:' + hexid(WEB_V2)],
+        'strategy': 'stop-first', 'was_running': True, 'was_paused': False, 'depends_on': [],
+        'stop_timeout': 10}
+    assert entry['stop']['stop_signal'] == 'SIGTERM'
+    assert entry['stop']['kill_risk'] is False
+    assert engine.created == []  # a plan changes nothing
+    assert not any(c[0] in ('stop', 'rename', 'remove_container', 'start') for c in engine.api.calls)
+
+
+def test_plan_by_container_id(engine, swapper):
+    cid = engine.add('web')
+    assert summary(swapper.plan([target(cid)])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
+
+
+def test_plan_current_image_is_none(engine, swapper):
+    engine.add('web', image=WEB_V2)
+    plan = swapper.plan([target('web')])
+    assert summary(plan) == [('web', 'none', 'web', 'patch', 'stop-first')]
+    assert 'stop' not in plan[0]
+
+
+def test_plan_empty_targets_refused(swapper):
+    with pytest.raises(SwapError) as info:
+        swapper.plan([])
+    assert info.value.msg == 'containers is empty: name at least one container to patch'
+
+
+@pytest.mark.parametrize('key, value, what', [
+    ('NetworkMode', 'container:{id}', 'network namespace'),
+    ('NetworkMode', 'container:web', 'network namespace'),
+    ('IpcMode', 'container:{id}', 'IPC namespace'),
+    ('PidMode', 'container:{short}', 'PID namespace'),
+    ('Links', ['/web:/sidecar/app'], 'link'),
+])
+def test_plan_adds_a_follower_after_its_provider(engine, swapper, key, value, what):
+    cid = engine.add('web')
+    if isinstance(value, str):
+        value = value.format(id=cid, short=cid[:12])
+    engine.add('sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
+    engine.add('other', image=BUSYBOX)
+    plan = swapper.plan([target('web')])
+    assert summary(plan) == [
+        ('web', 'recreate', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'recreate', 'web', 'follows web (%s)' % what, 'stop-first'),
+    ]
+    follower = plan[1]
+    # The follower keeps its own image (named as it was configured: the name still means that image).
+    assert (follower['new_image'], follower['new_image_id']) == (BUSYBOX, IMAGES[BUSYBOX])
+    assert follower['old_image_id'] == follower['new_image_id']
+    assert follower['depends_on'] == ['web']
+    assert [p['order'] for p in plan] == [1, 2]
+
+
+def test_plan_followers_transitively_in_one_group(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    engine.add('debug', image=BUSYBOX, host={'PidMode': 'container:sidecar'}, network='none')
+    plan = swapper.plan([target('web')])
+    assert summary(plan) == [
+        ('web', 'recreate', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'recreate', 'web', 'follows web (network namespace)', 'stop-first'),
+        ('debug', 'recreate', 'web', 'follows sidecar (PID namespace)', 'stop-first'),
+    ]
+
+
+def test_plan_follower_whose_tag_moved_is_named_by_image_id(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    engine.images[IMAGES[BUSYBOX]]['RepoTags'] = []  # busybox:1.36 no longer means the image it runs
+    plan = swapper.plan([target('web')])
+    assert plan[1]['new_image'] == IMAGES[BUSYBOX]
+
+
+def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
+    """A follower that is a target on its current image is recreated all the same, as a follower."""
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    plan = swapper.plan([target('web'), target('sidecar', image=BUSYBOX)])
+    assert summary(plan) == [
+        ('web', 'recreate', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'recreate', 'web', 'follows web (network namespace)', 'stop-first'),
+    ]
+
+
+def test_plan_follower_that_is_patched_too_keeps_its_reason(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    plan = swapper.plan([target('sidecar', image='registry.example.com/base/busybox:1.37'), target('web')])
+    assert summary(plan) == [
+        ('web', 'recreate', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'recreate', 'web', 'patch', 'stop-first'),
+    ]
+    assert plan[1]['new_image_id'] == IMAGES['registry.example.com/base/busybox:1.37']
+
+
+def test_plan_follower_not_added_when_the_provider_is_current(engine, swapper):
+    cid = engine.add('web', image=WEB_V2)
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    assert summary(swapper.plan([target('web')])) == [('web', 'none', 'web', 'patch', 'stop-first')]
+
+
+def test_plan_dependent_patched_alone_leaves_its_provider(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    plan = swapper.plan([target('sidecar', image='registry.example.com/base/busybox:1.37')])
+    assert summary(plan) == [('sidecar', 'recreate', 'sidecar', 'patch', 'stop-first')]
+
+
+def test_plan_endpoint_link_is_not_followed(engine, swapper):
+    engine.add('db')
+    engine.add('api', image=BUSYBOX)
+    engine.containers[hexid('api')]['NetworkSettings']['Networks']['frontend']['Links'] = ['db:database']
+    plan = swapper.plan([target('db')])
+    assert summary(plan) == [('db', 'recreate', 'db', 'patch', 'stop-first')]
+
+
+def test_plan_start_first_on_a_provider_refused(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    with pytest.raises(SwapError) as info:
+        swapper.plan([target('web', strategy='start-first')])
+    assert info.value.msg == ('container web cannot be patched start-first: sidecar follows it (they are recreated '
+                              'after it, stop-first); use stop-first or auto')
+    assert info.value.details == {'changed': False}
+
+
+def test_plan_start_first_on_a_provider_with_two_followers_refused(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    engine.add('worker', image=BUSYBOX, network='default', host={'Links': ['/web:/worker/web']})
+    with pytest.raises(SwapError) as info:
+        make_swapper(engine, swapper.journal, swapper.params['state_dir'], strategy='start-first').plan([target('web')])
+    assert info.value.msg.startswith('container web cannot be patched start-first: sidecar, worker follow it ')
+
+
+def test_plan_auto_on_a_provider_is_stop_first(engine, swapper):
+    cid = engine.add('web')
+    engine.add('api')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    plan = swapper.plan([target('web', strategy='auto'), target('api', strategy='auto')])
+    assert summary(plan) == [
+        ('web', 'recreate', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'recreate', 'web', 'follows web (network namespace)', 'stop-first'),
+        ('api', 'recreate', 'api', 'patch', 'start-first'),  # nothing pinned, no followers
+    ]
+
+
+def test_plan_auto_with_pinned_identity_or_writable_storage_is_stop_first(engine, swapper):
+    engine.add('web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
+    engine.add('db')
+    engine.containers[hexid('db')]['Mounts'] = [{'Type': 'volume', 'Name': 'db-data', 'Destination': '/var/lib/db', 'RW': True}]
+    plan = swapper.plan([target('web', strategy='auto'), target('db', strategy='auto')])
+    assert [(p['container'], p['strategy']) for p in plan] == [('web', 'stop-first'), ('db', 'stop-first')]
+
+
+def test_plan_start_first_with_pinned_identity_refused(engine, swapper):
+    engine.add('web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
+    with pytest.raises(SwapError) as info:
+        swapper.plan([target('web', strategy='start-first')])
+    assert info.value.msg == ('container web cannot be patched start-first: it publishes host port(s) for 8080/tcp '
+                              '(both would clash); use stop-first, or force_start_first')
+    forced = make_swapper(engine, swapper.journal, swapper.params['state_dir'], force_start_first=True)
+    assert forced.plan([target('web', strategy='start-first')])[0]['strategy'] == 'start-first'
+
+
+def test_plan_unknown_temporary_and_rm_refused_together(engine, swapper):
+    engine.add('web-patchops-old')
+    engine.add('api-patchops-new')
+    engine.add('job', host={'AutoRemove': True})
+    engine.add('web2')
+    with pytest.raises(SwapError) as info:
+        swapper.plan([target('nosuch'), target('web-patchops-old'), target('api-patchops-new'), target('job'),
+                      target('web2')])
+    assert info.value.msg == '; '.join([
+        "container 'nosuch' not found on %s" % WHERE,
+        'container web-patchops-old is a patchops temporary; run again to recover it first',
+        'container api-patchops-new is a patchops temporary; run again to recover it first',
+        'container job runs with --rm (AutoRemove): stopping it would delete it, so it cannot be swapped safely; '
+        'recreate it without --rm first',
+    ])
+    assert info.value.details == {'changed': False}
+    assert engine.created == []
+
+
+def test_plan_missing_image_refused(engine, swapper):
+    engine.add('web')
+    with pytest.raises(SwapError) as info:
+        swapper.plan([target('web', image='registry.example.com/shop/web:9.9')])
+    assert info.value.msg == ('image registry.example.com/shop/web:9.9 is not on %s: stage it first with '
+                              'patchops.containers.image_stage, or set pull: missing' % WHERE)
+
+
+def test_plan_temporaries_are_not_followers(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar-patchops-old', image=BUSYBOX, network='container:%s' % cid)
+    assert summary(swapper.plan([target('web')])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
+
+
+def test_plan_dependency_order(engine, swapper):
+    engine.add('web', labels={'patchops.depends-on': 'api'})
+    engine.add('api', labels={'patchops.depends-on': 'db'})
+    engine.add('db')
+    engine.add('cache')
+    plan = swapper.plan([target('web'), target('cache'), target('api'), target('db')])
+    assert [(p['container'], p['order'], p['depends_on']) for p in plan] == [
+        ('db', 1, []), ('api', 2, ['db']), ('web', 3, ['api']), ('cache', 4, [])]
+    assert [p['group'] for p in plan] == ['db', 'api', 'web', 'cache']
+
+
+def test_plan_group_runs_where_its_provider_comes(engine, swapper):
+    engine.add('db')
+    cid = engine.add('web', labels={'patchops.depends-on': 'db'})
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    plan = swapper.plan([target('web'), target('db')])
+    assert [(p['container'], p['group']) for p in plan] == [('db', 'db'), ('web', 'web'), ('sidecar', 'web')]
+
+
+def test_plan_dependency_cycle_refused(engine, swapper):
+    engine.add('a', labels={'patchops.depends-on': 'b'})
+    engine.add('b', labels={'patchops.depends-on': 'a'})
+    with pytest.raises(SwapError) as info:
+        swapper.plan([target('a'), target('b')])
+    assert info.value.msg == 'dependency cycle between containers: a -> b -> a'
+
+
+def test_plan_blocked_when_unresolved_names_a_member(engine, swapper):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    engine.add('api')
+    swapper.unresolved['sidecar'] = {'container': 'sidecar', 'action': 'unresolved', 'step': 'start_new',
+                                     'run': 'r1', 'error': 'start: no such file', 'state': 'sidecar is stopped'}
+    plan = swapper.plan([target('web'), target('api')])
+    assert summary(plan) == [
+        ('web', 'blocked', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'blocked', 'web', 'follows web (network namespace)', 'stop-first'),
+        ('api', 'recreate', 'api', 'patch', 'stop-first'),
+    ]
+    message = swapper.unresolved_message('sidecar')
+    assert plan[0]['blocked_by'] == plan[1]['blocked_by'] == message
+    assert message == (
+        'the interrupted swap of sidecar on %s (step start_new) could not be recovered: start: no such file. '
+        'State: sidecar is stopped. Fix the cause and run again (every run retries the recovery first), or put '
+        'sidecar right by hand and close the entry with patchops.containers.container_rollback abandon: [sidecar]'
+        % WHERE)
+    assert 'blocked_by' not in plan[2]
+
+
+def test_plan_stopped_and_paused_recorded(engine, swapper):
+    engine.add('web', running=False)
+    engine.add('api')
+    engine.containers[hexid('api')]['State'].update(Paused=True, Status='paused')
+    plan = swapper.plan([target('web'), target('api')])
+    assert [(p['was_running'], p['was_paused']) for p in plan] == [(False, False), (True, True)]
+
+
+def test_plan_stop_timeout_of_the_target_or_the_container(engine, swapper):
+    engine.add('web')
+    engine.add('api')
+    engine.containers[hexid('api')]['Config']['StopTimeout'] = 30
+    plan = swapper.plan([target('web', stop_timeout=3), target('api')])
+    assert [p['stop_timeout'] for p in plan] == [3, 30]
+
+
+# -- execute (the states recovery starts from) --------------------------------------------------------
+
+
+def test_execute_stop_first_swap(engine, swapper, journal, verified):
+    old = engine.add('web')
+    result = swapper.execute(swapper.plan([target('web')]))
+    new = engine.by_name('web')
+    assert new['Id'] != old and new['Image'] == IMAGES[WEB_V2] and new['State']['Running']
+    assert engine.names() == ['web']
+    assert verified['calls'] == [new['Id']]
+    assert [(r['container'], r['outcome'], r['new_id']) for r in result] == [('web', 'patched', new['Id'])]
+    last = journal.load('web')['swaps'][-1]
+    assert (last['step'], last['outcome'], last['verified']) == ('done', 'patched', True)
+    assert [h['step'] for h in last['history']] == [
+        'planned', 'stop_old', 'rename_old', 'create_new', 'created_new', 'start_new', 'verify', 'verified',
+        'remove_old', 'done']
+
+
+def test_execute_group_provider_and_follower(engine, swapper, verified):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid, host={'IpcMode': 'container:%s' % cid})
+    result = swapper.execute(swapper.plan([target('web')]))
+    assert [(r['container'], r['outcome']) for r in result] == [('web', 'patched'), ('sidecar', 'recreated')]
+    sidecar = engine.by_name('sidecar')
+    assert sidecar['HostConfig']['NetworkMode'] == 'container:web'  # by name: survives the next swap of web
+    assert sidecar['HostConfig']['IpcMode'] == 'container:web'
+    assert engine.created == ['web', 'sidecar']
+    stops = [c[1] for c in engine.api.calls if c[0] == 'stop']
+    assert stops == [hexid('sidecar'), cid]  # followers stopped first
+
+
+def interrupt(engine, swapper, targets, method, when=lambda *args: True):
+    """Run the plan of ``targets`` until the engine call ``method`` (for which ``when`` holds) ends the process."""
+    engine.api.fail[method] = lambda *args: Crash() if when(*args) else None
+    with pytest.raises(Crash):
+        swapper.execute(swapper.plan(targets))
+    del engine.api.fail[method]
+
+
+def fresh(engine, journal, tmp_path, **params):
+    """The next run: a new Swapper on the same engine and journal, engine calls counted from here."""
+    engine.api.calls = []
+    engine.created = []
+    return make_swapper(engine, journal, tmp_path, **params)
+
+
+# -- recover ------------------------------------------------------------------------------------------
+
+
+def test_recover_nothing_pending(swapper):
+    assert swapper.recover() == []
+
+
+def test_recover_verified_swap_is_finished(engine, swapper, journal, tmp_path):
+    old = engine.add('web')
+    interrupt(engine, swapper, [target('web')], 'remove_container', lambda cid: cid == old)
+    new_id = journal.load('web')['swaps'][-1]['new_id']
+    assert engine.names() == ['web', 'web-patchops-old']
+
+    again = fresh(engine, journal, tmp_path)
+    assert again.recover() == [{'container': 'web', 'step': 'remove_old', 'action': 'finished'}]
+    assert engine.names() == ['web']
+    assert engine.by_name('web')['Id'] == new_id and engine.by_name('web')['State']['Running']
+    last = journal.load('web')['swaps'][-1]
+    assert (last['step'], last['outcome']) == ('done', 'patched')
+    assert journal.pending() == []
+    assert again.unresolved == {}
+
+
+def test_recover_start_first_verified_before_rename(engine, journal, tmp_path, verified):
+    old = engine.add('api')
+    swapper = make_swapper(engine, journal, tmp_path)
+    interrupt(engine, swapper, [target('api', strategy='start-first')], 'stop', lambda cid: cid == old)
+    assert journal.load('api')['swaps'][-1]['verified'] is True
+    assert engine.names() == ['api', 'api-patchops-new']
+
+    again = fresh(engine, journal, tmp_path)
+    assert again.recover() == [{'container': 'api', 'step': 'stop_old', 'action': 'finished'}]
+    assert engine.names() == ['api']
+    assert engine.by_name('api')['Image'] == IMAGES[WEB_V2]
+    assert engine.by_name('api')['State']['Running']
+
+
+def test_recover_unverified_swap_is_rolled_back(engine, swapper, journal, tmp_path, verified):
+    old = engine.add('web')
+    interrupt(engine, swapper, [target('web')], 'start', lambda cid: cid != old)
+    assert journal.load('web')['swaps'][-1]['step'] == 'start_new'
+    verified['calls'].clear()
+
+    again = fresh(engine, journal, tmp_path)
+    assert again.recover() == [{'container': 'web', 'step': 'start_new', 'action': 'rolled_back'}]
+    assert engine.names() == ['web']
+    back = engine.by_name('web')
+    assert back['Id'] == old and back['State']['Running']  # the same container
+    assert verified['calls'] == [old]
+    last = journal.load('web')['swaps'][-1]
+    assert (last['step'], last['outcome'], last['failure']) == ('rolled_back', 'rolled_back', 'interrupted at step start_new')
+
+
+def test_recover_before_the_container_was_touched_restarts_it(engine, swapper, journal, tmp_path):
+    """An engine crash stops every container: one whose turn had not come is started again."""
+    old = engine.add('web')
+    interrupt(engine, swapper, [target('web')], 'stop')
+    assert journal.load('web')['swaps'][-1]['step'] == 'stop_old'
+    engine.containers[old]['State'].update(Running=False, Status='exited')
+
+    again = fresh(engine, journal, tmp_path)
+    assert again.recover() == [{'container': 'web', 'step': 'stop_old', 'action': 'rolled_back'}]
+    assert engine.by_name('web')['Id'] == old and engine.by_name('web')['State']['Running']
+    assert engine.created == []
+
+
+def test_recover_rolling_back_is_rolled_back_even_if_verified(engine, swapper, journal, tmp_path):
+    """Verified, then the removal of the old one failed and the rollback began; the process ended in it."""
+    old = engine.add('web')
+    removals = []
+
+    def remove(cid):
+        removals.append(cid)
+        if len(removals) == 1:
+            return EngineError('remove old web: the engine answered: device or resource busy')
+        return Crash()  # removing the new container on the way back
+
+    engine.api.fail['remove_container'] = remove
+    with pytest.raises(Crash):
+        swapper.execute(swapper.plan([target('web')]))
+    del engine.api.fail['remove_container']
+    last = journal.load('web')['swaps'][-1]
+    assert (last['verified'], last['rolling_back'], last['step']) == (True, True, 'rollback')
+
+    again = fresh(engine, journal, tmp_path)
+    assert again.recover() == [{'container': 'web', 'step': 'rollback', 'action': 'rolled_back'}]
+    assert engine.names() == ['web']
+    assert engine.by_name('web')['Id'] == old and engine.by_name('web')['State']['Running']
+    assert journal.load('web')['swaps'][-1]['outcome'] == 'rolled_back'
+
+
+def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, journal, tmp_path):
+    cid = engine.add('web')
+    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    sidecar_old = hexid('sidecar')
+    interrupt(engine, swapper, [target('web')], 'start',
+              lambda c: c not in (cid, sidecar_old) and engine.containers[c]['Name'] == '/sidecar')
+    # web was started and verified (its verified mark is the group's, once all are), sidecar was being started.
+    steps = {n: journal.load(n)['swaps'][-1]['step'] for n in ('web', 'sidecar')}
+    assert steps == {'web': 'verify', 'sidecar': 'start_new'}
+
+    again = fresh(engine, journal, tmp_path)
+    assert again.recover() == [
+        {'container': 'web', 'step': 'verify', 'action': 'rolled_back'},
+        {'container': 'sidecar', 'step': 'start_new', 'action': 'rolled_back'},
+    ]
+    assert journal.load('sidecar')['swaps'][-1]['failure'] == 'interrupted at step web: verify, sidecar: start_new'
+    assert engine.names() == ['sidecar', 'web']
+    assert engine.by_name('web')['Id'] == cid and engine.by_name('sidecar')['Id'] == sidecar_old
+    starts = [c[1] for c in engine.api.calls if c[0] == 'start']
+    assert starts == [cid, sidecar_old]  # provider first
+
+
+def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine, swapper, journal, tmp_path):
+    api_old = engine.add('api')
+    web_old = engine.add('web')
+    interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != api_old)
+    interrupt(engine, fresh(engine, journal, tmp_path), [target('web')], 'remove_container', lambda cid: cid == web_old)
+
+    again = fresh(engine, journal, tmp_path)
+    error = ('restart old api: the engine at unix:///var/run/docker.sock answered: error while creating mount source '
+             'path "/srv/api/conf": no such file or directory')
+    engine.api.fail['start'] = lambda cid: EngineError(error) if cid == api_old else None
+    done = again.recover()
+    state = ('api is %s (the container from before the patch), image %s, exited' % (api_old[:12], WEB_V1))
+    run = journal.load('api')['swaps'][-1]['run']
+    assert done == [
+        {'container': 'api', 'action': 'unresolved', 'step': 'start_new', 'run': run, 'error': error, 'state': state},
+        {'container': 'web', 'step': 'remove_old', 'action': 'finished'},
+    ]
+    assert again.unresolved == {'api': done[0]}
+    last = journal.load('api')['swaps'][-1]
+    assert (last['step'], last['recovery_error'], last.get('outcome')) == ('recovery_failed', error, None)
+    assert [name for name, dummy in journal.pending()] == ['api']  # retried by the next run
+    assert journal.load('web')['swaps'][-1]['outcome'] == 'patched'
+
+    # Until it is settled, a plan leaves it alone and says why.
+    plan = again.plan([target('api'), target('web')])
+    assert [(p['container'], p['action']) for p in plan] == [('api', 'blocked'), ('web', 'none')]
+    assert plan[0]['blocked_by'] == again.unresolved_message('api')
+
+
+def test_recover_retried_by_the_next_run(engine, swapper, journal, tmp_path):
+    old = engine.add('api')
+    interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
+    engine.api.fail['start'] = lambda cid: EngineError('start failed')
+    assert fresh(engine, journal, tmp_path).recover()[0]['action'] == 'unresolved'
+    del engine.api.fail['start']
+    assert fresh(engine, journal, tmp_path).recover() == [
+        {'container': 'api', 'step': 'recovery_failed', 'action': 'rolled_back'}]
+    assert engine.by_name('api')['Id'] == old and engine.by_name('api')['State']['Running']
+
+
+def test_recover_check_mode_changes_nothing(engine, swapper, journal, tmp_path):
+    old = engine.add('web')
+    interrupt(engine, swapper, [target('web')], 'start', lambda cid: cid != old)
+    before = open(journal.path('web')).read()
+    names = engine.names()
+    checking = fresh(engine, journal, tmp_path, check_mode=True)
+    assert checking.recover() == [{'container': 'web', 'action': 'would recover', 'step': 'start_new'}]
+    assert open(journal.path('web')).read() == before
+    assert engine.names() == names
+    assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
+
+
+# -- abandon ------------------------------------------------------------------------------------------
+
+
+def test_abandon_nothing(swapper):
+    assert swapper.abandon([]) == []
+
+
+def test_abandon_unknown_name_refused(engine, swapper, journal, tmp_path):
+    with pytest.raises(SwapError) as info:
+        swapper.abandon(['web'])
+    assert info.value.msg == 'the journal on %s has no unfinished swap of web to abandon (unfinished: none)' % WHERE
+    old = engine.add('api')
+    interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
+    with pytest.raises(SwapError) as info:
+        fresh(engine, journal, tmp_path).abandon(['web', 'db', 'api'])
+    assert info.value.msg == ('the journal on %s has no unfinished swap of web, db to abandon (unfinished: api)' % WHERE)
+    assert info.value.details == {'changed': False}
+
+
+def test_abandon_check_mode_writes_nothing(engine, swapper, journal, tmp_path):
+    old = engine.add('api')
+    interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
+    before = open(journal.path('api')).read()
+    new_id = journal.load('api')['swaps'][-1]['new_id']
+    out = fresh(engine, journal, tmp_path, check_mode=True).abandon(['api'])
+    state = ('api is %s (the new container), image %s, created; api-patchops-old is %s (the container from before '
+             'the patch), image %s, exited' % (new_id[:12], WEB_V2, old[:12], WEB_V1))
+    assert out == [{'container': 'api', 'step': 'start_new', 'state': state, 'action': 'would abandon'}]
+    assert open(journal.path('api')).read() == before
+    assert sorted(os.listdir(journal.dir)) == ['api.json']
+
+
+def test_abandon_closes_the_entry_without_touching_containers(engine, swapper, journal, tmp_path):
+    old = engine.add('api')
+    interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
+    names = engine.names()
+    again = fresh(engine, journal, tmp_path)
+    out = again.abandon(['api'])
+    assert [(o['container'], o['action']) for o in out] == [('api', 'abandoned')]
+    assert engine.names() == names
+    assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
+    with open(journal.path('api')) as fh:
+        last = json.load(fh)['swaps'][-1]
+    assert (last['step'], last['outcome'], last['abandoned_state']) == ('abandoned', 'abandoned', out[0]['state'])
+    assert journal.pending() == []
+    assert again.recover() == []
+
+
+@pytest.mark.xfail(strict=True, reason="Swapper.abandon reads swap['step'] after journal.record set it to 'abandoned': "
+                                       "the result names the step it closed the entry with, not the one it was at")
+def test_abandon_result_names_the_step_it_was_at(engine, swapper, journal, tmp_path):
+    old = engine.add('api')
+    interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
+    assert fresh(engine, journal, tmp_path, check_mode=True).abandon(['api'])[0]['step'] == 'start_new'
+    assert fresh(engine, journal, tmp_path).abandon(['api'])[0]['step'] == 'start_new'
