@@ -90,7 +90,8 @@ code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;fo
 .batch h3{font-size:14px;margin:0 0 6px}
 .batch ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:8px}
 .batch li{border:1px solid var(--line);border-radius:4px;padding:4px 8px}
-dl.params{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 14px;margin:0}
+dl.params{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:var(--card);
+border:1px solid var(--line);border-radius:6px;padding:10px 14px;margin:0}
 dl.params dt{color:var(--muted)}dl.params dd{margin:0}
 svg.bar{vertical-align:middle}.nowrap{white-space:nowrap}
 ul.plain{margin:0;padding-left:16px}
@@ -562,4 +563,3 @@ def fleet_html(report):
         report.get('generated_at') or '', _int(totals.get('hosts')), _int(totals.get('containers')),
         _int(totals.get('updates_available')))
     return _page('Container inventory', subtitle, '\n'.join(body))
-

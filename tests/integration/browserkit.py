@@ -14,6 +14,7 @@ Every wait is bounded; the browser is killed on exit.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import select
@@ -42,15 +43,23 @@ class Browser:
         self._profile = tempfile.mkdtemp(prefix='patchops-chromium-')
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
+        # Above fd 9 first, so that putting them on 3 and 4 in the child overwrites neither.
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_browser_r, from_browser_w)]
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+
+        def on_3_and_4():
+            os.dup2(ends[0], 3)
+            os.dup2(ends[1], 4)
+
         args = [CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
                 '--no-first-run', '--no-default-browser-check', '--disable-extensions', '--hide-scrollbars',
                 '--user-data-dir=' + self._profile, '--remote-debugging-pipe', 'about:blank']
-        # The shell puts the two pipe ends on fds 3 and 4, where the browser expects them.
-        command = 'exec "$@" 3<&%d 4>&%d' % (to_browser_r, from_browser_w)
-        self._proc = subprocess.Popen(['sh', '-c', command, 'sh'] + args, pass_fds=(to_browser_r, from_browser_w),
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_browser_r)
-        os.close(from_browser_w)
+        # Every other descriptor is close-on-exec; the two dup2 copies are inherited.
+        self._proc = subprocess.Popen(args, close_fds=False, preexec_fn=on_3_and_4,  # pylint: disable=subprocess-popen-preexec-fn
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for fd in ends:
+            os.close(fd)
         return self
 
     def __exit__(self, *exc):

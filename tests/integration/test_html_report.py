@@ -1,0 +1,232 @@
+"""The HTML pages of the reports in headless Chromium: the fleet page from the inventory playbook
+and the run page from patch.yml, both made by the real roles on the lab.
+
+Each page loads with no console error, no exception and no request but itself; its figures are
+those of the JSON report beside it; sorting and filtering work; a `<script>` label is shown as text.
+Screenshots at desktop and phone widths go to build/html-report/ for people to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from browserkit import CHROMIUM, Browser
+from labkit import ROOT
+from patchkit import remove
+
+SHOTS = os.path.join(ROOT, 'build', 'html-report')
+FIXTURES = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'scan')
+DESKTOP = (1280, 900, False)
+PHONE = (390, 844, True)
+EVIL = '<script>window.pwned = 1</script>'
+
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason='chromium is not installed (apt-get install chromium)')
+
+# Read from the page: every figure, and each table's rows as the values their cells sort by.
+FIGURES = "Object.fromEntries([...document.querySelectorAll('[data-figure]')].map(e => [e.dataset.figure, +e.textContent]))"
+ROWS = ("[...document.querySelectorAll('#%s tbody tr')].filter(r => !r.hidden).map(r => [...r.cells].map("
+        "c => c.hasAttribute('data-value') ? c.dataset.value : c.textContent.trim()))")
+
+
+def column(page, table, index):
+    return [row[index] for row in page.evaluate(ROWS % table)]
+
+
+def click_header(page, table, label):
+    page.evaluate("[...document.querySelectorAll('#%s thead th')].find(th => th.textContent === %s).click()"
+                  % (table, json.dumps(label)))
+
+
+def type_filter(page, table, text):
+    page.evaluate("(() => { const i = document.querySelector('input[data-filter=%s]'); i.value = %s;"
+                  " i.dispatchEvent(new Event('input')); })()" % (table, json.dumps(text)))
+
+
+def numbers(values):
+    return [float(v) for v in values]
+
+
+def screenshots(page, name):
+    """Desktop and phone PNGs; the page must not be wider than the phone (tables scroll inside)."""
+    paths = []
+    for label, (width, height, mobile) in (('desktop', DESKTOP), ('phone', PHONE)):
+        paths.append(page.screenshot(os.path.join(SHOTS, '%s-%s.png' % (name, label)), width, height, mobile))
+        assert page.evaluate('document.documentElement.scrollWidth') <= width, label
+    return paths
+
+
+@pytest.fixture
+def fleet(lab, uid, tmp_path):
+    """On two hosts: a Compose-labelled web with a `<script>` label, a worker, a stopped job; an
+    unreachable third host (nothing listens on port 1 of the loopback)."""
+    hosts = lab.hosts[:2]
+    compose = {'com.docker.compose.project': 'shop-' + uid, 'com.docker.compose.service': 'web',
+               'com.docker.compose.project.working_dir': '/srv/shop', 'com.docker.compose.container-number': '1',
+               'com.docker.compose.project.config_files': '/srv/shop/compose.yml'}
+    made = {}
+    for host in hosts:
+        api = lab.pull(host, 'v1')
+        names = ['web-' + uid, 'worker-' + uid, 'job-' + uid]
+        for name in names:
+            labels = dict(compose, note=EVIL) if name.startswith('web') else {'team': 'ops'}
+            cid = api.create_container(lab.image('v1'), name=name, labels=labels)['Id']
+            if not name.startswith('job'):
+                api.start(cid)
+        made[host] = names
+    ghost = tmp_path / 'ghost.ini'
+    ghost.write_text('[docker_hosts]\nghost-%s ansible_host=127.0.0.1 ansible_port=1\n' % uid)
+    yield hosts, str(ghost)
+    for host, names in made.items():
+        remove(lab.engine(host), *names)
+
+
+def test_fleet_page(lab, fleet, uid, tmp_path):
+    hosts, ghost = fleet
+    out = tmp_path / 'reports'
+    runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'inventory.yml'), cmdline=['-i', ghost], extravars={
+        'inventory_hosts': ','.join(hosts + ['ghost-' + uid]),
+        'inventory_report_dir': str(out),
+        'inventory_name_patterns': ['*-' + uid],
+        'inventory_registry_username': lab.registry_user,
+        'inventory_registry_password': lab.registry_password,
+        'inventory_scan_reports': [{'name': 'web-' + uid, 'report': os.path.join(FIXTURES, 'trivy-debian-current.json')}],
+    })
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    report = json.loads((out / 'inventory.json').read_text())
+    assert report['totals']['hosts_unreachable'] == 1 and report['totals']['containers'] == 6
+
+    with Browser() as browser:
+        page = browser.open((out / 'inventory.html').as_uri(), *DESKTOP[:2])
+        assert page.problems == []
+        # The figures are the JSON report's.
+        figures = page.evaluate(FIGURES)
+        for key, value in report['totals'].items():
+            if key in figures:
+                assert figures[key] == value, key
+        assert set(report['totals']) - set(figures) == {'updates_current'}
+        web = report['vulnerabilities']['web-' + uid]
+        assert (figures['critical'], figures['high']) == (web['CRITICAL'], web['HIGH']) and web['CRITICAL'] + web['HIGH']
+        assert column(page, 'hosts', 0) == [h['host'] for h in report['hosts']]
+        assert column(page, 'hosts', 2) == [str(h['summary']['containers']) for h in report['hosts']]
+        assert column(page, 'hosts', 1)[-1] == 'unreachable'
+        images = page.evaluate(ROWS % 'images')
+        assert [(r[0], r[1], r[4], r[5]) for r in images] == [
+            (lab.image('v1'), '6', str(web['CRITICAL']), str(web['HIGH']))]
+        assert page.evaluate(ROWS % 'projects') == [['shop-' + uid, h, '1', 'web', '/srv/shop']
+                                                   for h in sorted(hosts)]
+        # The label is text: shown as written, never run, the page's own script the only one.
+        labels = column(page, 'containers', 7)
+        assert sum('note=' + EVIL in text for text in labels) == 2
+        assert page.evaluate("typeof window.pwned") == 'undefined'
+        assert page.evaluate("document.scripts.length") == 1
+        # Sorting: by name, then the other way; the numbers of the hosts table as numbers.
+        click_header(page, 'containers', 'name')
+        names = column(page, 'containers', 1)
+        assert names == sorted(names, key=str.lower) and len(names) == 6
+        click_header(page, 'containers', 'name')
+        assert column(page, 'containers', 1) == names[::-1]
+        click_header(page, 'hosts', 'containers')
+        assert numbers(column(page, 'hosts', 2)) == sorted(numbers(column(page, 'hosts', 2)))
+        # Filtering: the words typed must all be in the row.
+        type_filter(page, 'containers', 'job-%s %s' % (uid, hosts[1]))
+        assert page.evaluate(ROWS % 'containers') and column(page, 'containers', 0) == [hosts[1]]
+        assert page.evaluate("document.getElementById('containers-count').textContent") == '1 of 6'
+        type_filter(page, 'containers', '')
+        assert len(column(page, 'containers', 0)) == 6
+        for path in screenshots(page, 'fleet'):
+            assert os.path.getsize(path) > 10000
+        assert page.problems == []
+
+
+@pytest.fixture
+def patch_fleet(lab, uid):
+    """web, worker and cache (v1) on lab1..lab3."""
+    hosts = lab.hosts[:3]
+    names = ['web-' + uid, 'worker-' + uid, 'cache-' + uid]
+    for host in hosts:
+        api = lab.pull(host, 'v1', 'v2', 'v2-broken')
+        for name in names:
+            api.start(api.create_container(lab.image('v1'), name=name)['Id'])
+    yield hosts, names
+    for host in hosts:
+        remove(lab.engine(host), *names)
+
+
+def test_run_page(lab, patch_fleet):
+    """One host per batch: lab1 patched (cache refused by the scan gate), lab2's worker broken (rolled
+    back, web restored by the handlers), lab3 never attempted (failure budget 0)."""
+    hosts, (web, worker, cache) = patch_fleet
+    reports = os.path.join(SHOTS, 'reports')  # kept for people to open, like the screenshots
+    shutil.rmtree(reports, ignore_errors=True)
+    targets = [{'name': n, 'image': lab.image('v2')} for n in (web, worker, cache)]
+    runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'patch.yml'), extravars={
+        'patchops_hosts': ','.join(hosts),
+        'patchops_targets': targets,
+        'patchops_targets_by_host': {hosts[1]: [targets[0], {'name': worker, 'image': lab.image('v2-broken')}]},
+        'patchops_serial': [1],
+        'report_dir': reports,
+        'pretest_min_free_bytes': 1,
+        'rollout_verify_timeout': 20,
+        'rollout_scan_reports': [{'name': cache, 'current_report': os.path.join(FIXTURES, 'trivy-alpine-current.json'),
+                                  'patched_report': os.path.join(FIXTURES, 'trivy-alpine-patched-critical.json')}],
+    })
+    assert runner.rc != 0
+    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+    artifact = stats['artifact_data']['patchops_patch']
+    with open(artifact['report']) as fh:
+        report = json.load(fh)
+    summary = report['summary']
+    said = json.dumps([summary['hosts']] + [(r['host'], r['status'], r['message'], [
+        (c['container'], c['outcome'], c.get('failure')) for c in r['containers']]) for r in report['hosts']])
+    assert summary['hosts']['not_attempted'] == [hosts[2]] and summary['hosts']['rolled_back'] == [hosts[1]], said
+    page_path = os.path.join(os.path.dirname(artifact['report']), 'report.html')
+
+    with Browser() as browser:
+        page = browser.open('file://' + page_path, *DESKTOP[:2])
+        assert page.problems == []
+        figures = page.evaluate(FIGURES)
+        for outcome, count in summary['containers'].items():
+            assert figures['containers.' + outcome] == count, outcome
+        for state, names in summary['hosts'].items():
+            if state != 'planned':
+                assert figures['hosts.' + state] == len(names), state
+        assert figures['hosts_total'] == summary['hosts_total'] == 3
+        assert figures['max_downtime_ms'] == summary['max_downtime_ms']
+        held = [(r['host'], h['name'], h['decision']) for r in report['hosts'] for h in r['held_by_scan_gate']]
+        assert figures['held_by_scan_gate'] == len(held) and (hosts[0], cache, 'refuse') in held
+        # One row per container record and per hold, each with the record's outcome.
+        rows = page.evaluate(ROWS % 'containers')
+        expected = sorted([(r['host'], c['container'], c['outcome']) for r in report['hosts'] for c in r['containers']]
+                          + held)
+        assert sorted((r[1], r[2], r[3]) for r in rows) == expected
+        assert (hosts[1], worker, 'rolled_back') in expected and (hosts[1], web, 'restored') in expected
+        assert (hosts[0], web, 'patched') in expected
+        downtime = {(r[1], r[2]): float(r[7]) for r in rows}
+        for record in report['hosts']:
+            for c in record['containers']:
+                assert downtime[(record['host'], c['container'])] == c['downtime_ms']
+        # Batches in order, the last one never attempted, said in words.
+        batches = page.evaluate("[...document.querySelectorAll('.batch')].map(b => [...b.querySelectorAll('li')]"
+                                ".map(li => li.dataset.host + ' ' + li.querySelector('.badge').textContent))")
+        assert batches == [[hosts[0] + ' patched'], [hosts[1] + ' rolled back'], [hosts[2] + ' not attempted']]
+        assert hosts[2] in page.evaluate("document.getElementById('never-attempted').textContent")
+        outcome_words = page.evaluate("[...document.querySelectorAll('#containers .badge')].map(b => b.textContent)")
+        assert 'refused (scan gate)' in outcome_words and 'restored' in outcome_words
+        # Sorting by downtime (numbers), then by host the other way.
+        click_header(page, 'containers', 'downtime')
+        assert numbers(column(page, 'containers', 7)) == sorted(numbers(column(page, 'containers', 7)))
+        click_header(page, 'containers', 'host')
+        click_header(page, 'containers', 'host')
+        assert column(page, 'containers', 1) == sorted(column(page, 'containers', 1), reverse=True)
+        # Filtering on the outcome's words.
+        type_filter(page, 'containers', 'rolled back')
+        assert [(r[1], r[2]) for r in page.evaluate(ROWS % 'containers')] == [(hosts[1], worker)]
+        type_filter(page, 'containers', 'scan gate')
+        assert sorted((r[1], r[2]) for r in page.evaluate(ROWS % 'containers')) == sorted(h[:2] for h in held)
+        type_filter(page, 'containers', '')
+        screenshots(page, 'run')
+        assert page.problems == []
