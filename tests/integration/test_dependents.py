@@ -311,3 +311,37 @@ def test_unresolved_recovery_names_the_state_and_the_way_out(lab, api, uid, tmp_
         remove(api, stuck, other)
         api.remove_volume('data-' + other, force=True)
         shutil.rmtree(source, ignore_errors=True)
+
+
+def test_link_both_patched_together_one_broken(lab, api, linked):
+    web, client = linked
+    before = {n: state(api, n) for n in linked}
+    res = patch(lab, [{'name': client, 'image': lab.image('v2-broken')}, {'name': web, 'image': lab.image('v2')}])
+    assert res['_status'] == 'failed' and res['rolled_back'] is True
+    assert {c['container']: c['outcome'] for c in res['containers']} == {web: 'rolled_back', client: 'rolled_back'}
+    for name in linked:
+        assert state(api, name) == before[name], name
+        assert exec_out(api, name, 'cat /data/file')[0].strip() == 'precious-' + name
+    assert reaches_db(api, client) == (0, '1')
+    no_leftovers(api, *linked)
+    again = patch(lab, [{'name': web, 'image': lab.image('v1')}, {'name': client, 'image': lab.image('v1')}])
+    assert again['_status'] == 'ok' and again['changed'] is False
+
+
+def test_ipc_provider_and_follower_together_follower_broken(lab, api, namespaces):
+    shm, ipc, pid = namespaces
+    before = {n: state(api, n) for n in namespaces}
+    res = patch(lab, [{'name': shm, 'image': lab.image('v2')}, {'name': ipc, 'image': lab.image('v2-broken')}])
+    assert res['_status'] == 'failed' and res['rolled_back'] is True
+    by_name = {c['container']: c for c in res['containers']}
+    assert by_name[ipc]['failure'].startswith(ipc) and by_name[shm]['with_group'] == ipc
+    for name in namespaces:
+        assert state(api, name) == before[name], name
+    joined(api, *namespaces)
+    no_leftovers(api, *namespaces)
+    res = patch(lab, [{'name': shm, 'image': lab.image('v2')}, {'name': ipc, 'image': lab.image('v2')}])
+    assert res['_status'] == 'ok', res.get('msg')
+    v2 = api.inspect_image(lab.image('v2'))['Id']
+    assert state(api, shm)[1:] == (v2, 'running') and state(api, ipc)[1:] == (v2, 'running')
+    assert state(api, pid)[2] == 'running'
+    joined(api, *namespaces)
