@@ -12,7 +12,7 @@ version_added: 0.2.0
 author:
   - patchops.containers developers (@patchops)
 description:
-  - Returns the items for M(patchops.containers.image_stage) on one host, each reference once: the
+  - Returns the items for M(patchops.containers.image_stage) on one host, each reference once; first the
     given images, then the available updates of the inventory (pinned to their C(remote_digest) with
     C(expected_digest)), then the images of the patch targets. An earlier source wins.
 options:
