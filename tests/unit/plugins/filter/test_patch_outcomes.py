@@ -6,17 +6,37 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
-from ansible.errors import AnsibleFilterError
+from ansible.module_utils import _internal
 
-from ansible_collections.patchops.containers.plugins.filter.patch_outcome_counts import FilterModule as CountsModule
-from ansible_collections.patchops.containers.plugins.filter.patch_outcomes import FilterModule as OutcomesModule
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import (
-    OUTCOMES,
-    patch_outcome_counts,
-    patch_outcomes,
-)
+COLLECTION = 'ansible_collections.patchops.containers.plugins.'
+
+
+@pytest.fixture(autouse=True, scope='module')
+def on_the_controller():
+    """The filters are controller code: importing them (ansible.errors) marks the whole process as
+    the controller, and from then on module warnings go to the display instead of the module result
+    (tests/unit/plugins/modules/ would lose theirs). So they are imported only while this module's
+    tests run, and the process is a module's again afterwards."""
+    was = _internal.is_controller
+    yield
+    _internal.is_controller = was
+
+
+def controller(name):
+    return importlib.import_module(COLLECTION + name)
+
+
+def patch_outcomes(*args):
+    return controller('plugin_utils._outcomes').patch_outcomes(*args)
+
+
+def patch_outcome_counts(*args):
+    return controller('plugin_utils._outcomes').patch_outcome_counts(*args)
+
 
 V1, V2 = 'sha256:' + '1' * 64, 'sha256:' + '2' * 64
 BUSYBOX = 'sha256:' + 'b' * 64
@@ -52,8 +72,10 @@ def by_name(records):
 
 
 def test_filters_are_registered():
-    assert OutcomesModule().filters() == {'patch_outcomes': patch_outcomes}
-    assert CountsModule().filters() == {'patch_outcome_counts': patch_outcome_counts}
+    outcomes = controller('plugin_utils._outcomes')
+    assert controller('filter.patch_outcomes').FilterModule().filters() == {'patch_outcomes': outcomes.patch_outcomes}
+    assert controller('filter.patch_outcome_counts').FilterModule().filters() == {
+        'patch_outcome_counts': outcomes.patch_outcome_counts}
 
 
 def test_patched_and_current():
@@ -176,7 +198,7 @@ def test_no_rollout_at_all():
 
 @pytest.mark.parametrize('rollout_result, rollback', [([], None), ('text', None), ({}, []), (None, {})])
 def test_not_module_results_refused(rollout_result, rollback):
-    with pytest.raises(AnsibleFilterError) as info:
+    with pytest.raises(controller('plugin_utils._outcomes').AnsibleFilterError) as info:
         patch_outcomes(rollout_result, rollback)
     assert str(info.value).startswith('patch_outcomes: expected registered module results (dicts), got ')
 
@@ -193,9 +215,10 @@ def test_counts_every_outcome_word():
 
 def test_counts_zeros_and_order():
     counts = patch_outcome_counts([])
-    assert list(counts) == list(OUTCOMES)
+    outcomes = controller('plugin_utils._outcomes').OUTCOMES
+    assert list(counts) == list(outcomes)
     assert set(counts.values()) == {0}
-    assert OUTCOMES == ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'restore_failed', 'failed',
+    assert outcomes == ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'restore_failed', 'failed',
                         'blocked', 'not_attempted')
     assert patch_outcome_counts(None) == counts
 
