@@ -90,14 +90,16 @@ code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;fo
 .batch h3{font-size:14px;margin:0 0 6px}
 .batch ul{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:8px}
 .batch li{border:1px solid var(--line);border-radius:4px;padding:4px 8px}
-dl.params{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:var(--card);
+dl.params{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 16px;background:var(--card);
 border:1px solid var(--line);border-radius:6px;padding:10px 14px;margin:0}
-dl.params dt{color:var(--muted)}dl.params dd{margin:0}
-svg.bar{vertical-align:middle}.nowrap{white-space:nowrap}
+dl.params dt{color:var(--muted)}dl.params dd{margin:0;min-width:0;overflow-wrap:anywhere}
+.batch li{overflow-wrap:anywhere}
+.ref{display:inline-block;min-width:9em;max-width:20em;overflow-wrap:anywhere}
+td.why{min-width:16em;max-width:28em}svg.bar{vertical-align:middle}.nowrap{white-space:nowrap}
 ul.plain{margin:0;padding-left:16px}
 footer{color:var(--muted);font-size:12px;padding:0 24px 24px}
 @media (max-width:700px){header{padding:12px 14px}main{padding:10px 12px 30px}
-.figures{grid-template-columns:repeat(2,1fr)}.figure b{font-size:20px}th,td{padding:5px 6px}}
+.figures{grid-template-columns:repeat(2,1fr)}dl.params{grid-template-columns:minmax(0,1fr)}.figure b{font-size:20px}th,td{padding:5px 6px}}
 """
 
 # Sort on a header click (numbers by data-value, else text), filter rows by the box above the table.
@@ -243,7 +245,8 @@ def _image_cell(image, digests, image_id):
     image = image or ''
     digest = _digest(digests, image_id)
     full = ' '.join(digests or []) or image_id or ''
-    return _cell('%s<br><code title="%s">%s</code>' % (_e(image), _e(full), _e(digest)), image, raw=True)
+    return _cell('<span class="ref">%s</span><br><code title="%s">%s</code>' % (_e(image), _e(full), _e(digest)),
+                 image, raw=True)
 
 
 def _bar(ms, longest):
@@ -386,14 +389,14 @@ def run_html(report, params=None):
             _cell(r.get('host')),
             _cell('<b>%s</b>' % _e(r.get('container')), r.get('container'), raw=True),
             _cell('%s%s' % (badge(outcome), ''.join('<br><span class="muted">%s</span>' % _e(w) for w in why)),
-                  outcome, raw=True),
+                  outcome, 'why', raw=True),
             _image_cell(r.get('old_image'), r.get('old_digests'), r.get('old_image_id')) if not r.get('held')
             else _cell(''),
             _image_cell(r.get('new_image'), r.get('new_digests'), r.get('new_image_id')) if not r.get('held')
             else _cell(''),
             _cell(r.get('strategy') or ''),
             _cell(_bar(r.get('downtime_ms'), longest), _int(r.get('downtime_ms')), 'nowrap', raw=True)
-            if 'downtime_ms' in r else _cell('', -1),
+            if r.get('downtime_ms') is not None else _cell('', -1),
             _cell(_verification(r.get('verification')), raw=True),
         ])
     body.append('<h2>Containers</h2>')
