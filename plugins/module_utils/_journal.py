@@ -71,6 +71,8 @@ def read_json(path, what='journal'):
     try:
         with open(path) as fh:
             data = json.load(fh)
+    except OSError as exc:
+        raise JournalError('%s file %s cannot be read: %s' % (what, path, exc.strerror or exc))
     except ValueError as exc:
         raise JournalError('%s file %s is corrupted (%s): move it aside after checking the containers '
                            'it names' % (what, path, exc))

@@ -207,6 +207,9 @@ class Swapper:
         for target in self.expand_services(targets, problems):
             name = target.get('name')
             container = by_name.get(name) or (by_id.get(name) if name else None)
+            if container is None and name and len(name) >= 4:  # a unique ID prefix, as docker ps shows
+                hits = [c for cid, c in by_id.items() if cid.startswith(name)]
+                container = hits[0] if len(hits) == 1 else None
             if container is None:
                 problems.append('container %r not found on %s' % (name, self.where))
                 continue
@@ -960,10 +963,10 @@ class Swapper:
         out = []
         for name in names:
             swap = pending[name]
-            state = self.describe(swap)
+            state, step = self.describe(swap), swap.get('step')
             if not self.check_mode:
                 self.journal.record(swap, 'abandoned', outcome='abandoned', abandoned_state=state)
-            out.append({'container': name, 'step': swap.get('step'), 'state': state,
+            out.append({'container': name, 'step': step, 'state': state,
                         'action': 'would abandon' if self.check_mode else 'abandoned'})
         return out
 
@@ -1082,6 +1085,8 @@ def run_module(module, targets):
         _warnings(module, swapper)
         module.fail_json(msg=exc.msg, **result)
     except (JournalError, EngineError) as exc:
+        if result['plan'] and not module.check_mode:
+            result.setdefault('containers', [])  # the run stopped: planned containers with no result were not attempted
         _warnings(module, swapper)
         module.fail_json(msg=getattr(exc, 'msg', None) or str(exc), **result)
     _warnings(module, swapper)

@@ -173,8 +173,6 @@ def test_read_json_newer_or_unknown_format(tmp_path, text, shown):
                               'patchops.containers' % (path, shown))
 
 
-@pytest.mark.xfail(strict=True, reason='read_json lets OSError through (IsADirectoryError here): the module then '
-                                       'fails with a traceback instead of naming the file')
 def test_read_json_unreadable_is_a_journal_error(tmp_path, journal):
     os.makedirs(journal.path('web'))  # a directory where the file should be
     with pytest.raises(JournalError):
