@@ -98,6 +98,8 @@ def test_fleet_page(lab, fleet, uid, tmp_path):
     assert runner.rc == 0, runner.collected_stdout[-3000:]
     report = json.loads((out / 'inventory.json').read_text())
     assert report['totals']['hosts_unreachable'] == 1 and report['totals']['containers'] == 6
+    os.makedirs(SHOTS, exist_ok=True)
+    shutil.copy(out / 'inventory.html', os.path.join(SHOTS, 'inventory.html'))  # for people to open
 
     with Browser() as browser:
         page = browser.open((out / 'inventory.html').as_uri(), *DESKTOP[:2])
