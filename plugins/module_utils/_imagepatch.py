@@ -35,16 +35,10 @@ import uuid
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
     EngineError, NotFound, PatchopsError)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse
-from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config, remote_digest
+from ansible_collections.patchops.containers.plugins.module_utils._registry import (
+    RegistryFailure, auth_config, backoff, registry_failure, remote_digest, with_retries)
 from ansible_collections.patchops.containers.plugins.module_utils._scan import ScanError, load_report
 from ansible_collections.patchops.containers.plugins.module_utils._stage import human_bytes
-
-try:  # the retry helpers live with the registry client
-    from ansible_collections.patchops.containers.plugins.module_utils._registry import (
-        RegistryFailure, backoff, registry_failure, with_retries)
-except ImportError:  # pragma: no cover - the layout before they moved there
-    from ansible_collections.patchops.containers.plugins.module_utils._stage import (  # type: ignore[no-redef]
-        RegistryFailure, backoff, registry_failure, with_retries)
 
 LABEL_BASE_NAME = 'org.opencontainers.image.base.name'
 LABEL_BASE_DIGEST = 'org.opencontainers.image.base.digest'
