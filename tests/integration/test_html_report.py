@@ -118,8 +118,8 @@ def test_fleet_page(lab, fleet, uid, tmp_path):
         images = page.evaluate(ROWS % 'images')
         assert [(r[0], r[1], r[4], r[5]) for r in images] == [
             (lab.image('v1'), '6', str(web['CRITICAL']), str(web['HIGH']))]
-        assert page.evaluate(ROWS % 'projects') == [['shop-' + uid, h, '1', 'web', '/srv/shop']
-                                                   for h in sorted(hosts)]
+        projects = [['shop-' + uid, h, '1', 'web', '/srv/shop'] for h in sorted(hosts)]
+        assert page.evaluate(ROWS % 'projects') == projects
         # The label is text: shown as written, never run, the page's own script the only one.
         labels = column(page, 'containers', 7)
         assert sum('note=' + EVIL in text for text in labels) == 2
