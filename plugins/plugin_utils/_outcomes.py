@@ -77,3 +77,21 @@ def patch_outcome_counts(records):
         outcome = (record or {}).get('outcome') or (record or {}).get('action') or 'unknown'
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+def patch_run_hosts(records, plays):
+    """Hosts of a run that may be split into slices (several ansible-playbook runs writing one
+    report): ``plays`` has, per slice, ``hosts_all`` (the play's hosts) and ``hosts_left`` (still
+    in the play). Returns {total, unreachable, not_attempted}: a host out of its play with no
+    record lost its connection during the run; a host with no record still in it was never reached."""
+    done = {r.get('host') for r in records or []}
+    every, lost = [], []
+    for play in plays or []:
+        left = set(play.get('hosts_left') or [])
+        for host in play.get('hosts_all') or []:
+            if host not in every:
+                every.append(host)
+            if host not in left and host not in done and host not in lost:
+                lost.append(host)
+    return {'total': len(every), 'unreachable': sorted(lost),
+            'not_attempted': sorted(h for h in every if h not in done and h not in lost)}

@@ -221,3 +221,18 @@ def test_followers_reported_as_recreated_and_restored_with_their_provider(lab, f
         assert (rc, out.strip()) == (0, '1')
     finally:
         remove(api, client, side)
+
+
+def test_slices_write_one_report(lab, fleet, tmp_path):
+    """Two ansible-playbook runs over parts of the inventory (as AWX job slicing runs them) with one
+    report_run_id and report_dir: one report with every host, counted once."""
+    hosts, names, ids = fleet
+    first = run(lab, tmp_path, names, patchops_hosts='lab1', report_run_id='sliced')[2]
+    assert first['summary']['hosts_total'] == 1
+    runner, artifact, report = run(lab, tmp_path, names, patchops_hosts='lab2,lab3', report_run_id='sliced')
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    assert report['summary']['hosts_total'] == 3
+    assert sorted(report['summary']['hosts']['patched']) == ['lab1', 'lab2', 'lab3']
+    assert report['summary']['hosts']['not_attempted'] == [] and report['summary']['hosts']['unreachable'] == []
+    assert report['summary']['containers']['patched'] == 6
+    assert set(matches_engines(lab, report).values()) == {'patched'}
