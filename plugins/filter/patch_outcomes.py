@@ -45,7 +45,16 @@ _value:
   elements: dict
 """
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_outcomes
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_outcomes as _patch_outcomes
+
+
+def patch_outcomes(rollout, rollback=None):
+    try:
+        return _patch_outcomes(rollout, rollback)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc))
 
 
 class FilterModule:

@@ -18,6 +18,9 @@ _HOSTCONFIG_DROP = ('ContainerIDFile',)
 # Config keys that come from the image when the operator did not set them.
 _IMAGE_SCALARS = ('WorkingDir', 'User', 'StopSignal')
 _DEFAULT_BRIDGE = ('bridge', 'default')
+# From API 1.44 a create takes every network with its own endpoint settings (a MAC address each);
+# below it, one network, and the MAC address is container-wide (Config.MacAddress).
+_ENDPOINTS_AT_CREATE = (1, 44)
 
 
 def _image_config(image):
@@ -26,6 +29,43 @@ def _image_config(image):
 
 def network_mode(container):
     return (container.get('HostConfig') or {}).get('NetworkMode') or 'default'
+
+
+def _api_tuple(version):
+    return tuple(int(p) for p in str(version or '1.41').split('.')[:2])
+
+
+def _derived_mac(ip):
+    """The MAC address the engine gives an endpoint that was given none (02:42 and its IPv4)."""
+    try:
+        return '02:42:' + ':'.join('%02x' % int(part) for part in ip.split('.'))
+    except (AttributeError, ValueError):
+        return None
+
+
+def primary_network(container):
+    mode = network_mode(container)
+    return 'bridge' if mode == 'default' else mode
+
+
+def configured_macs(container):
+    """{network: MAC} the operator set, from either inspect shape.
+
+    The container's own network: Config.MacAddress (every API up to 1.51 shows it). Other networks
+    (a MAC each from API 1.44): inspect shows only the address in use, so one that is not the
+    address the engine derives from the endpoint's IPv4 was set. An engine that picks MACs at random
+    for the others (Docker 29) looks like an operator's choice there: kept, never lost.
+    """
+    config_mac = (container.get('Config') or {}).get('MacAddress')
+    primary = primary_network(container)
+    out = {}
+    for name, settings in ((container.get('NetworkSettings') or {}).get('Networks') or {}).items():
+        mac = (settings or {}).get('MacAddress')
+        if config_mac and (name == primary or mac == config_mac):
+            out[name] = config_mac
+        elif name != primary and mac and mac != _derived_mac(settings.get('IPAddress')):
+            out[name] = mac
+    return out
 
 
 def shares_netns(container):
@@ -73,7 +113,7 @@ def _links_for_create(links, resolve=None):
     return out
 
 
-def _endpoint(settings, container, explicit_mac, name):
+def _endpoint(settings, container, mac, name):
     short_id = container['Id'][:12]
     endpoint = {}
     ipam = settings.get('IPAMConfig') or {}
@@ -89,12 +129,12 @@ def _endpoint(settings, container, explicit_mac, name):
             endpoint['Links'] = links
     if settings.get('DriverOpts'):
         endpoint['DriverOpts'] = settings['DriverOpts']
-    if explicit_mac and settings.get('MacAddress'):
-        endpoint['MacAddress'] = settings['MacAddress']
+    if mac:
+        endpoint['MacAddress'] = mac
     return endpoint
 
 
-def clone(container, old_image, image_ref, resolve_container=None):
+def clone(container, old_image, image_ref, resolve_container=None, api_version=None, macs=None):
     """Return (create_body, extra_networks) for a new container of ``image_ref``.
 
     ``container`` is the inspect of the running one, ``old_image`` the inspect of the image it
@@ -102,7 +142,10 @@ def clone(container, old_image, image_ref, resolve_container=None):
     or a name a rename left behind) to the name it has in the plan, for ``container:`` network,
     IPC and PID modes and legacy links, so the reference survives the other one's recreation.
     ``extra_networks`` is [(network, endpoint_config)] to connect after create: the engine
-    takes one network at create time on API < 1.44.
+    takes one network at create time on API < 1.44 (``api_version``, the one the client speaks;
+    from 1.44 every network goes in the create, each with its MAC address, and none is left).
+    ``macs`` is configured_macs() of the container while it ran: a stopped container's inspect
+    shows no endpoint MAC address, and the swap stops it before it creates the new one.
     """
     config = copy.deepcopy(container.get('Config') or {})
     host = copy.deepcopy(container.get('HostConfig') or {})
@@ -134,7 +177,10 @@ def clone(container, old_image, image_ref, resolve_container=None):
         config.pop('Hostname', None)
         if mode.startswith('container:') or mode == 'host':
             config.pop('Domainname', None)
-    explicit_mac = bool(config.get('MacAddress'))
+    macs = configured_macs(container) if macs is None else macs
+    endpoints_at_create = _api_tuple(api_version) >= _ENDPOINTS_AT_CREATE
+    if endpoints_at_create:
+        config.pop('MacAddress', None)  # deprecated there: on the endpoint instead
     if resolve_container is not None:
         for key in ('NetworkMode', 'IpcMode', 'PidMode'):
             value = host.get(key) or ''
@@ -155,12 +201,15 @@ def clone(container, old_image, image_ref, resolve_container=None):
     primary = None
     extra = []
     if not (mode.startswith('container:') or mode in ('host', 'none')):
-        primary_name = 'bridge' if mode == 'default' else mode
+        primary_name = primary_network(container)
         ordered = sorted(networks.items(), key=lambda kv: (kv[0] != primary_name, kv[0]))
         for name, settings in ordered:
-            endpoint = _endpoint(settings or {}, container, explicit_mac, name)
+            # Below 1.44 the engine ignores an endpoint's MAC: Config.MacAddress carries the primary's.
+            endpoint = _endpoint(settings or {}, container, macs.get(name) if endpoints_at_create else None, name)
             if primary is None and name == primary_name:
                 primary = {name: endpoint}
+            elif endpoints_at_create and primary is not None:
+                primary[name] = endpoint
             else:
                 extra.append((name, endpoint))
     body = {k: v for k, v in config.items() if v is not None}
@@ -183,7 +232,10 @@ def pinned_identity(container):
         ipam = (settings or {}).get('IPAMConfig') or {}
         if ipam.get('IPv4Address') or ipam.get('IPv6Address'):
             reasons.append('has a static IP on network %s' % name)
-    if (container.get('Config') or {}).get('MacAddress'):
+    macs = configured_macs(container)
+    for name in sorted(macs):
+        reasons.append('has a fixed MAC address on network %s' % name)
+    if (container.get('Config') or {}).get('MacAddress') and not macs:
         reasons.append('has a fixed MAC address')
     mode = network_mode(container)
     if mode == 'host' or mode.startswith('container:'):

@@ -156,7 +156,7 @@ def config_hash(inspect, docker_host, run=subprocess.run):
         if not shutil.which(command[0]):
             continue
         try:
-            done = run(command + args, cwd=workdir if workdir and os.path.isdir(workdir) else None, env=env,
+            done = run(command + args, cwd=workdir if workdir and os.path.isdir(workdir) else None, env=env, check=False,
                        capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
             why = '%s: %s' % (' '.join(command), exc)

@@ -170,6 +170,9 @@ def mounts(inspect):
 
 
 def networks(inspect):
+    """Each network of the container; aliases are the operator's, in either inspect shape (below
+    API 1.44 the engine lists the container's short ID among them, from 1.44 only in DNSNames)."""
+    own = {inspect.get('Id') or '', (inspect.get('Id') or '')[:12]}
     out = []
     for name, net in sorted(((inspect.get('NetworkSettings') or {}).get('Networks') or {}).items()):
         ipam = net.get('IPAMConfig') or {}
@@ -180,7 +183,7 @@ def networks(inspect):
             'ipv6_address': net.get('GlobalIPv6Address') or '',
             'gateway': net.get('Gateway') or '',
             'mac_address': net.get('MacAddress') or '',
-            'aliases': list(net.get('Aliases') or []),
+            'aliases': [a for a in net.get('Aliases') or [] if a not in own],
             'static_ipv4': ipam.get('IPv4Address') or '',
             'static_ipv6': ipam.get('IPv6Address') or '',
         })

@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
-    clone, pinned_identity, shares_netns, writable_storage)
+    clone, configured_macs, pinned_identity, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._compose import (
     CONFIG_HASH, IMAGE_LABEL, config_hash, is_compose, service_containers, service_reference, sync)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
@@ -276,6 +276,7 @@ class Swapper:
                     'new_image': item['target'], 'new_image_id': image.get('Id'), 'new_digests': _digests(image),
                     'strategy': item['strategy'], 'was_running': bool(state.get('Running')),
                     'was_paused': bool(state.get('Paused')), 'depends_on': list(edges[name]),
+                    'mac_addresses': configured_macs(container),  # read while it runs: see clone()
                 }
                 if blocker:
                     entry['blocked_by'] = self.unresolved_message(blocker)
@@ -472,6 +473,7 @@ class Swapper:
                 'target_image': item['new_image'], 'target_image_id': item['new_image_id'],
                 'strategy': item['strategy'], 'was_running': item['was_running'],
                 'was_paused': item.get('was_paused', False), 'reason': item['reason'],
+                'mac_addresses': item.get('mac_addresses'),
                 'stop_timeout': item.get('stop_timeout', self.params.get('stop_timeout', 10)),
                 'stop_signal': (item.get('stop') or {}).get('stop_signal') or 'SIGTERM', 'breakdown_ms': {},
                 'compose_ref': item.get('compose_ref'),
@@ -729,7 +731,8 @@ class Swapper:
         container = self.inspect(swap['old_id'])
         old_image = self.image(swap['old_image_id']) or {}
         ref = self._retag_service(swap) or self.image_name(swap['target_image'], swap['target_image_id'])
-        body, extra = clone(container, old_image, ref, resolve_container=self._name_of)
+        body, extra = clone(container, old_image, ref, resolve_container=self._name_of,
+                            api_version=self.api.api_version, macs=swap.get('mac_addresses'))
         if swap.get('compose_ref'):
             labels = body.setdefault('Labels', {})
             if IMAGE_LABEL in labels:

@@ -10,8 +10,6 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleFilterError
-
 OUTCOMES = ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'restore_failed', 'failed',
             'blocked', 'not_attempted')
 _PUT_BACK = ('restored', 'recreated')
@@ -24,8 +22,8 @@ def _final(record, source, new=True):
 
 def patch_outcomes(rollout, rollback=None):
     if not isinstance(rollout, dict) or (rollback is not None and not isinstance(rollback, dict)):
-        raise AnsibleFilterError('patch_outcomes: expected registered module results (dicts), got %s and %s'
-                                 % (type(rollout).__name__, type(rollback).__name__))
+        raise ValueError('patch_outcomes: expected registered module results (dicts), got %s and %s'
+                         % (type(rollout).__name__, type(rollback).__name__))
     rollback = rollback or {}
     records = []
     for entry in rollout.get('containers') or []:

@@ -13,7 +13,7 @@ HOST = 'lab1'
 def compose(lab, workdir, project, *args):
     env = dict(os.environ, DOCKER_HOST='unix://' + lab.socket(HOST))
     return subprocess.run(['docker-compose', '-p', project, '-f', os.path.join(workdir, 'compose.yml')] + list(args),
-                          cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
+                          cwd=workdir, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
 @pytest.fixture

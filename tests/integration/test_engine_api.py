@@ -57,6 +57,35 @@ def patch(lab, name):
     return res
 
 
+def test_a_mac_on_each_network_is_kept(lab, api, nets, uid):
+    if not api_at_least(api, '1.44'):
+        pytest.skip('a MAC address per network needs API 1.44 (Docker 25); this engine speaks %s' % api.api_version)
+    name = 'mac2-' + uid
+    create(api, lab, name, {nets[0]: {'MacAddress': '02:00:00:00:%s:01' % uid[:2], 'Aliases': ['web']},
+                            nets[1]: {'MacAddress': '02:00:00:00:%s:02' % uid[:2], 'Aliases': ['api']}}, nets[0])
+    try:
+        before = endpoints(api, name)
+        assert before[nets[1]][0] == '02:00:00:00:%s:02' % uid[:2]
+        patch(lab, name)
+        assert endpoints(api, name) == before
+    finally:
+        remove(api, name)
+
+
+def test_a_mac_on_the_second_network_only_is_kept(lab, api, nets, uid):
+    if not api_at_least(api, '1.44'):
+        pytest.skip('a MAC address per network needs API 1.44 (Docker 25); this engine speaks %s' % api.api_version)
+    name = 'mac1-' + uid
+    create(api, lab, name, {nets[0]: {}, nets[1]: {'MacAddress': '02:00:00:01:%s:02' % uid[:2]}}, nets[0])
+    try:
+        mac = endpoints(api, name)[nets[1]][0]
+        assert mac == '02:00:00:01:%s:02' % uid[:2]
+        patch(lab, name)
+        assert endpoints(api, name)[nets[1]][0] == mac
+    finally:
+        remove(api, name)
+
+
 def test_a_mac_given_container_wide_is_kept(lab, api, nets, uid):
     """`docker run --mac-address` of a Docker 20.10 client: Config.MacAddress, on every engine."""
     name = 'macw-' + uid
@@ -68,6 +97,18 @@ def test_a_mac_given_container_wide_is_kept(lab, api, nets, uid):
         before = endpoints(api, name)
         patch(lab, name)
         assert endpoints(api, name) == before
+    finally:
+        remove(api, name)
+
+
+def test_inventory_aliases_are_the_operator_s_on_every_engine(lab, api, nets, uid):
+    name = 'alias-' + uid
+    create(api, lab, name, {nets[0]: {'Aliases': ['web', 'www']}}, nets[0])
+    try:
+        res = lab.module(HOST, 'container_inventory', {'name': [name]})[HOST]
+        assert res['_status'] == 'ok', res.get('msg')
+        network = [n for n in res['containers'][0]['networks'] if n['name'] == nets[0]][0]
+        assert sorted(network['aliases']) == ['web', 'www']
     finally:
         remove(api, name)
 

@@ -85,7 +85,7 @@ def test_a_failure_among_parallel_swaps(lab, api, fleet, on_failure):
     by_name = {c['container']: c for c in res['containers']}
     assert by_name[fleet[0]]['outcome'] == 'rolled_back'
     assert api.inspect_container(fleet[0])['Id'] == before[fleet[0]]
-    others = [n for n in fleet[1:]]
+    others = fleet[1:]
     if on_failure == 'continue':
         assert all(by_name[n]['outcome'] == 'patched' for n in others), by_name
         assert res['not_attempted'] == []

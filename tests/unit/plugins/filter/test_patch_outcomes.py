@@ -73,7 +73,10 @@ def by_name(records):
 
 def test_filters_are_registered():
     outcomes = controller('plugin_utils._outcomes')
-    assert controller('filter.patch_outcomes').FilterModule().filters() == {'patch_outcomes': outcomes.patch_outcomes}
+    wrapper = controller('filter.patch_outcomes').FilterModule().filters()['patch_outcomes']
+    assert wrapper({'containers': []}) == outcomes.patch_outcomes({'containers': []}) == []
+    with pytest.raises(controller('filter.patch_outcomes').AnsibleFilterError):
+        wrapper(['not a result'])
     assert controller('filter.patch_outcome_counts').FilterModule().filters() == {
         'patch_outcome_counts': outcomes.patch_outcome_counts}
 
@@ -198,7 +201,7 @@ def test_no_rollout_at_all():
 
 @pytest.mark.parametrize('rollout_result, rollback', [([], None), ('text', None), ({}, []), (None, {})])
 def test_not_module_results_refused(rollout_result, rollback):
-    with pytest.raises(controller('plugin_utils._outcomes').AnsibleFilterError) as info:
+    with pytest.raises(ValueError) as info:
         patch_outcomes(rollout_result, rollback)
     assert str(info.value).startswith('patch_outcomes: expected registered module results (dicts), got ')
 

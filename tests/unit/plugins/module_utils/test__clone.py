@@ -15,6 +15,7 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     anonymous_volumes,
     clone,
+    configured_macs,
     network_mode,
     pinned_identity,
     shares_netns,
@@ -332,13 +333,20 @@ def test_driver_opts_kept(web, web_image):
 
 
 def test_mac_address_only_when_the_operator_fixed_it(web, web_image):
+    # Below API 1.44: container-wide (Config.MacAddress, the primary network's); endpoint MACs ignored.
     body, extra = clone(web, web_image, NEW_REF)
     assert 'MacAddress' not in body['NetworkingConfig']['EndpointsConfig']['frontend']
     assert 'MacAddress' not in dict(extra)['backend']
     web['Config']['MacAddress'] = '02:42:ac:1c:00:0a'
     body, extra = clone(web, web_image, NEW_REF)
-    assert body['NetworkingConfig']['EndpointsConfig']['frontend']['MacAddress'] == '02:42:ac:1c:00:0a'
-    assert dict(extra)['backend']['MacAddress'] == '02:42:ac:1d:00:03'
+    assert body['MacAddress'] == '02:42:ac:1c:00:0a'
+    assert 'MacAddress' not in body['NetworkingConfig']['EndpointsConfig']['frontend']
+    assert 'MacAddress' not in dict(extra)['backend']  # the engine's own (02:42 and its IPv4): not pinned
+    # From 1.44: every network at create, a MAC on each endpoint the operator fixed.
+    body, extra = clone(web, web_image, NEW_REF, api_version='1.45')
+    endpoints = body['NetworkingConfig']['EndpointsConfig']
+    assert extra == [] and 'MacAddress' not in body
+    assert endpoints['frontend']['MacAddress'] == '02:42:ac:1c:00:0a' and 'MacAddress' not in endpoints['backend']
 
 
 def test_default_network_mode_is_the_bridge_without_aliases_or_links(busybox):
@@ -462,7 +470,7 @@ def test_pinned_identity_every_reason(web):
         'publishes all ports',
         'has a static IP on network backend',
         'has a static IP on network frontend',
-        'has a fixed MAC address',
+        'has a fixed MAC address on network frontend',
         'network mode host',
         'is started with --rm',
     ]
@@ -484,3 +492,59 @@ def test_writable_storage(web):
     web['Mounts'] = [{'Type': 'tmpfs', 'Destination': '/tmp', 'RW': True},
                      {'Type': 'bind', 'Source': '/srv/x', 'Destination': '/x'}]  # RW missing: read-write
     assert writable_storage(web) == ['/x']
+
+
+# -- MAC addresses in either inspect shape (API 1.41 and 1.44+) ----------------------------------
+
+MAC_CID = 'a938aef7874f' + '0' * 52
+
+
+def mac_inspect(config_mac=None, networks=None, mode='na'):
+    return {'Id': MAC_CID, 'Config': {'Image': 'app:v1', 'MacAddress': config_mac, 'Env': [], 'Labels': {}},
+            'HostConfig': {'NetworkMode': mode}, 'Mounts': [],
+            'NetworkSettings': {'Networks': networks or {}}}
+
+
+def mac_endpoint(ip, mac, aliases=None):
+    return {'IPAddress': ip, 'MacAddress': mac, 'Aliases': aliases, 'IPAMConfig': None}
+
+
+# Docker 26, inspect at API 1.45: MACs on both networks set at create (docker run --network name=..,mac-address=..).
+TWO_MACS = mac_inspect('02:00:00:00:aa:01', {'na': mac_endpoint('172.18.0.2', '02:00:00:00:aa:01', ['web']),
+                                             'nb': mac_endpoint('172.19.0.2', '02:00:00:00:bb:01', ['api'])})
+# Only the second network's MAC set; the first's is the one the engine derives from its IPv4.
+SECOND_ONLY = mac_inspect(None, {'na': mac_endpoint('172.18.0.3', '02:42:ac:12:00:03'),
+                                 'nb': mac_endpoint('172.19.0.3', '02:00:00:00:bb:02')})
+# Docker 20.10 (API 1.41): --mac-address, aliases with the short ID.
+DOCKER20 = mac_inspect('02:00:00:00:cc:01', {'na': mac_endpoint('172.18.0.4', '02:00:00:00:cc:01', ['web', MAC_CID[:12]]),
+                                             'nb': mac_endpoint('172.19.0.4', '02:42:ac:13:00:04', [MAC_CID[:12]])})
+
+
+def test_configured_macs_in_either_shape():
+    assert configured_macs(TWO_MACS) == {'na': '02:00:00:00:aa:01', 'nb': '02:00:00:00:bb:01'}
+    assert configured_macs(SECOND_ONLY) == {'nb': '02:00:00:00:bb:02'}
+    assert configured_macs(DOCKER20) == {'na': '02:00:00:00:cc:01'}
+    assert configured_macs(mac_inspect(None, {'na': mac_endpoint('172.18.0.5', '02:42:ac:12:00:05')})) == {}
+
+
+def test_api_1_44_every_network_at_create_with_its_mac():
+    body, extra = clone(TWO_MACS, {}, 'app:v2', api_version='1.45')
+    assert extra == []
+    assert 'MacAddress' not in body
+    assert body['NetworkingConfig']['EndpointsConfig'] == {
+        'na': {'Aliases': ['web'], 'MacAddress': '02:00:00:00:aa:01'},
+        'nb': {'Aliases': ['api'], 'MacAddress': '02:00:00:00:bb:01'}}
+    body, extra = clone(SECOND_ONLY, {}, 'app:v2', api_version='1.44')
+    assert body['NetworkingConfig']['EndpointsConfig'] == {'na': {}, 'nb': {'MacAddress': '02:00:00:00:bb:02'}}
+
+
+def test_below_1_44_one_network_at_create_and_the_mac_container_wide():
+    body, extra = clone(DOCKER20, {}, 'app:v2', api_version='1.41')
+    assert body['MacAddress'] == '02:00:00:00:cc:01'
+    assert body['NetworkingConfig']['EndpointsConfig'] == {'na': {'Aliases': ['web']}}
+    assert extra == [('nb', {})]
+
+
+def test_a_mac_on_any_network_pins_the_container():
+    assert 'has a fixed MAC address on network nb' in pinned_identity(SECOND_ONLY)
+    assert pinned_identity(mac_inspect(None, {'na': mac_endpoint('172.18.0.5', '02:42:ac:12:00:05')})) == []

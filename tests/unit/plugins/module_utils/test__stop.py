@@ -14,15 +14,15 @@ TOP = {'Titles': ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
 
 
 def reader(files):
-    return lambda path: files.get(path)
+    return files.get
 
 
 def status(cgt, blk='0000000000000000'):
     return 'Name:\tx\nSigBlk:\t%s\nSigIgn:\t0000000000000000\nSigCgt:\t%s\n' % (blk, cgt)
 
 
-@pytest.mark.parametrize('name,number', [('SIGTERM', 15), ('TERM', 15), ('15', 15), ('sigquit', 3),
-                                          ('SIGRTMIN+3', 37), ('SIGNOPE', None)])
+@pytest.mark.parametrize('name,number', [
+    ('SIGTERM', 15), ('TERM', 15), ('15', 15), ('sigquit', 3), ('SIGRTMIN+3', 37), ('SIGNOPE', None)])
 def test_signal_number(name, number):
     assert _stop.signal_number(name) == number
 

@@ -48,6 +48,8 @@ class FakeAPI:
     """The SDK's low-level client, as far as the swap engine uses it. ``fail[method]`` is a function of
     the call's arguments that returns an exception to raise (or None to go ahead)."""
 
+    api_version = '1.41'  # the negotiated API version (clone() shapes the create by it)
+
     def __init__(self, engine):
         self.engine = engine
         self.calls = []
@@ -273,7 +275,7 @@ def test_plan_one_container(engine, swapper):
         'new_image': WEB_V2, 'new_image_id': IMAGES[WEB_V2],
         'new_digests': ['registry.example.com/shop/web@sha256:' + hexid(WEB_V2)],
         'strategy': 'stop-first', 'was_running': True, 'was_paused': False, 'depends_on': [],
-        'stop_timeout': 10}
+        'mac_addresses': {}, 'stop_timeout': 10}
     assert entry['stop']['stop_signal'] == 'SIGTERM'
     assert entry['stop']['kill_risk'] is False
     assert engine.created == []  # a plan changes nothing
