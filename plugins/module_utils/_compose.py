@@ -22,6 +22,7 @@ import shutil
 import subprocess
 
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, is_image_id, parse
+from ansible_collections.patchops.containers.plugins.module_utils._stop import read_text
 
 PREFIX = 'com.docker.compose.'
 PROJECT = PREFIX + 'project'
@@ -94,15 +95,7 @@ def _service_config(inspect, read_file):
     return merged
 
 
-def _read(path):
-    try:
-        with open(path) as fh:
-            return fh.read()
-    except (OSError, ValueError):
-        return None
-
-
-def sync(inspect, find_image, read_file=_read):
+def sync(inspect, find_image, read_file=read_text):
     """What compose would do with this container now: {in_sync, verdict, image_ref, file_image,
     warnings}. ``find_image(ref)`` is the engine's image lookup (inspect or None)."""
     labels = labels_of(inspect)

@@ -33,7 +33,7 @@ import time
 import uuid
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
-    EngineError, NotFound, PatchopsError)
+    EngineError, NotFound, PatchopsError, error_text)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     RegistryFailure, auth_config, backoff, registry_failure, remote_digest, with_retries)
@@ -345,7 +345,7 @@ class ImagePatcher:
             except RegistryFailure:
                 raise
             except Exception as exc:  # APIError, and requests errors when the engine goes away
-                raise registry_failure(_explain(exc), not_found=isinstance(exc, NotFound))
+                raise registry_failure(error_text(exc), not_found=isinstance(exc, NotFound))
         t0 = time.time()
         try:
             with_retries(pull, self.retries, self.delay, self.sleep)
@@ -454,7 +454,7 @@ class ImagePatcher:
         except NotFound:
             pass
         except Exception as exc:  # the run's own error matters more; say what was left
-            self.warn('could not remove the patch container %s on %s: %s' % (cid[:12], self.host, _explain(exc)))
+            self.warn('could not remove the patch container %s on %s: %s' % (cid[:12], self.host, error_text(exc)))
 
     def _file(self, path):
         """(kind, content) of a file of the (created) container: kind 'file', 'link' or None."""
@@ -463,7 +463,7 @@ class ImagePatcher:
         except NotFound:
             return None, None
         except Exception as exc:
-            raise PatchError('cannot read %s from %s: %s' % (path, self.params['image'], _explain(exc)))
+            raise PatchError('cannot read %s from %s: %s' % (path, self.params['image'], error_text(exc)))
         data = b''.join(stream)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             for member in tar.getmembers():
@@ -736,7 +736,7 @@ class ImagePatcher:
         try:
             self.api.remove_image(image_id)
         except Exception as exc:  # pragma: no cover - reported, the run's own error matters more
-            self.warn('could not remove the unfinished image %s on %s: %s' % (image_id[:19], self.host, _explain(exc)))
+            self.warn('could not remove the unfinished image %s on %s: %s' % (image_id[:19], self.host, error_text(exc)))
 
     def _describe(self, base, image, changes, after):
         installed = sum(after[row['name']]['installed_kib'] for row in changes if row['after'] and row['name'] in after)
@@ -780,7 +780,7 @@ class ImagePatcher:
             except RegistryFailure:
                 raise
             except Exception as exc:  # APIError, requests errors
-                raise registry_failure(_explain(exc))
+                raise registry_failure(error_text(exc))
         t0 = time.time()
         try:
             dummy, attempts = with_retries(push, self.retries, self.delay, self.sleep)
@@ -809,15 +809,6 @@ def _repo_digest(image, name):
 
 def _stamp():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def _explain(exc):
-    if isinstance(exc, PatchopsError):
-        return exc.msg
-    text = getattr(exc, 'explanation', None) or str(exc)
-    if isinstance(text, bytes):
-        text = text.decode('utf-8', 'replace')
-    return text
 
 
 def _tail(text, limit=800):

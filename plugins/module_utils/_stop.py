@@ -61,7 +61,7 @@ def pid1(top):
     return first[pid_at], first[cmd_at] if cmd_at >= 0 else None
 
 
-def _read(path):
+def read_text(path):
     try:
         with open(path) as fh:
             return fh.read()
@@ -69,7 +69,7 @@ def _read(path):
         return None
 
 
-def handles_signal(pid, container_id, signum, read=_read):
+def handles_signal(pid, container_id, signum, read=read_text):
     """Whether host process ``pid`` handles ``signum``: a handler (its SigCgt mask) or the signal
     blocked to be read synchronously (SigBlk, as signalfd/sigwait users do); None when that process
     is not visible here as the container's (an engine on another machine) or unreadable."""
@@ -90,7 +90,7 @@ def _program(command):
     return os.path.basename(first[0]) if first else ''
 
 
-def predict(inspect, top, default_timeout, last_stop=None, read=_read):
+def predict(inspect, top, default_timeout, last_stop=None, read=read_text):
     """What stopping this container will do: {pid1, init, stop_signal, stop_timeout, handles_signal,
     kill_risk, kill_reason, expected_stop_s}. ``last_stop`` is the journal's last swap of it."""
     sig, timeout = stop_settings(inspect, default_timeout)

@@ -23,7 +23,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._compose impor
     CONFIG_HASH, IMAGE_LABEL, config_hash, is_compose, service_containers, service_reference, sync)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
     CycleError, Index, entry_name as _entry_name, followed, needed_names, order)
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, PatchopsError, connect
+from ansible_collections.patchops.containers.plugins.module_utils._engine import (
+    EngineError, PatchopsError, connect, error_text)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError, is_image_id, parse)
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
@@ -516,7 +517,7 @@ class Swapper:
             record(swap, 'done', outcome=_outcome(item['reason']), downtime_ms=downtime)
             return self._result(item, swap, results, downtime, started)
         except Exception as exc:  # whatever broke the swap, the old container comes back
-            failure = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+            failure = error_text(exc)
             return self._undo([item], [swap], {name: getattr(exc, 'results', results)}, failure, started)[0]
 
     def swap_group(self, items, swaps):
@@ -551,7 +552,7 @@ class Swapper:
                                         downtime.get(swap['container'], 0), started))
             return out
         except Exception as exc:
-            failure = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+            failure = error_text(exc)
             if isinstance(exc, _VerifyFailed):
                 results[current] = exc.results
             return self._undo(items, swaps, results, '%s: %s' % (current, failure), started, failed=current)
@@ -567,7 +568,7 @@ class Swapper:
             try:
                 self.give_back(swaps, failure)
             except Exception as exc:  # the next run retries it; say what state things are in
-                error = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+                error = error_text(exc)
                 for swap in swaps:
                     self._note(swap, 'rollback_failed', rollback_error=error)
                 failure = '%s; and the rollback failed: %s (state: %s; the next run retries it)' % (
@@ -890,7 +891,7 @@ class Swapper:
                         '%s: %s' % kv for kv in steps.items()) if len(steps) > 1 else
                         'interrupted at step %s' % list(steps.values())[0])
             except Exception as exc:
-                error = getattr(exc, 'msg', None) or getattr(exc, 'explanation', None) or str(exc)
+                error = error_text(exc)
                 for swap in swaps:
                     entry = {'container': swap['container'], 'action': 'unresolved', 'step': steps[swap['container']],
                              'run': swap.get('run'), 'error': error, 'state': self.describe(swap)}
