@@ -236,3 +236,26 @@ def test_slices_write_one_report(lab, fleet, tmp_path):
     assert report['summary']['hosts']['not_attempted'] == [] and report['summary']['hosts']['unreachable'] == []
     assert report['summary']['containers']['patched'] == 6
     assert set(matches_engines(lab, report).values()) == {'patched'}
+
+
+def test_mixed_fleet_one_report(lab, tmp_path, uid):
+    """patch.yml over a Docker 20.10 host and a Docker 26 host in serial batches: one report, each
+    host patched, the report equal to what both engines show."""
+    old, new = lab.hosts_of('docker20'), lab.hosts_of('docker26')
+    if not old or not new:
+        pytest.skip('needs a docker20 and a docker26 host (tests/lab/lab up --docker26-hosts 1)')
+    hosts = [old[0], new[0]]
+    name = 'mixed-' + uid
+    for host in hosts:
+        api = lab.pull(host, 'v1', 'v2')
+        api.start(api.create_container(lab.image('v1'), name=name))
+    try:
+        runner, artifact, report = run(lab, tmp_path, [name], patchops_hosts=','.join(hosts), patchops_serial=[1, '100%'])
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        assert sorted(artifact['hosts']['patched']) == sorted(hosts)
+        assert matches_engines(lab, report) == {(h, name): 'patched' for h in hosts}
+        versions = {h: lab.engine(h).version()['Version'] for h in hosts}
+        assert versions[old[0]].startswith('20.') and versions[new[0]].startswith('26.'), versions
+    finally:
+        for host in hosts:
+            remove(lab.engine(host), name)
