@@ -342,7 +342,8 @@ def test_bad_input_fails_clearly_and_leaves_nothing(lab, repo, base, odd_images,
         for word in words:
             assert word in out['msg'], (word, out['msg'])
         return out
-    fails({'image': repo.ref('nope')}, 'not found', repo.ref('nope'))
+    fails({'image': repo.ref('nope'), 'registry_username': lab.registry_user,
+           'registry_password': lab.registry_password}, 'not found', repo.ref('nope'))
     started = time.time()
     out = fails({'image': base[0], 'sources': ['deb [trusted=yes] http://%s:9/ ./' % lab.registry.split(':')[0]],
                  'retries': 1, 'retry_delay': 0.2}, 'package sources unreachable', 'after 2 attempts', 'nothing was built')
