@@ -48,8 +48,9 @@ def test_two_runs_at_once_one_waits_one_refuses(lab, uid):
         res = waiter.join_result(timeout=180)[HOST]
         assert res['_status'] == 'ok', res.get('msg')
         assert res['changed'] is False and res['recovered'] == [], res  # it waited, then found both current
+        # Both current in its plan: it planned only after the first run's swaps were done (they were on
+        # v1 when it started). (Its ad hoc run may end before the first's ansible-playbook process does.)
         assert [p['action'] for p in res['plan']] == ['none', 'none']
-        assert waiter.ended > first.ended
 
         guard.check({v2})
         guard.no_pending()
