@@ -319,7 +319,9 @@ class Swapper:
         for warning in warnings:
             if warning not in self.notes:
                 self.notes.append(warning)
-        return {'compose_ref': ref} if ref else {}
+        # What the reference meant before the run, read once here: replicas of one service swap in
+        # parallel, and each must give back the tag the service had, not one a sibling just moved.
+        return {'compose_ref': ref, 'compose_ref_was': (self.image(ref) or {}).get('Id')} if ref else {}
 
     def _add_followers(self, items, everything, index, problems):
         """Add the followers of every container the plan recreates, transitively; returns
@@ -480,6 +482,8 @@ class Swapper:
                 'compose_ref': item.get('compose_ref'),
                 'aside_name': item['container'] + ASIDE_SUFFIX, 'temp_name': item['container'] + NEW_SUFFIX,
                 'verified': False, 'outcome': None}
+        if 'compose_ref_was' in item:
+            swap['compose_ref_was'] = item['compose_ref_was']
         if len(group) > 1:  # swapped, verified and rolled back together (see plan)
             swap.update(group=list(group), group_id='%s:%s' % (run, group[0]))
         return swap
@@ -649,6 +653,7 @@ class Swapper:
         current = self.image(ref)
         if 'compose_ref_was' not in swap:
             swap['compose_ref_was'] = (current or {}).get('Id')
+        swap['retagged'] = True  # journaled before the tag moves: a recovery knows to move it back
         self.journal.record(swap, 'retag')
         if (current or {}).get('Id') != swap['target_image_id']:
             self._tag(ref, swap['target_image_id'])
@@ -661,7 +666,7 @@ class Swapper:
     def _untag_service(self, swap):
         """Compose, on the way back: the service's reference means what it meant before the swap."""
         ref, was = swap.get('compose_ref'), swap.get('compose_ref_was')
-        if not ref or 'compose_ref_was' not in swap:
+        if not ref or not swap.get('retagged'):
             return
         current = (self.image(ref) or {}).get('Id')
         if was and current != was:
@@ -785,7 +790,7 @@ class Swapper:
                     rolled_back=False, downtime_ms=downtime, verification=results,
                     duration_ms=int((time.monotonic() - started) * 1000),
                     breakdown_ms=dict(swap.get('breakdown_ms') or {}), stopped_by=swap.get('stopped_by'),
-                    compose_retagged=swap.get('compose_ref') if 'compose_ref_was' in swap else None,
+                    compose_retagged=swap.get('compose_ref') if swap.get('retagged') else None,
                     stop_signal=swap.get('stop_signal'), stop_waited_ms=swap.get('stop_waited_ms'))
 
     # -- rollback and recovery ---------------------------------------------------

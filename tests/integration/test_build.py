@@ -357,7 +357,8 @@ def test_bad_input_fails_clearly_and_leaves_nothing(lab, repo, base, odd_images,
     fails({'image': base[0], 'report': wrong}, 'does not match', 'zlib1g')
     fails({'image': odd_images['alpine']}, 'not supported yet', 'Alpine')
     fails({'image': odd_images['distroless']}, 'distroless')
-    fails({'image': '%s/patchops/busybox:latest' % lab.registry}, 'no package manager')
+    fails({'image': '%s/patchops/busybox:latest' % lab.registry, 'registry_username': lab.registry_user,
+           'registry_password': lab.registry_password}, 'no package manager')
     fails({'image': base[0], 'packages': ['no-such-package']}, 'no-such-package', 'not installed')
     with pytest.raises(docker.errors.NotFound):
         api.inspect_image(repo.ref('bad'))
