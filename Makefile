@@ -48,8 +48,9 @@ lint: venv link
 units: venv link
 	$(PY) -m pytest tests/unit -q
 
+# One shard per engine kind, run at once, each on its own lab hosts (tests/integration/shards).
 integration: venv link
-	$(PY) -m pytest tests/integration -q
+	PY=$(PY) tests/integration/shards
 
 # Faults (engine killed, link cut, registry stopped, journal disk full, concurrent runs), the bad
 # input corpus and the secrets check, against the lab; see docs/reliability.md (about 4 minutes).

@@ -8,6 +8,33 @@ from labkit import ENGINE_KINDS, Lab
 # The engine kinds the engine-parametrised modules run on (default: all): PATCHOPS_TEST_ENGINES=docker26
 # runs only the Docker 26 half.
 ENGINES = [k for k in os.environ.get('PATCHOPS_TEST_ENGINES', ','.join(ENGINE_KINDS)).split(',') if k]
+# CI runs the suite as concurrent shards, one per engine kind, each on its own lab hosts
+# (PATCHOPS_TEST_SHARD=docker26): a test belongs to the shard of the engine kind it is parametrised
+# with, else to its module's ``pytest.mark.shard('kind')``, else to the Docker 20.10 shard.
+SHARD = os.environ.get('PATCHOPS_TEST_SHARD', '')
+DEFAULT_SHARD = ENGINE_KINDS[0]
+
+
+def shard_of(item):
+    callspec = getattr(item, 'callspec', None)
+    if callspec is not None and 'engine_kind' in callspec.params:
+        return callspec.params['engine_kind']
+    marker = item.get_closest_marker('shard')
+    return marker.args[0] if marker else DEFAULT_SHARD
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'shard(kind): the CI shard (engine kind, own lab hosts) a test runs in')
+
+
+def pytest_collection_modifyitems(config, items):
+    if not SHARD:
+        return
+    keep = [item for item in items if shard_of(item) == SHARD]
+    dropped = [item for item in items if shard_of(item) != SHARD]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 @pytest.fixture(scope='session')
