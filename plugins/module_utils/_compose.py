@@ -9,8 +9,8 @@ Compose recognises its containers by the ``com.docker.compose.*`` labels. It rec
 when the ``config-hash`` label differs from the hash of the service's configuration (which holds
 the ``image:`` string, not a digest), when the container's image differs from the image the
 service's ``image:`` reference resolves to locally (Compose v1 compares image IDs; Compose v2 the
-``com.docker.compose.image`` label). A patch keeps every label and moves the local tag named by
-``image:`` to the patched image: then both agree without touching the compose file.
+``com.docker.compose.image`` label, the image ID). A patch keeps every label and moves the local tag
+named by ``image:`` to the patched image: then both agree without touching the compose file.
 
 Private: not a public API of the collection.
 """
@@ -127,12 +127,65 @@ def sync(inspect, find_image, read_file=read_text):
     return out
 
 
-def config_hash(inspect, docker_host, run=subprocess.run):
+# Where the docker CLI finds its plugins; Compose v2 is the plugin ``docker-compose``, which also
+# runs on its own.
+PLUGIN_DIRS = ('~/.docker/cli-plugins', '/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins',
+               '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins')
+_VERSIONS = {}
+
+
+def compose_major(inspect):
+    """The major version of the compose that created the container (``1``, ``2``), or None."""
+    version = (labels_of(inspect).get(VERSION) or '').lstrip('v')
+    return version.split('.', 1)[0] if version[:1].isdigit() else None
+
+
+def _version(command, run):
+    key = tuple(command)
+    if key not in _VERSIONS:
+        try:
+            done = run(command + ['version', '--short'], check=False, capture_output=True, text=True, timeout=30)
+            _VERSIONS[key] = done.stdout.strip().lstrip('v') if done.returncode == 0 else None
+        except (OSError, subprocess.SubprocessError):
+            _VERSIONS[key] = None
+    return _VERSIONS[key]
+
+
+def compose_commands(major=None, command=None, run=subprocess.run):
+    """The compose commands on this host whose major version is ``major`` (any when None), as
+    [(argv, version)]: ``command`` alone when given (a path or a command line), else ``docker
+    compose``, ``docker-compose`` and the CLI plugin binaries, in that order."""
+    if command:
+        candidates = [command.split() if isinstance(command, str) else list(command)]
+    else:
+        candidates = [['docker', 'compose'], ['docker-compose']] + [
+            [os.path.join(os.path.expanduser(d), 'docker-compose')] for d in PLUGIN_DIRS]
+    out, seen = [], set()
+    for argv in candidates:
+        found = shutil.which(argv[0])
+        if not found or os.path.realpath(found) + ' '.join(argv[1:]) in seen:
+            continue
+        seen.add(os.path.realpath(found) + ' '.join(argv[1:]))
+        version = _version([found] + argv[1:], run)
+        if version and (major is None or version.split('.', 1)[0] == major):
+            out.append(([found] + argv[1:], version))
+    return out
+
+
+def config_hash(inspect, docker_host, image_changed=False, command=None, run=subprocess.run):
     """The service's config hash as the host's compose computes it now (``config --hash``), or
-    (None, why). Compose v1 puts the image ID the ``image:`` reference resolves to into the hash, so
-    after the tag moved the new container needs the new hash to be seen in sync."""
+    (None, why).
+
+    Compose v1 puts the image ID the ``image:`` reference resolves to into the hash, so after the
+    tag moved the new container needs the new hash. Compose v2 hashes the service's configuration
+    without image IDs (the ``image:`` string is in it): with that string unchanged
+    (``image_changed`` false) its hash stays the container's own. The hash is computed by a compose
+    of the container's major version only: the two hash different things."""
     labels = labels_of(inspect)
     project, service = labels.get(PROJECT), labels.get(SERVICE)
+    major = compose_major(inspect)
+    if major is not None and major != '1' and not image_changed and labels.get(CONFIG_HASH):
+        return labels[CONFIG_HASH], None
     files = [f for f in (labels.get(CONFIG_FILES) or '').split(',') if f]
     workdir = labels.get(WORKING_DIR) or None
     if not (project and service and files):
@@ -140,23 +193,23 @@ def config_hash(inspect, docker_host, run=subprocess.run):
     missing = [f for f in files if not os.path.exists(f)]
     if missing:
         return None, 'its compose file %s is not on this host' % ', '.join(missing)
-    v1 = (labels.get(VERSION) or '').startswith('1.')
-    candidates = ([['docker-compose']] if v1 else [['docker', 'compose'], ['docker-compose']])
+    commands = compose_commands(major, command, run)
+    if not commands:
+        return None, ('no Compose%s found on this host (%s)' % (
+            ' v' + major if major else '', command or 'docker compose, docker-compose, docker-compose in the CLI plugin directories'))
     args = ['-p', project] + [a for f in files for a in ('-f', f)] + ['config', '--hash=' + service]
     env = dict(os.environ, DOCKER_HOST=docker_host)
-    why = 'no compose command found (docker-compose or the docker compose plugin)'
-    for command in candidates:
-        if not shutil.which(command[0]):
-            continue
+    why = None
+    for argv, dummy in commands:
         try:
-            done = run(command + args, cwd=workdir if workdir and os.path.isdir(workdir) else None, env=env, check=False,
+            done = run(argv + args, cwd=workdir if workdir and os.path.isdir(workdir) else None, env=env, check=False,
                        capture_output=True, text=True, timeout=60)
         except (OSError, subprocess.SubprocessError) as exc:
-            why = '%s: %s' % (' '.join(command), exc)
+            why = '%s: %s' % (' '.join(argv), exc)
             continue
         for line in done.stdout.splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[0] == service:
                 return parts[1], None
-        why = '%s config --hash failed: %s' % (' '.join(command), (done.stderr or done.stdout).strip()[-300:])
+        why = '%s config --hash failed: %s' % (' '.join(argv), (done.stderr or done.stdout).strip()[-300:])
     return None, why

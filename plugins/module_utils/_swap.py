@@ -743,7 +743,7 @@ class Swapper:
             labels = body.setdefault('Labels', {})
             if IMAGE_LABEL in labels:
                 labels[IMAGE_LABEL] = swap['target_image_id']  # what Compose v2 compares
-            digest, why = config_hash(container, self.engine.docker_host)
+            digest, why = config_hash(container, self.engine.docker_host, command=self.params.get('compose_command'))
             if digest:
                 labels[CONFIG_HASH] = digest
             elif labels.get(CONFIG_HASH):

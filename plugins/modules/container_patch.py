@@ -103,6 +103,16 @@ options:
       - V(false) uses whatever the reference means on the host now.
     type: bool
     default: true
+  compose_command:
+    description:
+      - The compose command on the host that computes a compose service's config hash (C(config --hash)),
+        as a path or a command line, for example V(/opt/compose/docker-compose) or V(docker compose).
+      - Without it the host's C(docker compose), C(docker-compose) and the C(docker-compose) binary in the
+        docker CLI plugin directories are tried, and the first of the container's compose major version
+        (its C(com.docker.compose.version) label) is used; Compose v1 and v2 hash differently.
+      - Compose v1 needs it after every patch (its hash holds the image ID); Compose v2 only when the
+        service's C(image:) string changes (O(compose_file=update)).
+    type: str
   registry_username:
     description: Registry user for O(pull=missing); else the host's stored docker credentials are used.
     type: str
@@ -267,6 +277,7 @@ def main():
         )),
         pull=dict(type='str', default='never', choices=['never', 'missing']),
         use_stage_manifest=dict(type='bool', default=True),
+        compose_command=dict(type='str'),
         **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

@@ -1,5 +1,10 @@
-"""A real docker-compose project on the lab: patched by service without drift (compose recreates
-nothing afterwards), a -patched tag, a failed patch rolled back, and the inventory's sync verdict."""
+"""A real compose project on the lab: patched by service without drift (compose recreates nothing
+afterwards), a -patched tag, a failed patch rolled back, and the inventory's sync verdict.
+
+Each test runs twice (conftest engine_kind): Compose v1 (Debian 12's docker-compose 1.29) on a
+Docker 20.10 host, and Compose v2 (Debian 13's docker-compose 2.26, from the lab's trixie root
+filesystem) on a Docker 26 host. Both run here against the host's engine socket; the module runs on
+the host over SSH, where only docker-compose 1.29 is on PATH."""
 
 import os
 import subprocess
@@ -7,12 +12,36 @@ import textwrap
 
 import pytest
 
-HOST = 'lab1'
+V2_COMPOSE = '/var/cache/patchops-lab/rootfs-trixie/usr/bin/docker-compose'
+# engine kind: (compose command, major version, container name separator)
+FLAVOURS = {'docker20': (['docker-compose'], '1', '_'), 'docker26': ([V2_COMPOSE], '2', '-')}
+HOST = None  # the host of the engine kind under test (on_engine)
+COMPOSE = None
+SEP = None
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(lab, engine_kind):
+    """Compose v1 on a Docker 20.10 host, Compose v2 on a Docker 26 host."""
+    global HOST, COMPOSE, SEP
+    if engine_kind not in FLAVOURS:
+        pytest.skip('the compose tests run on Docker engines, not %s' % engine_kind)
+    command, major, SEP = FLAVOURS[engine_kind]
+    if not os.path.exists(command[0]) and '/' in command[0]:
+        pytest.skip('no Compose v2 at %s (tests/lab/lab rootfs)' % command[0])
+    HOST = lab.pick(engine_kind, 1)[0]
+    COMPOSE = command
+    version = subprocess.run(command + ['version', '--short'], capture_output=True, text=True, check=True)
+    assert version.stdout.strip().lstrip('v').startswith(major + '.'), version.stdout
+
+
+def name(project, service, number=1):
+    return SEP.join((project, service, str(number)))
 
 
 def compose(lab, workdir, project, *args):
     env = dict(os.environ, DOCKER_HOST='unix://' + lab.socket(HOST))
-    return subprocess.run(['docker-compose', '-p', project, '-f', os.path.join(workdir, 'compose.yml')] + list(args),
+    return subprocess.run(COMPOSE + ['-p', project, '-f', os.path.join(workdir, 'compose.yml')] + list(args),
                           cwd=workdir, env=env, capture_output=True, text=True, timeout=180, check=False)
 
 
@@ -81,13 +110,13 @@ def verdicts(lab, project):
 def test_patch_a_service_without_drift(lab, shop):
     api, project, refs, workdir = shop
     assert {v['verdict'] for v in verdicts(lab, project).values()} == {'in sync'}
-    exec_id = api.exec_create('%s_db_1' % project, ['sh', '-c', 'echo kept > /data/file'])
+    exec_id = api.exec_create(name(project, 'db'), ['sh', '-c', 'echo kept > /data/file'])
     api.exec_start(exec_id)
 
     res = lab.module(HOST, 'container_patch', {'containers': [
         {'compose_project': project, 'service': 'web', 'image': lab.image('v2')}]})[HOST]
     assert res['_status'] == 'ok', res.get('msg')
-    web = ['%s_web_1' % project, '%s_web_2' % project]
+    web = [name(project, 'web'), name(project, 'web', 2)]
     assert sorted(c['container'] for c in res['containers']) == web
     assert {c['compose_retagged'] for c in res['containers']} == {refs['web']}
     v2 = api.inspect_image(lab.image('v2'))['Id']
@@ -109,8 +138,8 @@ def test_patch_a_service_without_drift(lab, shop):
     assert res['_status'] == 'ok', res.get('msg')
     assert res['containers'][0]['compose_retagged'] == refs['api']
     state = unchanged_by_up(lab, api, project, workdir)
-    assert state['%s_api_1' % project][1] == v2
-    out = api.exec_start(api.exec_create('%s_db_1' % project, ['cat', '/data/file']))
+    assert state[name(project, 'api')][1] == v2
+    out = api.exec_start(api.exec_create(name(project, 'db'), ['cat', '/data/file']))
     assert out.decode().strip() == 'kept'
 
 
@@ -129,11 +158,11 @@ def test_failed_patch_rolls_the_service_back(lab, shop):
     ok = lab.module(HOST, 'container_patch', {'containers': [
         {'compose_project': project, 'service': 'db', 'image': lab.image('v2')}]})[HOST]
     assert ok['_status'] == 'ok', ok.get('msg')
-    back = lab.module(HOST, 'container_rollback', {'containers': ['%s_db_1' % project]})[HOST]
+    back = lab.module(HOST, 'container_rollback', {'containers': [name(project, 'db')]})[HOST]
     assert back['_status'] == 'ok', back.get('msg')
     assert api.inspect_image(refs['db'])['Id'] == v1
     state = unchanged_by_up(lab, api, project, workdir)
-    assert state['%s_db_1' % project][1] == v1
+    assert state[name(project, 'db')][1] == v1
 
 
 def test_inventory_says_when_compose_would_recreate(lab, shop):
@@ -144,10 +173,10 @@ def test_inventory_says_when_compose_would_recreate(lab, shop):
     with open(path, 'w') as fh:  # changed by hand: db now names another image
         fh.write(text.replace('image: %s' % refs['db'], 'image: %s' % refs['db'].replace(':1', ':2')))
     found = verdicts(lab, project)
-    db = found['%s_db_1' % project]
+    db = found[name(project, 'db')]
     assert db['in_sync'] is False and 'the compose file now names image' in db['verdict'], db
-    assert found['%s_web_1' % project]['verdict'] == 'in sync'
+    assert found[name(project, 'web')]['verdict'] == 'in sync'
     repo, tag = refs['api'].rsplit(':', 1)
     api.tag(lab.image('v2'), repo, tag)  # the tag moved (a pull): compose would recreate api
-    api_verdict = verdicts(lab, project)['%s_api_1' % project]
+    api_verdict = verdicts(lab, project)[name(project, 'api')]
     assert api_verdict['in_sync'] is False and 'now means' in api_verdict['verdict'], api_verdict

@@ -61,23 +61,54 @@ def test_sync_warns_about_what_undoes_a_local_patch():
     assert len(warnings) == 2 and 'pull_policy: always' in warnings[0] and 'build' in warnings[1]
 
 
+def fake_compose(versions, calls, out='web 0123abcd\n', rc=0):
+    """A run() for the compose commands at /usr/bin: ``versions`` {argv[0] name: version}."""
+    def run(cmd, **kwargs):
+        if cmd[-2:] == ['version', '--short']:
+            version = versions.get(cmd[0].rsplit('/', 1)[-1])
+            return subprocess.CompletedProcess(cmd, 0 if version else 1, stdout=(version or '') + '\n', stderr='')
+        calls.append((cmd, kwargs['env']['DOCKER_HOST'], kwargs['cwd']))
+        return subprocess.CompletedProcess(cmd, rc, stdout=out if rc == 0 else '', stderr='' if rc == 0 else out)
+    return run
+
+
 def test_config_hash_runs_the_hosts_compose(monkeypatch, tmp_path):
     compose_file = tmp_path / 'compose.yml'
     compose_file.write_text('services: {}\n')
     c = container(**{'com.docker.compose.project.config_files': str(compose_file),
                      'com.docker.compose.project.working_dir': str(tmp_path)})
-    monkeypatch.setattr(_compose.shutil, 'which', lambda name: '/usr/bin/' + name)
+    monkeypatch.setattr(_compose.shutil, 'which', lambda name: name if name.startswith('/') else '/usr/bin/' + name)
+    monkeypatch.setattr(_compose.os.path, 'realpath', lambda path: path)
+    monkeypatch.setattr(_compose, '_VERSIONS', {})
     calls = []
-
-    def run(cmd, **kwargs):
-        calls.append((cmd, kwargs['env']['DOCKER_HOST'], kwargs['cwd']))
-        return subprocess.CompletedProcess(cmd, 0, stdout='web 0123abcd\n', stderr='')
+    # docker compose is v2: a container made by v1 gets the hash of v1's docker-compose only
+    run = fake_compose({'docker': '2.26.1', 'docker-compose': '1.29.2'}, calls)
     assert _compose.config_hash(c, 'unix:///run/x.sock', run=run) == ('0123abcd', None)
-    assert calls == [(['docker-compose', '-p', 'shop', '-f', str(compose_file), 'config', '--hash=web'],
+    assert calls == [(['/usr/bin/docker-compose', '-p', 'shop', '-f', str(compose_file), 'config', '--hash=web'],
                       'unix:///run/x.sock', str(tmp_path))]
 
-    def fails(cmd, **kwargs):
-        return subprocess.CompletedProcess(cmd, 1, stdout='', stderr='no such service')
-    digest, why = _compose.config_hash(c, 'unix:///x', run=fails)
+    digest, why = _compose.config_hash(c, 'unix:///x', run=fake_compose({'docker-compose': '1.29.2'}, [], 'no such service', 1))
     assert digest is None and 'no such service' in why
     assert _compose.config_hash(container(), 'unix:///x', run=run)[1].startswith('its compose file')
+    monkeypatch.setattr(_compose, '_VERSIONS', {})
+    digest, why = _compose.config_hash(c, 'unix:///x', run=fake_compose({'docker': '2.26.1'}, []))
+    assert digest is None and why.startswith('no Compose v1 found on this host')
+
+
+def test_config_hash_of_compose_v2(monkeypatch, tmp_path):
+    compose_file = tmp_path / 'compose.yml'
+    compose_file.write_text('services: {}\n')
+    c = container(**{'com.docker.compose.project.config_files': str(compose_file),
+                     'com.docker.compose.version': '2.26.1', 'com.docker.compose.config-hash': 'oldhash'})
+    monkeypatch.setattr(_compose.shutil, 'which', lambda name: name if name.startswith('/') else '/usr/bin/' + name)
+    monkeypatch.setattr(_compose.os.path, 'realpath', lambda path: path)
+    monkeypatch.setattr(_compose, '_VERSIONS', {})
+    calls = []
+    run = fake_compose({'docker-compose': '1.29.2', 'docker-compose-v2': 'v2.26.1'}, calls, 'web newhash\n')
+    # v2 hashes the image: string, not the image ID: a moved tag leaves the hash as it is
+    assert _compose.config_hash(c, 'unix:///x', run=run) == ('oldhash', None) and calls == []
+    # another image: string needs v2 itself; v1's hash is never used for a v2 container
+    assert _compose.config_hash(c, 'unix:///x', image_changed=True, run=run)[0] is None
+    assert _compose.config_hash(c, 'unix:///x', image_changed=True, command='/opt/docker-compose-v2',
+                                run=run) == ('newhash', None)
+    assert calls[0][0][0] == '/opt/docker-compose-v2'
