@@ -76,6 +76,7 @@ def problems(serial_value, max_fail, targets, by_host):
           and isinstance(per_host, dict) and all(_is_list(v) for v in per_host.values()))
     if not ok:
         found.append('patchops_targets must be a list of {name, image} (and patchops_targets_by_host a mapping of '
-                     'host to such lists), such as [{name: web, image: "registry.example.com/web:1.4.2"}]; '
+                     'host to such lists), such as [{name: web, image: "registry.example.com/web:1.4.2"}] or, for '
+                     'every container of a compose service, [{compose_project: shop, service: web, image: ...}]; '
                      "got patchops_targets '%s', patchops_targets_by_host '%s'" % (targets, by_host))
     return found

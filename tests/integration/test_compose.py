@@ -6,6 +6,7 @@ Docker 20.10 host, and Compose v2 (Debian 13's docker-compose 2.26, from the lab
 filesystem) on a Docker 26 host. Both run here against the host's engine socket; the module runs on
 the host over SSH, where only docker-compose 1.29 is on PATH."""
 
+import json
 import os
 import subprocess
 import textwrap
@@ -180,3 +181,29 @@ def test_inventory_says_when_compose_would_recreate(lab, shop):
     api.tag(lab.image('v2'), repo, tag)  # the tag moved (a pull): compose would recreate api
     api_verdict = verdicts(lab, project)[name(project, 'api')]
     assert api_verdict['in_sync'] is False and 'now means' in api_verdict['verdict'], api_verdict
+
+
+PATCH_YML = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
+
+
+def test_patch_yml_with_a_service_target(lab, shop, tmp_path):
+    """playbooks/patch.yml takes {compose_project, service, image} targets: every replica patched,
+    reported per container, compose recreates nothing afterwards."""
+    api, project, refs, workdir = shop
+    v2 = api.inspect_image(lab.image('v2'))['Id']
+    runner, results = lab.playbook(PATCH_YML, extravars={
+        'patchops_hosts': HOST, 'patchops_serial': 1, 'pretest_min_free_bytes': 1,
+        'report_dir': str(tmp_path / 'reports'),
+        'patchops_targets': [{'compose_project': project, 'service': 'web', 'image': lab.image('v2')}]})
+    failed = [r for r in results[HOST] if r['_status'] == 'failed' and not r['_ignored']]
+    assert not failed and runner.status == 'successful', runner.collected_stdout[-3000:]
+    patched = next(r for r in results[HOST] if r['_task'] == 'Remember what this run patched on the host')
+    web = [name(project, 'web'), name(project, 'web', 2)]
+    assert sorted(patched['ansible_facts']['rollout_patched']) == web
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert {state[n][1] for n in web} == {v2} and api.inspect_image(refs['web'])['Id'] == v2
+    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+    with open(stats['artifact_data']['patchops_patch']['report']) as fh:
+        report = json.load(fh)
+    record = next(r for r in report['hosts'] if r['host'] == HOST)
+    assert sorted(c['container'] for c in record['containers'] if c['outcome'] == 'patched') == web
