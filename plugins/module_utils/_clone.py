@@ -43,12 +43,17 @@ def _derived_mac(ip):
         return None
 
 
-def primary_network(container):
+def primary_network(container, engine_kind='docker'):
     mode = network_mode(container)
-    return 'bridge' if mode == 'default' else mode
+    name = 'bridge' if mode == 'default' else mode
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    if engine_kind == 'podman' and name == 'bridge' and networks and name not in networks:
+        # Podman shows NetworkMode "bridge" whatever networks the container is on: none is primary.
+        return sorted(networks)[0]
+    return name
 
 
-def configured_macs(container):
+def configured_macs(container, engine_kind='docker'):
     """{network: MAC} the operator set, from either inspect shape.
 
     The container's own network: Config.MacAddress (every API up to 1.51 shows it). Other networks
@@ -56,6 +61,11 @@ def configured_macs(container):
     address the engine derives from the endpoint's IPv4 was set. An engine that picks MACs at random
     for the others (Docker 29) looks like an operator's choice there: kept, never lost.
     """
+    networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
+    if engine_kind == 'podman':
+        # Podman shows no Config.MacAddress and picks MACs at random: a MAC set at create cannot be
+        # told from one it picked. Every endpoint's is kept (where the old container no longer runs).
+        return dict((name, s['MacAddress']) for name, s in networks.items() if (s or {}).get('MacAddress'))
     config_mac = (container.get('Config') or {}).get('MacAddress')
     primary = primary_network(container)
     out = {}
@@ -134,7 +144,8 @@ def _endpoint(settings, container, mac, name):
     return endpoint
 
 
-def clone(container, old_image, image_ref, resolve_container=None, api_version=None, macs=None):
+def clone(container, old_image, image_ref, resolve_container=None, api_version=None, macs=None,
+          engine_kind='docker'):
     """Return (create_body, extra_networks) for a new container of ``image_ref``.
 
     ``container`` is the inspect of the running one, ``old_image`` the inspect of the image it
@@ -146,6 +157,8 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
     from 1.44 every network goes in the create, each with its MAC address, and none is left).
     ``macs`` is configured_macs() of the container while it ran: a stopped container's inspect
     shows no endpoint MAC address, and the swap stops it before it creates the new one.
+    ``engine_kind`` podman: every network goes in the create, with its MAC (Podman takes them at
+    any API version, and would add its default network to a create that names none).
     """
     config = copy.deepcopy(container.get('Config') or {})
     host = copy.deepcopy(container.get('HostConfig') or {})
@@ -177,8 +190,8 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
         config.pop('Hostname', None)
         if mode.startswith('container:') or mode == 'host':
             config.pop('Domainname', None)
-    macs = configured_macs(container) if macs is None else macs
-    endpoints_at_create = _api_tuple(api_version) >= _ENDPOINTS_AT_CREATE
+    macs = configured_macs(container, engine_kind) if macs is None else macs
+    endpoints_at_create = _api_tuple(api_version) >= _ENDPOINTS_AT_CREATE or engine_kind == 'podman'
     if endpoints_at_create:
         config.pop('MacAddress', None)  # deprecated there: on the endpoint instead
     if resolve_container is not None:
@@ -201,7 +214,7 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
     primary = None
     extra = []
     if not (mode.startswith('container:') or mode in ('host', 'none')):
-        primary_name = primary_network(container)
+        primary_name = primary_network(container, engine_kind)
         ordered = sorted(networks.items(), key=lambda kv: (kv[0] != primary_name, kv[0]))
         for name, settings in ordered:
             # Below 1.44 the engine ignores an endpoint's MAC: Config.MacAddress carries the primary's.
@@ -219,8 +232,11 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
     return body, extra
 
 
-def pinned_identity(container):
-    """What makes start-first unsafe: host ports, static IPs, a fixed MAC (clash with the old one)."""
+def pinned_identity(container, engine_kind='docker'):
+    """What makes start-first unsafe: host ports, static IPs, a fixed MAC (clash with the old one).
+
+    On Podman a set MAC cannot be told from a random one: not counted (start-first gives the new
+    container new MACs)."""
     reasons = []
     host = container.get('HostConfig') or {}
     for port, bindings in (host.get('PortBindings') or {}).items():
@@ -232,7 +248,7 @@ def pinned_identity(container):
         ipam = (settings or {}).get('IPAMConfig') or {}
         if ipam.get('IPv4Address') or ipam.get('IPv6Address'):
             reasons.append('has a static IP on network %s' % name)
-    macs = configured_macs(container)
+    macs = configured_macs(container) if engine_kind != 'podman' else {}
     for name in sorted(macs):
         reasons.append('has a fixed MAC address on network %s' % name)
     if (container.get('Config') or {}).get('MacAddress') and not macs:

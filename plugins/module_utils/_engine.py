@@ -10,6 +10,7 @@ Private: not a public API of the collection.
 from __future__ import annotations
 
 import errno
+import hashlib
 import socket
 import sys
 import traceback
@@ -42,6 +43,8 @@ MIN_API_VERSION = '1.30'
 MAX_API_VERSION = '1.45'
 MIN_SDK_VERSION = '5.0.0'
 DEFAULT_HOST = 'unix:///var/run/docker.sock'
+# Podman serves the Docker-compatible API; it renames containers (which every swap needs) from 3.0.
+MIN_PODMAN_VERSION = '3.0'
 
 ENGINE_ARGUMENT_SPEC = dict(
     docker_host=dict(type='str', default=DEFAULT_HOST, aliases=['docker_url'],
@@ -121,6 +124,37 @@ def negotiate_api_version(requested, engine_api, engine_min):
     return requested, None
 
 
+def engine_kind(version):
+    """('podman' or 'docker', the engine's own version) from its /version answer.
+
+    Podman lists a "Podman Engine" component (its Version is Podman's, not Docker's); Docker lists
+    "Engine". The Platform name is checked too: some Podman builds name it there.
+    """
+    version = version or {}
+    for component in version.get('Components') or []:
+        if 'podman' in str(component.get('Name') or '').lower():
+            return 'podman', component.get('Version') or version.get('Version')
+    if 'podman' in str((version.get('Platform') or {}).get('Name') or '').lower():
+        return 'podman', version.get('Version')
+    return 'docker', version.get('Version')
+
+
+def podman_engine_id(info):
+    """A stable identity for a Podman engine. Podman's /info ID is a new random UUID on every call;
+    its store is what persists: its host name and storage root (graphroot) name it."""
+    key = '%s\0%s' % (info.get('Name') or '', info.get('DockerRootDir') or '')
+    return 'podman-' + hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]
+
+
+def rename_problem(kind, version, docker_host):
+    """Why this engine cannot rename containers (Podman before 3.0), or None."""
+    if kind == 'podman' and _version_tuple(version) < _version_tuple(MIN_PODMAN_VERSION):
+        return ('Podman %s at %s cannot rename containers, which every swap and rollback needs: patchops.containers '
+                'needs Podman %s or newer there (container_inventory still works)'
+                % (version, docker_host, MIN_PODMAN_VERSION))
+    return None
+
+
 def _socket_path(docker_host):
     if docker_host.startswith('unix://'):
         return docker_host[len('unix://'):]
@@ -154,7 +188,9 @@ def describe_connection_error(docker_host, timeout, exc):
     text = str(exc)
     if path is not None and (code == errno.ENOENT or 'No such file' in text):
         return ('Docker engine not answering at %s: the socket %s does not exist '
-                '(is dockerd running on this host?)' % (docker_host, path))
+                '(is dockerd running on this host? On a Podman host: is `podman system service` '
+                'listening there, e.g. podman.socket enabled, docker_host unix:///run/podman/podman.sock?)'
+                % (docker_host, path))
     if code in (errno.EACCES, errno.EPERM) or 'Permission denied' in text:
         return ('Permission denied on the Docker engine socket %s: run the task as root '
                 '(become: true) or as a member of the docker group' % (path or docker_host))
@@ -219,12 +255,28 @@ class Engine:
         if version != self.api.api_version:
             self.api.close()
             self.api = docker.APIClient(version=version, **client)
+        self.kind, self.kind_version = engine_kind(self.version)
         self._info = None
 
     @property
+    def facts(self):
+        """What names this engine in results and reports: kind, its own version, API spoken."""
+        return {'kind': self.kind, 'version': self.kind_version, 'api_version': self.api.api_version}
+
+    def require_rename(self):
+        """Raise unless the engine renames containers (Podman before 3.0 does not)."""
+        why = rename_problem(self.kind, self.kind_version, self.docker_host)
+        if why:
+            raise EngineError(why)
+
+    @property
     def info(self):
+        """/info, its ID the engine's identity (journal, lock and stage manifest are kept under it)."""
         if self._info is None:
-            self._info = self.call('read engine info', self.api.info)
+            info = self.call('read engine info', self.api.info)
+            if self.kind == 'podman':
+                info = dict(info, ID=podman_engine_id(info), PodmanInfoID=info.get('ID'))
+            self._info = info
         return self._info
 
     def find_container(self, ref):

@@ -380,7 +380,7 @@ class ImagePatcher:
         return base, base_name or base_id
 
     def _check_push_auth(self, output):
-        digest, reason = remote_digest(self.engine, output, self._auth(output))
+        digest, reason = remote_digest(self.engine, output, self._auth(output), self.params)
         if reason and reason.startswith('auth denied'):
             raise PatchError('registry %s denied access to %s (%s): check registry_username/registry_password; '
                              'nothing was built or pushed' % (output.registry, output.name, reason),

@@ -433,7 +433,8 @@ class Inventory:
             'created': inspect.get('Created'),
             'state': state.get('Status'),
             # A stopped container keeps its last health status ("unhealthy" after a stop).
-            'health': (state.get('Health') or {}).get('Status') if running else None,
+            # Podman reports an empty health status for a container without a HEALTHCHECK.
+            'health': ((state.get('Health') or {}).get('Status') or None) if running else None,
             'exit_code': state.get('ExitCode'),
             'started_at': _time(state.get('StartedAt')),
             'finished_at': _time(state.get('FinishedAt')),
@@ -469,7 +470,7 @@ class Inventory:
                 wanted.setdefault(ref.tagged(), ref)
         keys = sorted(wanted)
         answers = dict(zip(keys, pool.map(
-            lambda key: remote_digest(self.engine, wanted[key], self._auth_for(wanted[key])), keys)))
+            lambda key: remote_digest(self.engine, wanted[key], self._auth_for(wanted[key]), self.params), keys)))
         for record, ref, reason in plans:
             if ref is None:
                 record['update'], record['update_reason'] = 'unknown', reason
@@ -495,7 +496,8 @@ class Inventory:
         return {
             'name': info.get('Name'),
             'id': info.get('ID'),
-            'version': version.get('Version'),
+            'kind': self.engine.kind,  # docker or podman; version is that engine's own
+            'version': self.engine.kind_version or version.get('Version'),
             'api_version': version.get('ApiVersion'),
             'min_api_version': version.get('MinAPIVersion'),
             'os': info.get('OperatingSystem'),

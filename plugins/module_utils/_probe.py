@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
@@ -151,15 +152,38 @@ def _tcp_once(probe, container):
     return True, 'connect %s:%s: ok' % (host, probe['port'])
 
 
+def _exec(engine, container_id, command, timeout=None):
+    """Run ``command`` in the container: (exit code, output), or (None, why) after ``timeout`` s."""
+    exec_id = engine.call('create exec', engine.api.exec_create, container_id, command,
+                          stdout=True, stderr=True)['Id']
+    if timeout is None:
+        output = engine.call('run exec', engine.api.exec_start, exec_id)
+    else:
+        # The API cannot bound an exec: wait for it aside and give up on it after the timeout.
+        done = {}
+
+        def run():
+            try:
+                done['output'] = engine.call('run exec', engine.api.exec_start, exec_id)
+            except Exception as exc:  # re-raised below, in the caller's thread
+                done['error'] = exc
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            return None, 'timed out after %g s' % timeout
+        if 'error' in done:
+            raise done['error']
+        output = done.get('output')
+    output = (output or b'').decode('utf-8', 'replace')
+    return engine.call('inspect exec', engine.api.exec_inspect, exec_id).get('ExitCode'), output
+
+
 def _exec_once(engine, probe, container):
     command = probe['command']
     if isinstance(command, str):
         command = ['/bin/sh', '-c', command]
-    exec_id = engine.call('create exec', engine.api.exec_create, container['Id'], command,
-                          stdout=True, stderr=True)
-    output = engine.call('run exec', engine.api.exec_start, exec_id['Id'])
-    output = (output or b'').decode('utf-8', 'replace')
-    rc = engine.call('inspect exec', engine.api.exec_inspect, exec_id['Id']).get('ExitCode')
+    rc, output = _exec(engine, container['Id'], command)
     if rc != probe['rc']:
         return False, 'exec %s: rc %s, expected %s: %s' % (command, rc, probe['rc'], output[-300:])
     if probe.get('stdout_regex') and not re.search(probe['stdout_regex'], output):
@@ -197,7 +221,9 @@ def run_probe(engine, container_id, probe, index=0):
     for attempt in range(max(1, probe['retries'])):
         attempts = attempt + 1
         container = engine.call('inspect container', engine.api.inspect_container, container_id)
-        if probe['type'] == 'health':
+        if probe['type'] == 'health' and own_healthcheck(engine, container):
+            ok, output = OwnHealthcheck(engine, container).check_once()
+        elif probe['type'] == 'health':
             ok, output = health_once(container)
         elif probe['type'] == 'http':
             ok, output = _http_once(probe, container)
@@ -228,6 +254,83 @@ def has_healthcheck(container):
     return bool(test) and test[0] != 'NONE'
 
 
+def engine_ran_healthcheck(container):
+    """Has the engine itself run the container's HEALTHCHECK (its health log has entries)?"""
+    return bool(((container.get('State') or {}).get('Health') or {}).get('Log'))
+
+
+def own_healthcheck(engine, container):
+    """Must the collection run this container's HEALTHCHECK itself? On Podman, the engine runs
+    healthchecks on systemd timers only: without systemd their status stays "starting" forever.
+    Where the engine has run the check (its health log has entries), its status counts."""
+    return (getattr(engine, 'kind', 'docker') == 'podman' and has_healthcheck(container)
+            and not engine_ran_healthcheck(container))
+
+
+# The engine's defaults for HEALTHCHECK durations left at 0 (seconds), and for retries.
+_HEALTHCHECK_DEFAULTS = {'Interval': 30.0, 'Timeout': 30.0, 'StartPeriod': 0.0}
+_HEALTHCHECK_RETRIES = 3
+
+
+class OwnHealthcheck:
+    """A container's HEALTHCHECK run by the collection, on the engine's schedule and rules: the
+    test (CMD or CMD-SHELL) by exec every Interval, each bounded by Timeout; one pass is healthy,
+    Retries consecutive failures after StartPeriod are unhealthy."""
+
+    def __init__(self, engine, container):
+        config = container.get('Config') or {}
+        check = config.get('Healthcheck') or {}
+        self.engine = engine
+        self.container_id = container['Id']
+        test = list(check.get('Test') or [])
+        if test and test[0] == 'CMD-SHELL':
+            self.command = list(config.get('Shell') or ['/bin/sh', '-c']) + [' '.join(test[1:])]
+        else:
+            self.command = test[1:] if test and test[0] == 'CMD' else test
+        for key, default in _HEALTHCHECK_DEFAULTS.items():
+            setattr(self, key.lower(), (check.get(key) or 0) / 1e9 or default)
+        self.retries = check.get('Retries') or _HEALTHCHECK_RETRIES
+        self.started = time.monotonic()
+        self.next_at = self.started + self.interval
+        self.streak = 0
+        self.status = 'starting'
+        self.last = ''
+        self.runs = 0
+
+    def check_once(self):
+        """Run the test once: (passed, text)."""
+        self.runs += 1
+        try:
+            rc, output = _exec(self.engine, self.container_id, self.command, timeout=self.timeout)
+        except PatchopsError as exc:
+            rc, output = None, exc.msg
+        text = output.strip()[-300:]
+        if rc == 0:
+            return True, 'HEALTHCHECK passed (run by patchops: the engine does not run it)'
+        why = 'exit code %s' % rc if rc is not None else output
+        return False, 'HEALTHCHECK failed (run by patchops: the engine does not run it): %s%s' % (
+            why, (': ' + text) if rc is not None and text else '')
+
+    def poll(self):
+        """Run the test when due; returns the status: starting, healthy or unhealthy."""
+        now = time.monotonic()
+        if now < self.next_at:
+            return self.status
+        ok, self.last = self.check_once()
+        self.next_at = time.monotonic() + self.interval
+        if ok:
+            self.streak, self.status = 0, 'healthy'
+        elif now - self.started >= self.startperiod:
+            self.streak += 1
+            if self.streak >= self.retries:
+                self.status = 'unhealthy'
+        return self.status
+
+    def describe(self):
+        return 'health %s%s' % (self.status, (': ' + self.last) if self.last else ' (run by patchops: the engine '
+                                'does not run HEALTHCHECKs; first check after %g s)' % self.interval)
+
+
 def health_once(container):
     state = container.get('State') or {}
     if not state.get('Running'):
@@ -250,11 +353,18 @@ def wait_ready(engine, container_id, timeout, settle):
     first = engine.call('inspect container', engine.api.inspect_container, container_id)
     restarts = first.get('RestartCount', 0)
     attempts = 0
+    own = None
     while True:
         attempts += 1
         container = engine.call('inspect container', engine.api.inspect_container, container_id)
         state = container.get('State') or {}
         ok, output = health_once(container)
+        if state.get('Running') and own_healthcheck(engine, container):
+            own = own or OwnHealthcheck(engine, container)
+            status = own.poll()
+            ok, output = status == 'healthy', own.describe()
+            # Seen as the engine would report it, for the checks below.
+            state = dict(state, Health=dict(state.get('Health') or {}, Status=status))
         elapsed = time.monotonic() - started
         result = {'name': 'health', 'type': 'health', 'ok': False, 'attempts': attempts, 'output': output,
                   'duration_ms': int(elapsed * 1000)}

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one registry client: credentials, failure classification and retries, the remote-digest
-lookup through the engine (no pull), and just enough of the registry v2 HTTP API to read
+lookup (through the engine, or the registry's API on Podman; no pull), and just enough of the registry v2 HTTP API to read
 manifests (size estimates).
 
 Private: not a public API of the collection.
@@ -12,6 +12,7 @@ Private: not a public API of the collection.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -80,6 +81,22 @@ def credentials(params, registry, stored=False):
         return None
     if found and found.get('username') and found.get('password'):
         return {'username': found['username'], 'password': found['password']}
+    return None
+
+
+def podman_credentials(registry):
+    """{'username', 'password'} for ``registry`` from Podman's auth files, or None."""
+    for pattern in PODMAN_AUTH_FILES:
+        path = os.path.expanduser(os.path.expandvars(pattern.replace('${UID}', str(os.getuid()))))
+        if '$' in path or not os.path.isfile(path):
+            continue
+        try:
+            from docker import auth as docker_auth
+            found = docker_auth.resolve_authconfig(docker_auth.load_config(config_path=path), registry)
+        except Exception:  # unreadable or not JSON: the next file
+            continue
+        if found and found.get('username') and found.get('password'):
+            return {'username': found['username'], 'password': found['password']}
     return None
 
 
@@ -154,11 +171,15 @@ def with_retries(action, retries, delay, sleep=time.sleep):
 
 # -- through the engine -------------------------------------------------------------------------
 
-def remote_digest(engine, ref, auth):
-    """Ask the engine (``GET /distribution/{name}/json``) for the registry's current digest.
+def remote_digest(engine, ref, auth, params=None):
+    """The registry's current digest of ``ref``: asked of the engine (``GET
+    /distribution/{name}/json``), or, on Podman (which has no such endpoint), of the registry's own
+    API from this host, with ``auth``, else the host's stored credentials (``params`` give the CA).
 
     Returns (digest, None) or (None, reason); the password never appears in a reason.
     """
+    if getattr(engine, 'kind', 'docker') == 'podman':
+        return _registry_digest(ref, auth, params or {}, engine.timeout)
     try:
         data = engine.api.inspect_distribution(ref.tagged() or ref.text, auth_config=auth)
     except Exception as exc:  # APIError subclasses, and requests errors when the engine goes away
@@ -167,7 +188,29 @@ def remote_digest(engine, ref, auth):
     return (data.get('Descriptor') or {}).get('digest'), None
 
 
+def _registry_digest(ref, auth, params, timeout):
+    try:
+        client = RegistryAPI.for_params(params, ref.registry, timeout)
+        if auth and auth.get('username'):
+            client.credentials = {'username': auth['username'], 'password': auth.get('password')}
+        return client.digest(ref.repository, ref.tag or 'latest'), None
+    except HTTPError as exc:
+        text = 'registry %s answered HTTP %s %s' % (registry_api_host(ref.registry), exc.code, exc.reason)
+        if exc.code in (401, 403):
+            text += ' (unauthorized)'
+        return None, registry_failure(text, not_found=exc.code == 404).msg
+    except Exception as exc:  # URLError, TLS and socket errors, a body that is not a manifest
+        text = 'registry %s: %s' % (registry_api_host(ref.registry), getattr(exc, 'reason', None) or exc)
+        return None, registry_failure(text).msg
+
+
 # -- the registry HTTP API (manifests only) -----------------------------------------------------
+
+# Where engines keep each registry's CA: Docker, then Podman (containers-certs.d).
+CERTS_DIRS = ('/etc/docker/certs.d', '/etc/containers/certs.d')
+# Podman's credential files (containers-auth.json), read after the Docker config.
+PODMAN_AUTH_FILES = ('${REGISTRY_AUTH_FILE}', '${XDG_RUNTIME_DIR}/containers/auth.json',
+                     '/run/containers/${UID}/auth.json', '~/.config/containers/auth.json')
 
 def registry_api_host(registry):
     """The host serving ``registry``'s v2 API (Docker Hub's is not ``docker.io``)."""
@@ -231,10 +274,10 @@ class RegistryAPI:
         config and ``/etc/docker/certs.d`` filling what they leave out."""
         ca_path = params.get('registry_ca_path')
         if not ca_path:
-            candidate = '/etc/docker/certs.d/%s/ca.crt' % registry
-            ca_path = candidate if os.path.isfile(candidate) else None
-        return cls(registry, credentials(params, registry, stored=True), ca_path,
-                   params.get('registry_validate_certs', True), timeout)
+            candidates = ['%s/%s/ca.crt' % (d, registry) for d in CERTS_DIRS]
+            ca_path = next((c for c in candidates if os.path.isfile(c)), None)
+        found = credentials(params, registry, stored=True) or podman_credentials(registry)
+        return cls(registry, found, ca_path, params.get('registry_validate_certs', True), timeout)
 
     def _open(self, url, headers):
         return open_url(url, headers=headers, validate_certs=self.validate_certs, ca_path=self.ca_path,
@@ -264,19 +307,31 @@ class RegistryAPI:
                 return True
         return False
 
-    def manifest(self, repository, reference):
+    def _manifest_response(self, repository, reference):
         url = '%s/v2/%s/manifests/%s' % (self.base, repository, reference)
         headers = {'Accept': ', '.join(MANIFEST_MEDIA_TYPES)}
         for attempt in (1, 2):
             if self.auth_header:
                 headers['Authorization'] = self.auth_header
             try:
-                return json.loads(self._open(url, headers).read().decode('utf-8'))
+                return self._open(url, headers)
             except HTTPError as exc:
                 if exc.code == 401 and attempt == 1 and self._login(exc.headers.get('WWW-Authenticate')):
                     continue
                 raise
         return None  # pragma: no cover
+
+    def manifest(self, repository, reference):
+        return json.loads(self._manifest_response(repository, reference).read().decode('utf-8'))
+
+    def digest(self, repository, reference):
+        """The digest a tag points at (an index's own digest for a multi-platform image), as the
+        engine's /distribution endpoint answers it: the registry's Docker-Content-Digest, else the
+        SHA-256 of the manifest as served."""
+        resp = self._manifest_response(repository, reference)
+        body = resp.read()
+        digest = resp.headers.get('Docker-Content-Digest')
+        return digest or 'sha256:' + hashlib.sha256(body).hexdigest()
 
     def image_blobs(self, repository, reference, os_type, arch):
         """{digest: size} of the config and layers of the image for this platform."""

@@ -182,7 +182,7 @@ class Stager:
 
     def _resolve(self, ref):
         def lookup():
-            digest, reason = remote_digest(self.engine, ref, self._auth(ref))
+            digest, reason = remote_digest(self.engine, ref, self._auth(ref), self.params)
             if digest:
                 return digest
             kind, dummy, text = (reason or 'registry error: no digest').partition(': ')

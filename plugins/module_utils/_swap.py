@@ -56,6 +56,10 @@ ASIDE_SUFFIX = '-patchops-old'
 NEW_SUFFIX = '-patchops-new'
 
 
+# Podman's mark of a container created by a systemd unit (podman generate systemd, Quadlet).
+SYSTEMD_UNIT_LABEL = 'PODMAN_SYSTEMD_UNIT'
+
+
 class SwapError(PatchopsError):
     """A failure that stops the run; ``results`` says what happened to each container."""
 
@@ -232,9 +236,15 @@ class Swapper:
                 problems.append('container %s runs with --rm (AutoRemove): stopping it would delete it, so it '
                                 'cannot be swapped safely; recreate it without --rm first' % name)
                 continue
+            unit = ((container.get('Config') or {}).get('Labels') or {}).get(SYSTEMD_UNIT_LABEL)
+            if unit:
+                problems.append('container %s is run by the systemd unit %s (label %s): systemd would recreate it '
+                                'from its unit and undo the swap; change the image in the unit and restart it, '
+                                'or patch containers not managed by systemd' % (name, unit, SYSTEMD_UNIT_LABEL))
+                continue
             asked = target.get('strategy') or self.params.get('strategy') or 'stop-first'
             strategy = asked
-            pinned = pinned_identity(container)
+            pinned = pinned_identity(container, self.engine.kind)
             if strategy == 'start-first' and pinned and not self.params.get('force_start_first'):
                 problems.append('container %s cannot be patched start-first: it %s (both would clash); use '
                                 'stop-first, or force_start_first' % (name, '; '.join(pinned)))
@@ -277,7 +287,8 @@ class Swapper:
                     'new_image': item['target'], 'new_image_id': image.get('Id'), 'new_digests': _digests(image),
                     'strategy': item['strategy'], 'was_running': bool(state.get('Running')),
                     'was_paused': bool(state.get('Paused')), 'depends_on': list(edges[name]),
-                    'mac_addresses': configured_macs(container),  # read while it runs: see clone()
+                    # read while it runs: see clone()
+                    'mac_addresses': configured_macs(container, self.engine.kind),
                 }
                 if blocker:
                     entry['blocked_by'] = self.unresolved_message(blocker)
@@ -737,8 +748,11 @@ class Swapper:
         container = self.inspect(swap['old_id'])
         old_image = self.image(swap['old_image_id']) or {}
         ref = self._retag_service(swap) or self.image_name(swap['target_image'], swap['target_image_id'])
+        macs = swap.get('mac_addresses')
+        if hold_aliases and self.engine.kind == 'podman':
+            macs = {}  # start-first: the old container still holds its MACs (see pinned_identity)
         body, extra = clone(container, old_image, ref, resolve_container=self._name_of,
-                            api_version=self.api.api_version, macs=swap.get('mac_addresses'))
+                            api_version=self.api.api_version, macs=macs, engine_kind=self.engine.kind)
         if swap.get('compose_ref'):
             labels = body.setdefault('Labels', {})
             if IMAGE_LABEL in labels:
@@ -1056,10 +1070,14 @@ def run_module(module, targets):
         module.fail_json(msg='parallel must be 1 or more (1 swaps one container after the other); got %d'
                          % module.params['parallel'], changed=False)
     engine = connect(module)
+    try:
+        engine.require_rename()
+    except EngineError as exc:
+        module.fail_json(msg=exc.msg, changed=False, engine=engine.facts)
     engine_id = engine.info.get('ID')
     journal = Journal(module.params['state_dir'], engine_id)
     swapper = Swapper(engine, journal, module.params, check_mode=module.check_mode)
-    result = dict(changed=False, rolled_back=False, recovered=[], plan=[], unresolved=[])
+    result = dict(changed=False, rolled_back=False, recovered=[], plan=[], unresolved=[], engine=engine.facts)
     try:
         with Lock.engine(module.params['state_dir'], engine_id, module.params['lock_timeout']):
             journal.validate_all()

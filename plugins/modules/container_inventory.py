@@ -60,6 +60,10 @@ options:
     description:
       - Ask the registry, through the engine's distribution endpoint, for the digest that each image
         reference has now, and compare it with the digests of the image the container runs.
+      - Podman has no distribution endpoint; on a Podman engine the module asks the registry's API
+        itself, from the managed host (the registry's CA from C(/etc/docker/certs.d) or
+        C(/etc/containers/certs.d), credentials from the options, else the Docker client configuration
+        or Podman's C(auth.json)).
       - Nothing is pulled. Each distinct reference is asked once, at most 8 at a time.
       - A registry that refuses the credentials, does not know the image, or cannot be reached makes
         RV(containers[].update=unknown) with the reason; it does not fail the module.
@@ -378,11 +382,17 @@ engine:
       type: str
       sample: docker1
     id:
-      description: Engine ID.
+      description:
+        - Engine ID. For Podman, whose own ID changes on every call, V(podman-) and a hash of its host
+          name and storage root.
       type: str
       sample: RHJE:Y3SW:AT5C:J3HT:FM5N:IGFI:LGPC:35TD:6HCW:FAFS:4PE5:5QJC
+    kind:
+      description: The engine, V(docker) or V(podman) (its Docker-compatible API).
+      type: str
+      sample: docker
     version:
-      description: Docker version.
+      description: The engine's version (Docker's, or Podman's own).
       type: str
       sample: 20.10.24+dfsg1
     api_version:

@@ -13,7 +13,9 @@ import uuid
 import ansible_runner
 import docker
 
-ENGINE_KINDS = ('docker20', 'docker26')  # Debian 12's Docker 20.10 (API 1.41), Debian 13's Docker 26 (API 1.45)
+# Debian 12's Docker 20.10 (API 1.41), Debian 13's Docker 26 (API 1.45), Debian 13's Podman 5.4 (its
+# Docker-compatible API, 1.41)
+ENGINE_KINDS = ('docker20', 'docker26', 'podman')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
 LAB_DIR = os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab')

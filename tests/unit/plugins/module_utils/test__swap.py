@@ -146,6 +146,7 @@ class FakeAPI:
 
 
 class FakeEngine:
+    kind = 'docker'  # or podman: Engine.kind
     docker_host = 'unix:///var/run/docker.sock'
 
     def __init__(self):
