@@ -495,7 +495,7 @@ def fleet_html(report):
                             if h.get('message') else ''), h.get('status'), raw=True),
             _num(s.get('containers')), _num(s.get('running')), _num(s.get('unhealthy')),
             _num(s.get('updates_available')), _num(s.get('updates_unknown')),
-            _cell(e.get('version') or ''),
+            _cell(' '.join(str(x) for x in (e.get('kind'), e.get('version')) if x)),
             _cell('' if free is None else '%.1f GiB' % (_int(free) / 1073741824.0), -1 if free is None else _int(free),
                   'num'),
         ])

@@ -1,7 +1,7 @@
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
-    MAX_API_VERSION, negotiate_api_version)
+    MAX_API_VERSION, engine_kind, negotiate_api_version, podman_engine_id, rename_problem)
 
 
 @pytest.mark.parametrize('requested, engine_api, engine_min, expected', [
@@ -26,3 +26,39 @@ def test_negotiated(requested, engine_api, engine_min, expected):
 def test_explicit_version_outside_the_engine_range(requested, engine_api, engine_min, says):
     version, why = negotiate_api_version(requested, engine_api, engine_min)
     assert version is None and says in why and 'api_version: auto' in why
+
+
+# /version of the lab's engines (trimmed): Podman 5.4 lists itself as a component; Docker as "Engine".
+PODMAN_VERSION = {'Platform': {'Name': 'linux/amd64/debian-13'}, 'Version': '5.4.2', 'ApiVersion': '1.41',
+                  'Components': [{'Name': 'Podman Engine', 'Version': '5.4.2'},
+                                 {'Name': 'Conmon', 'Version': 'conmon version 2.1.12'}]}
+DOCKER_VERSION = {'Platform': {'Name': ''}, 'Version': '20.10.24+dfsg1', 'ApiVersion': '1.41',
+                  'Components': [{'Name': 'Engine', 'Version': '20.10.24+dfsg1'},
+                                 {'Name': 'containerd', 'Version': '1.6.20~ds1'}]}
+
+
+@pytest.mark.parametrize('version, expected', [
+    (PODMAN_VERSION, ('podman', '5.4.2')),
+    (DOCKER_VERSION, ('docker', '20.10.24+dfsg1')),
+    ({'Platform': {'Name': 'Podman Engine'}, 'Version': '4.9.3'}, ('podman', '4.9.3')),
+    ({'Version': '17.06.0-ce'}, ('docker', '17.06.0-ce')),  # no Components before API 1.35
+    ({}, ('docker', None)),
+])
+def test_engine_kind(version, expected):
+    assert engine_kind(version) == expected
+
+
+def test_old_podman_cannot_rename():
+    why = rename_problem('podman', '2.2.1', 'unix:///run/podman/podman.sock')
+    assert why.startswith('Podman 2.2.1 at unix:///run/podman/podman.sock cannot rename containers')
+    assert 'Podman 3.0 or newer' in why
+    assert rename_problem('podman', '3.0.1', 'x') is None
+    assert rename_problem('docker', '1.13.1', 'x') is None  # Docker renames since 1.5
+
+
+def test_podman_engine_id_is_stable():
+    # Podman's own /info ID differs on every call; the store names the engine.
+    a = podman_engine_id({'ID': 'one', 'Name': 'lab7', 'DockerRootDir': '/var/lib/containers/storage'})
+    b = podman_engine_id({'ID': 'two', 'Name': 'lab7', 'DockerRootDir': '/var/lib/containers/storage'})
+    other = podman_engine_id({'ID': 'one', 'Name': 'lab8', 'DockerRootDir': '/var/lib/containers/storage'})
+    assert a == b != other and a.startswith('podman-')
