@@ -329,7 +329,7 @@ def test_registry_down_archive_stages_and_registry_stage_fails_after_bounded_ret
     arch_args = stage_args(lab, state_dir, [{'archive': archive, 'expected_id': arch_id}])
 
     outage = time.monotonic()
-    lab.lab('fault', 'registry-stop')
+    lab.lab('fault', 'registry-block', host)  # this host only: the other shards' tests go on
     try:
         started = time.monotonic()
         reg = lab.module(host, 'image_stage', reg_args)[host]
@@ -340,7 +340,7 @@ def test_registry_down_archive_stages_and_registry_stage_fails_after_bounded_ret
         manifest_after_reg = os.path.exists(manifest_path(state_dir, engine_id(lab, host)))
         arch = lab.module(host, 'image_stage', arch_args)[host]
     finally:
-        lab.lab('fault', 'registry-start')
+        lab.lab('fault', 'registry-unblock', host)
         print('registry outage: %.1f s' % (time.monotonic() - outage))
     arch_again = lab.module(host, 'image_stage', arch_args)[host]
 
