@@ -92,6 +92,18 @@ def error_text(exc):
     return text
 
 
+def fail_module(module, exc):
+    """End a module run on a PatchopsError: its message, the partial result it carries (detail
+    ``result``, without its private ``before``), its other details, and ``changed`` false unless the
+    partial result says otherwise."""
+    details = dict(exc.details)
+    result = dict(details.pop('result', None) or {})
+    result.pop('before', None)
+    result.update(details)
+    result.setdefault('changed', False)
+    module.fail_json(msg=exc.msg, **result)
+
+
 def _version_tuple(text):
     parts = []
     for piece in str(text).split('.'):

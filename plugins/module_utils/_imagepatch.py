@@ -34,7 +34,7 @@ import uuid
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
     EngineError, NotFound, PatchopsError, error_text)
-from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse, parse_as
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     RegistryFailure, auth_config, backoff, registry_failure, remote_digest, with_retries)
 from ansible_collections.patchops.containers.plugins.module_utils._scan import ScanError, load_report
@@ -237,7 +237,7 @@ class ImagePatcher:
             self._remove_container()
 
     def _run(self, t0):
-        ref = self._parse(self.params['image'], 'image')
+        ref = parse_as(self.params['image'], 'image', PatchError)
         image = self._source_image(ref)
         base, base_name = self._base_of(image, ref)
         # Re-patching with a selection keeps what the earlier patch updated (it is rebuilt from the base).
@@ -246,7 +246,7 @@ class ImagePatcher:
         if not output_text:
             raise PatchError('image %s is given by digest only: set output to the reference of the patched '
                              'image' % ref.text)
-        output = self._parse(output_text, 'output')
+        output = parse_as(output_text, 'output', PatchError)
         if output.digest:
             raise PatchError('output %s must be a tag reference (name:tag), not a digest' % output_text)
         output_tag = output.tagged()
@@ -315,12 +315,6 @@ class ImagePatcher:
 
     # ---- inputs
 
-    def _parse(self, text, what):
-        try:
-            return parse(text)
-        except ImageRefError as exc:
-            raise PatchError('%s: %s' % (what, exc))
-
     def _auth(self, ref):
         return auth_config(self.params, ref.registry)
 
@@ -366,7 +360,7 @@ class ImagePatcher:
         base_name = labels.get(LABEL_BASE_NAME) or ''
         base = self.engine.find_image(base_id)
         if base is None and base_name and labels.get(LABEL_BASE_DIGEST):
-            base_ref = self._parse(base_name, 'the recorded base %s' % LABEL_BASE_NAME)
+            base_ref = parse_as(base_name, 'the recorded base %s' % LABEL_BASE_NAME, PatchError)
             self._pull(base_ref.name, labels[LABEL_BASE_DIGEST], base_ref,
                        'the recorded base %s@%s' % (base_ref.name, labels[LABEL_BASE_DIGEST]))
             base = self.engine.find_image(base_id)

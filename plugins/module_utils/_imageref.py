@@ -108,3 +108,12 @@ def parse(text):
     if digest is not None and digest.startswith('sha256:') and len(digest) != 71:
         raise ImageRefError('image reference %r: a sha256 digest has 64 hex digits' % (text,))
     return ImageRef(text, registry, path, match.group('tag'), digest)
+
+
+def parse_as(text, what, error=ImageRefError):
+    """parse() for an input the caller names (an option, a label): a bad reference raises ``error``
+    (the caller's failure class) with ``what`` first, so the operator sees which input is wrong."""
+    try:
+        return parse(text)
+    except ImageRefError as exc:
+        raise error('%s: %s' % (what, exc.msg))

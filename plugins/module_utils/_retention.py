@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
-from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse, parse_as
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR,
     Journal,
@@ -152,10 +152,7 @@ class Pruner:
         for item in self.params.get('images') or []:
             if not item.get('ref'):
                 raise StageError('state=pruned takes images[].ref to limit the repositories pruned')
-            try:
-                repositories.add(parse(item['ref']).name)
-            except ImageRefError as exc:
-                raise StageError('images[].ref: %s' % exc)
+            repositories.add(parse_as(item['ref'], 'images[].ref', StageError).name)
         if not self.params.get('images'):
             repositories = set(e.get('repository') for e in entries.values() if e.get('repository'))
         current = set(e.get('image_id') for e in entries.values() if e.get('image_id'))

@@ -19,9 +19,9 @@ from urllib.error import HTTPError, URLError
 from ansible_collections.patchops.containers.plugins.module_utils._archive import inspect_archive
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
-    ImageRefError,
     is_image_id,
     parse,
+    parse_as,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import (
@@ -135,12 +135,6 @@ class Stager:
             plans.append(plan)
         return plans
 
-    def _parse(self, text, what):
-        try:
-            return parse(text)
-        except ImageRefError as exc:
-            raise StageError('%s: %s' % (what, exc))
-
     def _check_expected_id(self, item):
         expected = item.get('expected_id')
         if expected and not is_image_id(expected) and not re.match(r'^(sha256:)?[0-9a-f]{12,64}$', expected):
@@ -149,7 +143,7 @@ class Stager:
 
     def _plan_registry(self, item):
         text = item.get('ref')
-        ref = self._parse(text, 'images[].ref')
+        ref = parse_as(text, 'images[].ref', StageError)
         expected_digest = item.get('expected_digest')
         self._check_expected_id(item)
         if ref.digest and expected_digest and ref.digest != expected_digest:
@@ -257,9 +251,9 @@ class Stager:
                              % (path, archive['image_id'], expected_id))
         tags = []
         for text in archive['repo_tags']:
-            tags.append(self._parse(text, 'tag %s in archive %s' % (text, path)))
+            tags.append(parse_as(text, 'tag %s in archive %s' % (text, path), StageError))
         if item.get('ref'):
-            ref = self._parse(item['ref'], 'images[].ref')
+            ref = parse_as(item['ref'], 'images[].ref', StageError)
             if ref.digest:
                 raise StageError('archive %s: ref %s pins a digest; an archive carries no registry digest, '
                                  'give a tag reference (or none)' % (path, item['ref']))
@@ -507,7 +501,7 @@ class Stager:
         for item in self.params.get('images') or []:
             if not item.get('ref'):
                 raise StageError('state=absent takes images[].ref, the references to forget')
-            keys.append(manifest_key(self._parse(item['ref'], 'images[].ref')))
+            keys.append(manifest_key(parse_as(item['ref'], 'images[].ref', StageError)))
         before = read_manifest(self.state_dir, self.engine_id)
         gone = [k for k in keys if k in before['images']]
         result = {'manifest_path': self.path, 'engine_id': self.engine_id, 'forgotten': gone,

@@ -257,6 +257,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._engine import
     EngineError,
     connect,
     engine_argument_spec,
+    fail_module,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._imagepatch import ImagePatcher, PatchError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
@@ -295,7 +296,7 @@ def main():
     try:
         result = ImagePatcher(engine, params, module.check_mode, module.warn).run()
     except (PatchError, EngineError) as exc:
-        module.fail_json(msg=exc.msg, changed=False, **exc.details)
+        fail_module(module, exc)
     if module._diff:
         rows = result.get('packages') or result.get('would_update') or []
         result['diff'] = {

@@ -372,6 +372,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._engine import
     EngineError,
     connect,
     engine_argument_spec,
+    fail_module,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, JournalError
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError
@@ -424,17 +425,8 @@ def main():
         else:
             stager = Stager(engine, params, module.check_mode, module.warn)
             result = stager.present() if params['state'] == 'present' else stager.absent()
-    except StageError as exc:
-        details = dict(exc.details)
-        partial = details.pop('result', None) or {}
-        partial.pop('before', None)
-        partial.update(details)
-        partial.setdefault('changed', False)
-        module.fail_json(msg=exc.msg, **partial)
-    except EngineError as exc:
-        module.fail_json(msg=exc.msg, changed=False, **exc.details)
-    except JournalError as exc:  # a lock held too long by another run
-        module.fail_json(msg=str(exc), changed=False)
+    except (StageError, EngineError, JournalError) as exc:  # JournalError: a lock held too long by another run
+        fail_module(module, exc)
 
     before = result.pop('before', None)
     if module._diff and before is not None:

@@ -1,7 +1,8 @@
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
-    MAX_API_VERSION, engine_kind, negotiate_api_version, podman_engine_id, rename_problem)
+    MAX_API_VERSION, PatchopsError, engine_kind, fail_module, negotiate_api_version, podman_engine_id,
+    rename_problem)
 
 
 @pytest.mark.parametrize('requested, engine_api, engine_min, expected', [
@@ -62,3 +63,20 @@ def test_podman_engine_id_is_stable():
     b = podman_engine_id({'ID': 'two', 'Name': 'lab7', 'DockerRootDir': '/var/lib/containers/storage'})
     other = podman_engine_id({'ID': 'one', 'Name': 'lab8', 'DockerRootDir': '/var/lib/containers/storage'})
     assert a == b != other and a.startswith('podman-')
+
+
+class _Module:
+    def fail_json(self, **kwargs):
+        self.failed = kwargs
+        raise SystemExit(1)
+
+
+def test_fail_module_keeps_the_partial_result_without_before():
+    module = _Module()
+    exc = PatchopsError('pull failed on lab1', result={'images': [1], 'before': {'x': 1}, 'changed': True}, host='lab1')
+    with pytest.raises(SystemExit):
+        fail_module(module, exc)
+    assert module.failed == {'msg': 'pull failed on lab1', 'images': [1], 'changed': True, 'host': 'lab1'}
+    with pytest.raises(SystemExit):
+        fail_module(module, PatchopsError('bad'))
+    assert module.failed == {'msg': 'bad', 'changed': False}

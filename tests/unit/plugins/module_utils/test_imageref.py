@@ -13,6 +13,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
     ImageRefError,
     normalise_registry,
     parse,
+    parse_as,
 )
 
 
@@ -50,3 +51,14 @@ def test_bad_references_are_patchops_errors_naming_the_problem(text, words):
     with pytest.raises(ImageRefError, match=words) as info:
         parse(text)
     assert isinstance(info.value, PatchopsError) and words in info.value.msg
+
+
+def test_parse_as_names_the_input_and_raises_the_callers_class():
+    class Mine(PatchopsError):
+        pass
+    assert parse_as('reg.example:5000/a/b:1', 'output', Mine).tag == '1'
+    with pytest.raises(Mine) as info:
+        parse_as('Bad Ref', 'images[].ref', Mine)
+    assert info.value.msg.startswith("images[].ref: image reference 'Bad Ref'")
+    with pytest.raises(ImageRefError):
+        parse_as('', 'image')
