@@ -20,6 +20,7 @@ Private: not a public API of the collection.
 from __future__ import annotations
 
 import html
+import re
 
 from ansible_collections.patchops.containers.plugins.plugin_utils._patch_input import serial_items
 
@@ -29,6 +30,7 @@ RUN_OUTCOMES = ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'r
                 'blocked', 'not_attempted')
 HOST_STATES = ('patched', 'unchanged', 'planned', 'rolled_back', 'failed', 'unreachable', 'not_attempted')
 _WORDS = {
+    'would_build': 'would build', 'would_pull': 'would pull', 'would_load': 'would load', 'would_tag': 'would tag',
     'rolled_back': 'rolled back', 'restore_failed': 'restore failed', 'not_attempted': 'not attempted',
     'skip': 'skipped (scan gate)', 'refuse': 'refused (scan gate)', 'ok': 'ok',
 }
@@ -46,6 +48,11 @@ _MEANINGS = {
     'skip': 'held by the scan gate: the patch would not help',
     'refuse': 'held by the scan gate: the patched image is not acceptable',
 }
+
+# Outcomes of the build and stage pages (their colours are in _CSS).
+BUILD_OUTCOMES = ('built', 'would_build', 'unchanged', 'failed')
+STAGE_ACTIONS = ('pulled', 'loaded', 'tagged', 'present', 'would_pull', 'would_load', 'would_tag')
+_OTHER_BADGES = BUILD_OUTCOMES + STAGE_ACTIONS + ('changed',)
 
 _CSS = """
 :root{--fg:#1d2430;--muted:#5b6575;--bg:#f5f6f8;--card:#fff;--line:#dde1e7;--accent:#2857a4}
@@ -85,6 +92,8 @@ code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;fo
 .b-restored{background:#c77700}.b-rolled_back{background:#d35400}
 .b-failed,.b-restore_failed,.b-unreachable,.b-refuse,.b-unhealthy{background:#c0392b}
 .b-blocked{background:#7d3c98}.b-not_attempted{background:#8a929c}.b-skip{background:#6c5b7b}
+.b-built,.b-pulled,.b-loaded,.b-tagged,.b-changed{background:#2e8b57}.b-present{background:#4f7cac}
+.b-would_build,.b-would_pull,.b-would_load,.b-would_tag{background:#4f7cac}
 .b-available{background:#d98a00}.b-unknown{background:#8a929c}.b-healthy{background:#2e8b57}.b-starting{background:#4f7cac}
 .batch{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 12px;margin:8px 0}
 .batch h3{font-size:14px;margin:0 0 6px}
@@ -177,7 +186,7 @@ def _word(value):
 
 def badge(value, title=None):
     """A coloured word; the class comes from the value, so only known words get their colour."""
-    css = value if value in _MEANINGS or value in HOST_STATES or value in (
+    css = value if value in _MEANINGS or value in HOST_STATES or value in _OTHER_BADGES or value in (
         'ok', 'available', 'unknown', 'healthy', 'unhealthy', 'starting') else 'other'
     title = title if title is not None else _MEANINGS.get(value, '')
     return '<span class="badge b-%s"%s>%s</span>' % (
@@ -296,6 +305,33 @@ def batches(hosts, serial_value):
     return out
 
 
+def run_batches(plays, serial_value, order):
+    """[(number, heading, hosts)] of a run: per slice (each ansible-playbook run writing the report,
+    ordered by their first hosts' names, lab2 before lab10) the batches it recorded as it ran,
+    numbered across the run; a slice that recorded none is cut by ``serial_value`` over its hosts. A
+    slice's hosts in no batch come last, number 0, as not reached. Without ``plays``, ``order`` cut
+    by serial."""
+    plays = [p for p in plays or [] if isinstance(p, dict) and p.get('hosts_all')]
+    if not plays:
+        return [(n, 'Batch %d' % n, b) for n, b in enumerate(batches(order, serial_value), 1)]
+    plays.sort(key=lambda p: [(0, int(t), '') if t.isdigit() else (1, 0, t)
+                              for t in re.split(r'(\d+)', str(p['hosts_all'][0])) if t])
+    out, number = [], 0
+    for index, play in enumerate(plays, 1):
+        every = list(play['hosts_all'])
+        cut = [list(b) for b in play.get('batches') or []] if 'batches' in play else batches(every, serial_value)
+        prefix = 'Slice %d of %d, batch' % (index, len(plays)) if len(plays) > 1 else 'Batch'
+        for count, batch in enumerate(cut, 1):
+            number += 1
+            out.append((number, '%s %d' % (prefix, count), batch))
+        placed = set(h for b in cut for h in b)
+        rest = [h for h in every if h not in placed]
+        if rest:
+            out.append((0, 'Not reached%s' % (' (slice %d of %d)' % (index, len(plays)) if len(plays) > 1 else ''),
+                        rest))
+    return out
+
+
 def run_rows(report):
     """One row per container of the run (scan-gate holds included), in host order: dicts."""
     rows = []
@@ -356,9 +392,10 @@ def run_html(report, params=None):
 
     order = list(params.get('hosts') or []) or [r.get('host') for r in records] + never + lost
     body.append('<h2>Batches</h2>')
-    for number, batch in enumerate(batches(order, params.get('serial')), 1):
-        body.append('<div class="batch" data-batch="%d"><h3>Batch %d (%d host%s)</h3><ul>'
-                    % (number, number, len(batch), '' if len(batch) == 1 else 's'))
+    cut = run_batches(params.get('plays'), params.get('serial'), order)
+    for number, heading, batch in cut:
+        body.append('<div class="batch" data-batch="%d"><h3>%s (%d host%s)</h3><ul>'
+                    % (number, _e(heading), len(batch), '' if len(batch) == 1 else 's'))
         for host in batch:
             record = by_host.get(host) or {}
             status = status_of.get(host) or record.get('status') or 'not_attempted'
@@ -370,7 +407,7 @@ def run_html(report, params=None):
         body.append('</ul></div>')
 
     batch_of = {}
-    for number, batch in enumerate(batches(order, params.get('serial')), 1):
+    for number, heading, batch in cut:
         for host in batch:
             batch_of[host] = number
     table = []
@@ -566,3 +603,135 @@ def fleet_html(report):
         report.get('generated_at') or '', _int(totals.get('hosts')), _int(totals.get('containers')),
         _int(totals.get('updates_available')))
     return _page('Container inventory', subtitle, '\n'.join(body))
+
+
+def _bytes(value):
+    """A byte count in words (MiB for large ones), or empty when unknown."""
+    if value is None or value == '':
+        return ''
+    value = _int(value)
+    return '%.1f MiB' % (value / 1048576.0) if value >= 1048576 else '%d bytes' % value
+
+
+def _bytes_cell(value):
+    return _cell(_bytes(value), -1 if value is None or value == '' else _int(value), 'num')
+
+
+def _host_notes(hosts, key='host', states=('failed', 'unreachable')):
+    """The hosts that did not finish, in words."""
+    down = [h for h in hosts if h.get('status') in states]
+    return ['<p class="note bad">%s %s: %s</p>' % (_e(h.get(key)), _e(_word(h.get('status'))), _e(h.get('msg') or
+            'no result: the connection was lost, what happened there is unknown until it is run again'))
+            for h in down]
+
+
+def build_outcome(image):
+    """What the build did with one image of the build role's summary."""
+    if image.get('status') == 'failed':
+        return 'failed'
+    if image.get('status') == 'changed':
+        return 'built' if image.get('patched') else 'would_build'
+    return 'unchanged'
+
+
+def build_html(report):
+    """The build page from the build role's JSON report ({run, check_mode, totals, hosts})."""
+    totals = report.get('totals') or {}
+    hosts = report.get('hosts') or []
+    check = bool(report.get('check_mode'))
+    body = ['<h2>Images</h2><div class="figures">']
+    for key, label, tone in (('hosts', 'build hosts', ''), ('images', 'images', ''), ('built', 'built', 'good'),
+                             ('would_build', 'would build', ''), ('unchanged', 'unchanged', ''),
+                             ('failed', 'failed', 'bad'), ('packages', 'packages updated', ''),
+                             ('layer_bytes', 'patch layer bytes', '')):
+        if key == 'would_build' and not check:
+            continue
+        body.append(_figure(key, label, totals.get(key), tone))
+    body.append('</div>')
+    body.extend(_host_notes(hosts, 'build_host', ('unreachable',)))  # failed images say why in their row
+    rows = []
+    for h in hosts:
+        for i in h.get('images') or []:
+            outcome = build_outcome(i)
+            packages = i.get('packages') or []
+            listed = ', '.join('%s %s' % (p.get('name'), p.get('after') or '') for p in packages if isinstance(p, dict))
+            rows.append([
+                _cell(h.get('build_host')),
+                _cell('<code>%s</code>' % _e(i.get('image')), i.get('image'), raw=True),
+                _cell('%s%s' % (badge(outcome, ''), '<br><span class="muted">%s</span>' % _e(i.get('msg'))
+                                if i.get('msg') else ''), outcome, 'why', raw=True),
+                _image_cell(i.get('reference'), [i['repo_digest']] if i.get('repo_digest') else [], i.get('image_id')),
+                _cell('%d<br><span class="muted">%s</span>' % (len(packages), _e(listed)) if packages else '0',
+                      len(packages), raw=True),
+                _bytes_cell(i.get('layer_size')),
+                _num(i.get('open')),
+            ])
+    body.append('<h2>Per image</h2>')
+    body.append(_table('images', 'images', [('build host', False), ('image', False), ('outcome', False),
+                                            ('patched image', False), ('packages', True), ('patch layer', True),
+                                            ('open findings', True)], rows, 'No image to patch in this run.'))
+    title = 'Build %s%s' % (report.get('run') or '', ' (check mode: plan only)' if check else '')
+    subtitle = '%d images: %d built, %d unchanged, %d failed; %d packages updated' % (
+        _int(totals.get('images')), _int(totals.get('built')), _int(totals.get('unchanged')),
+        _int(totals.get('failed')), _int(totals.get('packages')))
+    return _page(title, subtitle, '\n'.join(body))
+
+
+def stage_html(report):
+    """The stage page from the stage role's JSON report ({run, state, check_mode, totals, hosts})."""
+    totals = report.get('totals') or {}
+    actions = totals.get('actions') or {}
+    hosts = report.get('hosts') or []
+    check = bool(report.get('check_mode'))
+    body = ['<h2>Hosts</h2><div class="figures">']
+    for key, label, tone in (('hosts', 'hosts', ''), ('hosts_changed', 'hosts changed', 'good'),
+                             ('hosts_ok', 'hosts unchanged', ''), ('hosts_failed', 'hosts failed', 'bad'),
+                             ('hosts_unreachable', 'hosts unreachable', 'bad')):
+        body.append(_figure(key, label, totals.get(key), tone))
+    body.append('</div><h2>Images</h2><div class="figures">')
+    body.append(_figure('images', 'images', totals.get('images')))
+    words = [a for a in STAGE_ACTIONS if check == a.startswith('would_')] + sorted(
+        a for a in actions if a not in STAGE_ACTIONS)
+    for action in words:
+        body.append(_figure('actions.' + action, _word(action), actions.get(action, 0),
+                            'good' if action in ('pulled', 'loaded', 'tagged') else ''))
+    body.append(_figure('fetch_bytes', 'bytes to fetch (estimate)', totals.get('fetch_bytes')))
+    body.append(_figure('removed', 'images removed (retention)', totals.get('removed')))
+    body.append('</div>')
+    body.extend(_host_notes(hosts))
+    rows = []
+    for h in hosts:
+        rows.append([
+            _cell('<b>%s</b>' % _e(h.get('host')), h.get('host'), raw=True),
+            _cell('%s%s' % (badge(h.get('status'), ''), '<br><span class="muted">%s</span>' % _e(h.get('msg'))
+                            if h.get('msg') else ''), h.get('status'), 'why', raw=True),
+            _num(len(h.get('images') or [])),
+            _cell(', '.join(str(x) for x in h.get('not_copied') or [])),
+            _num(len(h.get('removed') or [])), _num(len(h.get('kept') or [])),
+            _cell(', '.join(str(x) for x in h.get('forgotten') or [])),
+        ])
+    body.append('<h2>Per host</h2>')
+    body.append(_table('hosts', 'hosts', [('host', False), ('status', False), ('images', True),
+                                          ('not copied (check mode)', False), ('removed', True), ('kept', True),
+                                          ('forgotten', False)], rows))
+    rows = []
+    for h in hosts:
+        for i in h.get('images') or []:
+            rows.append([
+                _cell(h.get('host')),
+                _image_cell(i.get('reference'), [i['digest']] if i.get('digest') else [], i.get('image_id')),
+                _cell(badge(i.get('action'), ''), i.get('action'), raw=True),
+                _cell(i.get('source') or ''),
+                _bytes_cell(i.get('estimated_bytes')),
+                _bytes_cell(i.get('size')),
+            ])
+    body.append('<h2>Per image</h2>')
+    body.append(_table('images', 'images', [('host', False), ('image', False), ('action', False), ('source', False),
+                                            ('fetched (estimate)', True), ('image size', True)], rows,
+                       'No image was staged in this run.'))
+    title = 'Stage (%s) %s%s' % (report.get('state') or 'present', report.get('run') or '',
+                                 ' (check mode: plan only)' if check else '')
+    subtitle = '%d hosts: %d changed, %d failed or unreachable; %d images' % (
+        _int(totals.get('hosts')), _int(totals.get('hosts_changed')),
+        _int(totals.get('hosts_failed')) + _int(totals.get('hosts_unreachable')), _int(totals.get('images')))
+    return _page(title, subtitle, '\n'.join(body))

@@ -93,3 +93,17 @@ def patch_run_hosts(records, plays):
                 lost.append(host)
     return {'total': len(every), 'unreachable': sorted(lost),
             'not_attempted': sorted(h for h in every if h not in done and h not in lost)}
+
+
+def patch_run_batch(batches, hosts_all, hosts_left, batch):
+    """A slice's recorded batches with the one ending now appended (the report role calls this once
+    per batch). The batch ending now: the hosts of ``hosts_all`` in no earlier batch that are either
+    in it still (``batch``, Ansible's ``ansible_play_batch``) or left the play during it (failed or
+    unreachable: not in ``hosts_left``, ``ansible_play_hosts``). Hosts not reached yet are in
+    neither, so they wait for their own batch."""
+    earlier = [list(b) for b in batches or []]
+    seen = set(h for b in earlier for h in b)
+    active = set(batch or [])
+    left = set(hosts_left or [])
+    current = [h for h in hosts_all or [] if h not in seen and (h in active or h not in left)]
+    return earlier + [current] if current else earlier

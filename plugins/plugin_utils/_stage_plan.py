@@ -63,7 +63,7 @@ def host_summary(results, copied=None, not_copied=None, pruned=None, forgotten=N
     every = results + [copied or {}]
     failed = [r for r in every if r.get('failed')]
     images = [dict((key, i.get(key)) for key in ('reference', 'action', 'image_id', 'digest', 'source',
-                                                 'estimated_bytes'))
+                                                 'estimated_bytes', 'size'))
               for r in results for i in r.get('images') or []]
     return {
         'status': 'failed' if failed else ('changed' if any(r.get('changed') for r in every) else 'ok'),

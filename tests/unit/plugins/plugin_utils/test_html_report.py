@@ -16,6 +16,7 @@ from ansible_collections.patchops.containers.plugins.plugin_utils._html_report i
     fleet_html,
     fleet_images,
     run_html,
+    run_batches,
     run_rows,
 )
 
@@ -81,6 +82,23 @@ def test_run_page_batches_never_attempted_and_holds():
     assert 'follows web (link)' in page and 'unhealthy after 30 s' in page
     assert [r['outcome'] for r in run_rows(run_report())] == ['patched', 'recreated', 'refuse', 'rolled_back']
     assert 'aria-label="9000 ms"' in page and 'width="120"' in page  # the longest bar is full length
+
+
+def test_run_page_batches_from_each_slice_as_recorded():
+    # Two slices of one run (an AWX sliced job), serial 1: each cut its own hosts; the second slice
+    # stopped after h3 failed (failure budget), h4 never reached. Recomputing over every host would
+    # give other batches.
+    plays = [{'hosts_all': ['h3', 'h4'], 'hosts_left': ['h4'], 'batches': [['h3']]},
+             {'hosts_all': ['h1', 'h2'], 'hosts_left': ['h1', 'h2'], 'batches': [['h1'], ['h2']]}]
+    cut = run_batches(plays, [2], ['h1', 'h2', 'h3', 'h4'])
+    assert cut == [(1, 'Slice 1 of 2, batch 1', ['h1']), (2, 'Slice 1 of 2, batch 2', ['h2']),
+                   (3, 'Slice 2 of 2, batch 1', ['h3']), (0, 'Not reached (slice 2 of 2)', ['h4'])]
+    page = run_html(run_report(), {'hosts': ['h3', 'h4'], 'serial': [2], 'plays': plays})
+    assert re.findall(r'data-batch="(\d)"', page) == ['1', '2', '3', '0']
+    assert 'Slice 2 of 2, batch 1 (1 host)' in page
+    # A slice that recorded no batches (a report from before they were recorded): cut by serial.
+    assert run_batches([{'hosts_all': ['a', 'b', 'c']}], [2], []) == [(1, 'Batch 1', ['a', 'b']), (2, 'Batch 2', ['c'])]
+    assert run_batches([], [1], ['a', 'b']) == [(1, 'Batch 1', ['a']), (2, 'Batch 2', ['b'])]
 
 
 def test_check_mode_shows_the_plan():
