@@ -77,7 +77,7 @@ def test_host_summary_changed_ok_failed():
     line = host_summary([{'skipped': True, 'changed': False}, PULLED, {}, {}], {'changed': False}, [], {}, {})
     assert line == {'status': 'changed', 'msg': '', 'not_copied': [], 'removed': [], 'kept': [], 'forgotten': [],
                     'images': [{'reference': R + 'web:2', 'action': 'pulled', 'image_id': 'sha256:x', 'digest': D,
-                                'source': 'registry', 'estimated_bytes': 10}]}
+                                'source': 'registry', 'estimated_bytes': 10, 'size': 99}]}
     assert host_summary([{}, {'changed': False}], {}, [], {}, {})['status'] == 'ok'
     failed = host_summary([{'failed': True, 'msg': 'no space'}, {}], {'failed': True}, ['files/a.tar'], {}, {})
     assert failed['status'] == 'failed' and failed['msg'] == 'no space; ' and failed['not_copied'] == ['files/a.tar']
