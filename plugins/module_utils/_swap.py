@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
-    clone, configured_macs, pinned_identity, shares_netns, writable_storage)
+    clone, configured_macs, pinned_identity, podman_addresses, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._compose import (
     CONFIG_HASH, IMAGE_LABEL, config_hash, is_compose, service_containers, service_reference, sync)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
@@ -290,6 +290,8 @@ class Swapper:
                     # read while it runs: see clone()
                     'mac_addresses': configured_macs(container, self.engine.kind),
                 }
+                if self.engine.kind == 'podman':
+                    entry['addresses'] = podman_addresses(container)  # read while it runs, as the MACs
                 if blocker:
                     entry['blocked_by'] = self.unresolved_message(blocker)
                 if entry['action'] == 'recreate':
@@ -487,7 +489,7 @@ class Swapper:
                 'target_image': item['new_image'], 'target_image_id': item['new_image_id'],
                 'strategy': item['strategy'], 'was_running': item['was_running'],
                 'was_paused': item.get('was_paused', False), 'reason': item['reason'],
-                'mac_addresses': item.get('mac_addresses'),
+                'mac_addresses': item.get('mac_addresses'), 'addresses': item.get('addresses'),
                 'stop_timeout': item.get('stop_timeout', self.params.get('stop_timeout', 10)),
                 'stop_signal': (item.get('stop') or {}).get('stop_signal') or 'SIGTERM', 'breakdown_ms': {},
                 'compose_ref': item.get('compose_ref'),
@@ -748,11 +750,12 @@ class Swapper:
         container = self.inspect(swap['old_id'])
         old_image = self.image(swap['old_image_id']) or {}
         ref = self._retag_service(swap) or self.image_name(swap['target_image'], swap['target_image_id'])
-        macs = swap.get('mac_addresses')
+        macs, addresses = swap.get('mac_addresses'), swap.get('addresses')
         if hold_aliases and self.engine.kind == 'podman':
-            macs = {}  # start-first: the old container still holds its MACs (see pinned_identity)
+            macs = addresses = {}  # start-first: the old container still holds them (see pinned_identity)
         body, extra = clone(container, old_image, ref, resolve_container=self._name_of,
-                            api_version=self.api.api_version, macs=macs, engine_kind=self.engine.kind)
+                            api_version=self.api.api_version, macs=macs, engine_kind=self.engine.kind,
+                            addresses=addresses)
         if swap.get('compose_ref'):
             labels = body.setdefault('Labels', {})
             if IMAGE_LABEL in labels:
