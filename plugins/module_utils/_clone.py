@@ -78,6 +78,19 @@ def configured_macs(container, engine_kind='docker'):
     return out
 
 
+def podman_addresses(container):
+    """{network: IPAMConfig} of a running container on Podman, which shows no IPAMConfig: a static
+    address cannot be told from an assigned one, so each endpoint's current one (kept where the old
+    container no longer runs, as its MACs)."""
+    out = {}
+    for name, settings in ((container.get('NetworkSettings') or {}).get('Networks') or {}).items():
+        ipam = dict((key, (settings or {}).get(field)) for key, field in (
+            ('IPv4Address', 'IPAddress'), ('IPv6Address', 'GlobalIPv6Address')) if (settings or {}).get(field))
+        if ipam:
+            out[name] = ipam
+    return out
+
+
 def shares_netns(container):
     """The container whose network namespace this one joins (id or name), or None."""
     mode = network_mode(container)
@@ -123,15 +136,18 @@ def _links_for_create(links, resolve=None):
     return out
 
 
-def _endpoint(settings, container, mac, name):
+def _endpoint(settings, container, mac, name, engine_kind='docker', address=None):
     short_id = container['Id'][:12]
     endpoint = {}
-    ipam = settings.get('IPAMConfig') or {}
+    ipam = settings.get('IPAMConfig') or address or {}
     ipam = {k: v for k, v in ipam.items() if v}
     if ipam:
         endpoint['IPAMConfig'] = ipam
     if name not in _DEFAULT_BRIDGE:
-        aliases = [a for a in settings.get('Aliases') or [] if a != short_id and a != container['Id']]
+        generated = [short_id, container['Id']]
+        if engine_kind == 'podman':  # Podman adds the host name to every endpoint's aliases itself
+            generated.append((container.get('Config') or {}).get('Hostname'))
+        aliases = [a for a in settings.get('Aliases') or [] if a not in generated]
         if aliases:
             endpoint['Aliases'] = aliases
         links = _links_for_create(settings.get('Links'))
@@ -145,7 +161,7 @@ def _endpoint(settings, container, mac, name):
 
 
 def clone(container, old_image, image_ref, resolve_container=None, api_version=None, macs=None,
-          engine_kind='docker'):
+          engine_kind='docker', addresses=None):
     """Return (create_body, extra_networks) for a new container of ``image_ref``.
 
     ``container`` is the inspect of the running one, ``old_image`` the inspect of the image it
@@ -158,7 +174,8 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
     ``macs`` is configured_macs() of the container while it ran: a stopped container's inspect
     shows no endpoint MAC address, and the swap stops it before it creates the new one.
     ``engine_kind`` podman: every network goes in the create, with its MAC (Podman takes them at
-    any API version, and would add its default network to a create that names none).
+    any API version, and would add its default network to a create that names none), each with
+    its address from ``addresses`` (podman_addresses() read while it ran) where Podman shows none.
     """
     config = copy.deepcopy(container.get('Config') or {})
     host = copy.deepcopy(container.get('HostConfig') or {})
@@ -218,7 +235,8 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
         ordered = sorted(networks.items(), key=lambda kv: (kv[0] != primary_name, kv[0]))
         for name, settings in ordered:
             # Below 1.44 the engine ignores an endpoint's MAC: Config.MacAddress carries the primary's.
-            endpoint = _endpoint(settings or {}, container, macs.get(name) if endpoints_at_create else None, name)
+            endpoint = _endpoint(settings or {}, container, macs.get(name) if endpoints_at_create else None, name,
+                                 engine_kind, (addresses or {}).get(name))
             if primary is None and name == primary_name:
                 primary = {name: endpoint}
             elif endpoints_at_create and primary is not None:

@@ -66,6 +66,18 @@ class ImageRef:
         return 'ImageRef(%r)' % self.text
 
 
+def local_tags(image):
+    """An image inspect's RepoTags as parse() names them: Podman keeps Docker Hub names fully
+    qualified (``docker.io/library/busybox:1.36``) where Docker shows ``busybox:1.36``."""
+    out = set()
+    for text in (image or {}).get('RepoTags') or []:
+        try:
+            out.add(parse(text).tagged() or text)
+        except ImageRefError:
+            out.add(text)
+    return out
+
+
 def is_image_id(text):
     return bool(_IMAGE_ID.match(text or '')) and (text.startswith('sha256:') or len(text) in (12, 64))
 

@@ -20,6 +20,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._archive impor
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     is_image_id,
+    local_tags,
     parse,
     parse_as,
 )
@@ -165,7 +166,7 @@ class Stager:
             self._verify_id(plan, image['Id'])
             plan['image'] = image
             plan['action'] = 'present'
-            if ref.tag and ref.tagged() not in (image.get('RepoTags') or []):
+            if ref.tag and ref.tagged() not in local_tags(image):
                 plan['action'] = 'tag'
             plan['estimate'] = None
         else:
@@ -270,7 +271,7 @@ class Stager:
             plan['action'] = 'load'
             plan['estimate'] = archive['size']
         else:
-            local = set(image.get('RepoTags') or [])
+            local = local_tags(image)
             plan['action'] = 'tag' if any(t.tagged() not in local for t in tags) else 'present'
             plan['estimate'] = None
         return plan
@@ -315,7 +316,7 @@ class Stager:
                 self._tag(plan['image']['Id'], ref)
         elif plan['action'] in ('load', 'tag'):
             image = self._inspect(plan['image_id'])
-            local = set(image.get('RepoTags') or [])
+            local = local_tags(image)
             for tag in plan['tags']:
                 if tag.tagged() not in local:
                     self._tag(plan['image_id'], tag)

@@ -52,6 +52,7 @@ class Lab:
             self.registry_password = fh.read().strip()
         self.ca = self.env['PATCHOPS_LAB_CA']
         self.run_dir = self.env['PATCHOPS_LAB_RUN']
+        self._engine_ids = {}
 
     # -- hosts by engine kind --------------------------------------------------
     def hosts_of(self, kind):
@@ -70,6 +71,16 @@ class Lab:
     def engine(self, host):
         """A raw SDK client on a lab host's engine (test assertions only)."""
         return docker.APIClient(base_url='unix://' + self.socket(host), version='auto', timeout=60)
+
+    def engine_id(self, host):
+        """The engine identity the collection keeps its state under (journal, lock, stage manifest),
+        as container_inventory reports it: Docker's /info ID; on Podman, whose /info ID is new on
+        every call, one derived from its store."""
+        if host not in self._engine_ids:
+            res = self.module(host, 'container_inventory', {'name': ['patchops-engine-id']})[host]
+            assert res['_status'] == 'ok', res.get('msg')
+            self._engine_ids[host] = res['engine']['id']
+        return self._engine_ids[host]
 
     def image(self, tag):
         return '%s/patchops/app:%s' % (self.registry, tag)

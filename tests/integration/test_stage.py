@@ -127,7 +127,7 @@ def repo_snapshot(lab, host, repo, *image_ids):
 
 
 def engine_id(lab, host):
-    return lab.engine(host).info()['ID']
+    return lab.engine_id(host)
 
 
 HOSTS = []  # three hosts of the engine kind under test (conftest engine_hosts): on_engine

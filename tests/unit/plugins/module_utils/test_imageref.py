@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError,
+    local_tags,
     normalise_registry,
     parse,
     parse_as,
@@ -62,3 +63,11 @@ def test_parse_as_names_the_input_and_raises_the_callers_class():
     assert info.value.msg.startswith("images[].ref: image reference 'Bad Ref'")
     with pytest.raises(ImageRefError):
         parse_as('', 'image')
+
+
+def test_local_tags_as_docker_names_them():
+    # Podman keeps Docker Hub names fully qualified; Docker shows them short.
+    podman = {'RepoTags': ['docker.io/library/busybox:1.36', 'docker.io/acme/app:v1', '10.213.7.1:5000/patchops/app:v1']}
+    docker = {'RepoTags': ['busybox:1.36', 'acme/app:v1', '10.213.7.1:5000/patchops/app:v1']}
+    assert local_tags(podman) == local_tags(docker) == {'busybox:1.36', 'acme/app:v1', '10.213.7.1:5000/patchops/app:v1'}
+    assert local_tags({'RepoTags': None}) == set()
