@@ -255,6 +255,13 @@ rolled_back:
   description: Whether a failed swap was rolled back (also set on failure).
   returned: always
   type: bool
+engine:
+  description:
+    - The engine the module worked on, V(kind) V(docker) or V(podman) (its Docker-compatible API),
+      V(version) that engine's own, V(api_version) the API spoken.
+  returned: when the engine answered
+  type: dict
+  sample: {kind: podman, version: 5.4.2, api_version: "1.41"}
 """
 
 from ansible.module_utils.basic import AnsibleModule

@@ -109,6 +109,10 @@ rolled_back:
       pre-patch image failed and the patched container (the same one) was given back.
   returned: always
   type: bool
+engine:
+  description: As returned by M(patchops.containers.container_patch).
+  returned: when the engine answered
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
