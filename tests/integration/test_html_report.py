@@ -237,3 +237,142 @@ def check_run_page(page_path, report, hosts, names):
         type_filter(page, 'containers', '')
         screenshots(page, 'run')
         assert page.problems == []
+
+
+@pytest.fixture
+def sliced_fleet(lab, uid):
+    """web (v1) on three Docker 20.10 hosts."""
+    hosts = lab.hosts_of('docker20')[:3]
+    name = 'web-' + uid
+    for host in hosts:
+        api = lab.pull(host, 'v1', 'v2')
+        api.start(api.create_container(lab.image('v1'), name=name)['Id'])
+    yield hosts, name
+    for host in hosts:
+        remove(lab.engine(host), name)
+
+
+def test_run_page_of_a_sliced_run(lab, sliced_fleet, tmp_path):
+    """Two slices of one run (as an AWX sliced job runs them: one report_run_id and report_dir), serial 1:
+    the page shows each slice's own batches as they ran, not batches recomputed over one slice's hosts."""
+    hosts, name = sliced_fleet
+    reports = str(tmp_path / 'reports')
+    slices = [hosts[:2], hosts[2:]]
+    for hosts_of_slice in slices:
+        runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'patch.yml'), extravars={
+            'patchops_hosts': ','.join(hosts_of_slice), 'patchops_targets': [{'name': name, 'image': lab.image('v2')}],
+            'patchops_serial': [1], 'report_dir': reports, 'report_run_id': 'sliced', 'pretest_min_free_bytes': 1,
+        })
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+    root = os.path.join(reports, 'sliced')
+    plays = []
+    for entry in sorted(os.listdir(os.path.join(root, 'plays'))):
+        with open(os.path.join(root, 'plays', entry)) as fh:
+            plays.append(json.load(fh))
+    # What each slice recorded, batch by batch.
+    assert sorted(p['batches'] for p in plays) == sorted([[[h] for h in s] for s in slices])
+    with open(os.path.join(root, 'report.json')) as fh:
+        report = json.load(fh)
+    assert report['summary']['hosts_total'] == 3 and sorted(report['summary']['hosts']['patched']) == sorted(hosts)
+    with Browser() as browser:
+        page = browser.open('file://' + os.path.join(root, 'report.html'), *DESKTOP[:2])
+        assert page.problems == []
+        shown = page.evaluate("[...document.querySelectorAll('.batch')].map(b => [b.dataset.batch,"
+                              " b.querySelector('h3').textContent, [...b.querySelectorAll('li')]"
+                              ".map(li => li.dataset.host + ' ' + li.querySelector('.badge').textContent)])")
+        assert shown == [['1', 'Slice 1 of 2, batch 1 (1 host)', [hosts[0] + ' patched']],
+                         ['2', 'Slice 1 of 2, batch 2 (1 host)', [hosts[1] + ' patched']],
+                         ['3', 'Slice 2 of 2, batch 1 (1 host)', [hosts[2] + ' patched']]]
+        # The containers table numbers each row by its host's batch across the run.
+        rows = page.evaluate(ROWS % 'containers')
+        assert sorted((r[1], int(r[0])) for r in rows) == [(h, n) for n, h in enumerate(hosts, 1)]
+        assert page.evaluate(FIGURES)['hosts_total'] == 3
+        assert page.problems == []
+
+
+def test_build_page(lab, uid, tmp_path):
+    """build.yml on lab1: one image patched (one package, not pushed), one bad reference that fails; the
+    page's figures are build.json's, each image's outcome in words, the bad input shown as text."""
+    base = '%s/patchops/debian-app:v1' % lab.registry
+    output = '%s/patchops/html-%s:zlib' % (lab.registry, uid)
+    api = lab.pull('lab1', 'v1', repo='patchops/debian-app')
+    reports = str(tmp_path / 'reports')
+    try:
+        runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'build.yml'), extravars={
+            'patchops_build_host': 'lab1', 'patchops_hosts': 'lab1', 'build_push': False,
+            'build_images': [{'image': base, 'output': output, 'packages': ['zlib1g']}, {'image': EVIL}],
+            'build_ignore_failures': True, 'build_report_dir': reports, 'build_report_run_id': 'b-' + uid,
+        })
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        root = os.path.join(reports, 'b-' + uid)
+        with open(os.path.join(root, 'build.json')) as fh:
+            report = json.load(fh)
+        totals = report['totals']
+        assert (totals['images'], totals['built'], totals['failed'], totals['packages']) == (2, 1, 1, 1), totals
+        built = next(i for i in report['hosts'][0]['images'] if i['patched'])
+        assert built['reference'] == output and totals['layer_bytes'] == built['layer_size'] > 0
+        assert api.inspect_image(output)['Id'] == built['image_id']
+        with Browser() as browser:
+            page = browser.open('file://' + os.path.join(root, 'build.html'), *DESKTOP[:2])
+            assert page.problems == []
+            figures = page.evaluate(FIGURES)
+            for key in ('hosts', 'images', 'built', 'unchanged', 'failed', 'packages', 'layer_bytes'):
+                assert figures[key] == totals[key], key
+            rows = page.evaluate(ROWS % 'images')
+            assert sorted((r[1], r[2], int(r[4])) for r in rows) == sorted([(base, 'built', 1), (EVIL, 'failed', 0)])
+            assert int(next(r for r in rows if r[2] == 'built')[5]) == built['layer_size']
+            words = page.evaluate("[...document.querySelectorAll('#images .badge')].map(b => b.textContent)")
+            assert sorted(words) == ['built', 'failed']
+            # The bad reference and the module's message about it are text, never markup.
+            assert page.evaluate('window.pwned') is None
+            assert EVIL in page.evaluate("document.getElementById('images').textContent")
+            screenshots(page, 'build')
+            assert page.problems == []
+    finally:
+        remove_image(api, output)
+
+
+def remove_image(api, ref):
+    try:
+        api.remove_image(ref, force=True)
+    except Exception:  # not built: nothing to remove
+        pass
+
+
+def test_stage_page(lab, tmp_path):
+    """stage.yml on two hosts: lab1 stages the app image; lab2 also gets a bad reference and fails. The
+    page's figures are stage.json's, each host's outcome and error in words, every image's action."""
+    hosts = lab.hosts_of('docker20')[:2]
+    reports = str(tmp_path / 'reports')
+    runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'stage.yml'), extravars={
+        'patchops_hosts': ','.join(hosts), 'stage_images': [{'ref': lab.image('v2')}],
+        'stage_from_inventory': {hosts[1]: [{'image': EVIL, 'update': 'available'}]},
+        'stage_registry_username': lab.registry_user, 'stage_registry_password': lab.registry_password,
+        'stage_min_free_bytes': 1, 'stage_report_dir': reports, 'stage_report_run_id': 'stage',
+    })
+    assert runner.rc != 0  # lab2 failed
+    with open(os.path.join(reports, 'stage', 'stage.json')) as fh:
+        report = json.load(fh)
+    totals = report['totals']
+    status = dict((h['host'], h['status']) for h in report['hosts'])
+    assert status[hosts[1]] == 'failed' and status[hosts[0]] in ('changed', 'ok'), status
+    assert totals['hosts'] == 2 and totals['hosts_failed'] == 1 and totals['images'] >= 1
+    assert lab.registry_password not in json.dumps(report)
+    with Browser() as browser:
+        page = browser.open('file://' + os.path.join(reports, 'stage', 'stage.html'), *DESKTOP[:2])
+        assert page.problems == []
+        figures = page.evaluate(FIGURES)
+        for key in ('hosts', 'hosts_changed', 'hosts_ok', 'hosts_failed', 'hosts_unreachable', 'images',
+                    'fetch_bytes'):
+            assert figures[key] == totals[key], key
+        for action, count in totals['actions'].items():
+            assert figures['actions.' + action] == count, action
+        rows = page.evaluate(ROWS % 'hosts')
+        assert sorted((r[0], r[1]) for r in rows) == sorted(status.items())
+        images = page.evaluate(ROWS % 'images')
+        assert sorted((r[0], r[1], r[2]) for r in images) == sorted(
+            (h['host'], i['reference'], i['action']) for h in report['hosts'] for i in h['images'])
+        failed_text = page.evaluate("document.getElementById('hosts').textContent")
+        assert EVIL in failed_text and page.evaluate('window.pwned') is None
+        screenshots(page, 'stage')
+        assert page.problems == []
