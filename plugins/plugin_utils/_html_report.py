@@ -660,7 +660,8 @@ def build_html(report):
                 _cell('<code>%s</code>' % _e(i.get('image')), i.get('image'), raw=True),
                 _cell('%s%s' % (badge(outcome, ''), '<br><span class="muted">%s</span>' % _e(i.get('msg'))
                                 if i.get('msg') else ''), outcome, 'why', raw=True),
-                _image_cell(i.get('reference'), [i['repo_digest']] if i.get('repo_digest') else [], i.get('image_id')),
+                _cell('') if outcome == 'failed' else _image_cell(
+                    i.get('reference'), [i['repo_digest']] if i.get('repo_digest') else [], i.get('image_id')),
                 _cell('%d<br><span class="muted">%s</span>' % (len(packages), _e(listed)) if packages else '0',
                       len(packages), raw=True),
                 _bytes_cell(i.get('layer_size')),

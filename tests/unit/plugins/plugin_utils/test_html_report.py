@@ -13,11 +13,14 @@ import pytest
 
 from ansible_collections.patchops.containers.plugins.plugin_utils._html_report import (
     batches,
+    build_html,
+    build_outcome,
     fleet_html,
     fleet_images,
     run_html,
     run_batches,
     run_rows,
+    stage_html,
 )
 
 EVIL = '<script>alert(1)</script>'
@@ -152,7 +155,58 @@ def test_fleet_images_and_projects():
     assert 'pinned by digest' in page and '1 host not inventoried: d3' in page
 
 
-@pytest.mark.parametrize('page', [fleet_html(fleet_report()), run_html(run_report())])
+def build_report():
+    built = {'image': 'reg/app:v1', 'status': 'changed', 'patched': True, 'msg': 'built reg/app:v1-patched',
+             'reference': 'reg/app:v1-patched', 'repo_digest': 'reg/app@sha256:' + 'c' * 64, 'image_id': 'sha256:' + 'd' * 64,
+             'packages': [{'name': 'zlib1g', 'before': '1', 'after': '2'}], 'open': 1, 'layer_size': 2 * 1048576}
+    same = dict(built, image='reg/db:1', status='ok', patched=False, packages=[], layer_size=None, msg='')
+    bad = {'image': EVIL, 'status': 'failed', 'patched': False, 'msg': 'image: ' + EVIL, 'reference': EVIL,
+           'packages': [], 'open': 0, 'layer_size': None}
+    return {'run': 'b1', 'check_mode': False,
+            'totals': {'hosts': 2, 'hosts_unreachable': 1, 'images': 3, 'built': 1, 'would_build': 0, 'unchanged': 1,
+                       'failed': 1, 'packages': 1, 'layer_bytes': 2 * 1048576},
+            'hosts': [{'build_host': 'b1', 'status': 'failed', 'images': [built, same, bad], 'failed': [EVIL]},
+                      {'build_host': 'b2', 'status': 'unreachable', 'images': [], 'failed': []}]}
+
+
+def stage_report():
+    return {'run': 's1', 'state': 'present', 'check_mode': False,
+            'totals': {'hosts': 2, 'hosts_changed': 1, 'hosts_ok': 0, 'hosts_failed': 1, 'hosts_unreachable': 0,
+                       'images': 2, 'actions': {'pulled': 1, 'present': 1}, 'fetch_bytes': 4096, 'removed': 0},
+            'hosts': [{'host': 'd1', 'status': 'changed', 'msg': '', 'not_copied': [], 'removed': [], 'kept': [],
+                       'forgotten': [], 'images': [
+                           {'reference': 'reg/app:v2', 'action': 'pulled', 'digest': 'sha256:' + 'e' * 64,
+                            'image_id': 'sha256:' + 'f' * 64, 'source': 'registry', 'estimated_bytes': 4096, 'size': 9999},
+                           {'reference': 'reg/db:2', 'action': 'present', 'source': 'registry', 'estimated_bytes': None}]},
+                      {'host': 'd2', 'status': 'failed', 'msg': 'images[].ref: ' + EVIL, 'images': []}]}
+
+
+def test_build_page_figures_and_outcomes():
+    report = build_report()
+    page = build_html(report)
+    found = figures(page)
+    for key in ('hosts', 'images', 'built', 'unchanged', 'failed', 'packages', 'layer_bytes'):
+        assert found[key] == report['totals'][key], key
+    assert 'would_build' not in found  # only in check mode
+    assert [build_outcome(i) for i in report['hosts'][0]['images']] == ['built', 'unchanged', 'failed']
+    assert build_outcome({'status': 'changed', 'patched': False}) == 'would_build'
+    assert '2.0 MiB' in page and 'zlib1g 2' in page and 'b2 unreachable' in page
+    assert 'cccccccccccc' in page  # the pushed digest, short
+
+
+def test_stage_page_figures_and_actions():
+    report = stage_report()
+    page = stage_html(report)
+    found = figures(page)
+    for key in ('hosts', 'hosts_changed', 'hosts_ok', 'hosts_failed', 'hosts_unreachable', 'images', 'fetch_bytes'):
+        assert found[key] == report['totals'][key], key
+    assert found['actions.pulled'] == 1 and found['actions.present'] == 1 and 'actions.would_pull' not in found
+    assert 'b-pulled' in page and 'd2 failed' in page and '9999 bytes' in page
+    assert 'would pull' in stage_html(dict(report, check_mode=True))
+
+
+@pytest.mark.parametrize('page', [fleet_html(fleet_report()), run_html(run_report()), build_html(build_report()),
+                                  stage_html(stage_report())])
 def test_everything_from_the_hosts_is_escaped(page):
     assert EVIL not in page
     assert '&lt;script&gt;alert(1)&lt;/script&gt;' in page
@@ -163,3 +217,4 @@ def test_everything_from_the_hosts_is_escaped(page):
 def test_missing_parts_do_not_break_a_page():
     assert 'Container inventory' in fleet_html({})
     assert 'Patch run' in run_html({})
+    assert 'Build' in build_html({}) and 'Stage (present)' in stage_html({'hosts': [{'images': [{}]}]})
