@@ -45,13 +45,17 @@ def engine_dir(state_dir, engine_id):
 def write_json_atomic(path, data, mode=0o600):
     """Write, fsync, rename, fsync the directory: a reader sees the old file or the new one,
     never half of one, also after a crash."""
+    write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True) + '\n', mode)
+
+
+def write_text_atomic(path, text, mode=0o600):
+    """``text`` written as write_json_atomic writes (line endings as given, UTF-8)."""
     directory = os.path.dirname(path)
     os.makedirs(directory, mode=0o700, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=directory)
     try:
-        with os.fdopen(fd, 'w') as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.write('\n')
+        with os.fdopen(fd, 'w', encoding='utf-8', newline='') as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -20,7 +20,8 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
     clone, configured_macs, pinned_identity, podman_addresses, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._compose import (
-    CONFIG_HASH, IMAGE_LABEL, config_hash, is_compose, service_containers, service_reference, sync)
+    CONFIG_HASH, IMAGE_LABEL, ComposeFileError, config_hash, file_edit, is_compose, labels_of, same_ref,
+    service_containers, service_reference, sync, write_edit)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
     CycleError, Index, entry_name as _entry_name, followed, needed_names, order)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
@@ -296,7 +297,7 @@ class Swapper:
                     entry['blocked_by'] = self.unresolved_message(blocker)
                 if entry['action'] == 'recreate':
                     entry.update(self._stop_plan(container, item.get('stop_timeout')))
-                    entry.update(self._compose_plan(container, image, set(items)))
+                    entry.update(self._compose_plan(container, image, set(items), item))
                 plan.append(entry)
         return plan
 
@@ -317,12 +318,16 @@ class Swapper:
                        top, timeout, last_stop=last)
         return {'stop_timeout': timeout, 'stop': stop}
 
-    def _compose_plan(self, container, image, planned):
+    def _compose_plan(self, container, image, planned, item):
         """For a compose container patched to another image: the service's ``image:`` reference,
-        whose local tag the swap moves to the new image so that compose agrees (``compose_ref``)."""
+        whose local tag the swap moves to the new image so that compose agrees (``compose_ref``);
+        with compose_file: update, the edit of its compose file instead (``compose_file``)."""
         if not is_compose(container) or image.get('Id') == container['Image']:
             return {}
         ref = service_reference(container)
+        edit = self._compose_file_plan(container, image, item)
+        if edit:  # the file will name the image; a rollback's reference that moved since moves back too
+            ref = None if (self.image(edit['to']) or {}).get('Id') == image.get('Id') else edit['to']
         warnings = sync(container, self.image)['warnings']
         others = sorted(_entry_name(e) for e in self.listed if e.get('Image') == ref and _entry_name(e) not in planned)
         if ref and others:
@@ -334,7 +339,29 @@ class Swapper:
                 self.notes.append(warning)
         # What the reference meant before the run, read once here: replicas of one service swap in
         # parallel, and each must give back the tag the service had, not one a sibling just moved.
-        return {'compose_ref': ref, 'compose_ref_was': (self.image(ref) or {}).get('Id')} if ref else {}
+        out = {'compose_file': edit} if edit else {}
+        if ref:
+            out.update(compose_ref=ref, compose_ref_was=(self.image(ref) or {}).get('Id'))
+        return out
+
+    def _compose_file_plan(self, container, image, item):
+        """compose_file: update, the edit of the service's ``image:`` line to the target's reference;
+        a rollback undoes the edit of the patch it rolls back (``hash``: the container's hash then)."""
+        name = _name(container)
+        try:
+            if item['reason'] == 'rollback':
+                done = (self.journal.last_patched(name) or {}).get('compose_file')
+                return dict(file_edit(container, done['from']), hash=done.get('hash_was')) if done else None
+            target = item['target']
+            if self.params.get('compose_file', 'keep') != 'update' or same_ref(target, service_reference(container) or ''):
+                return None
+            if is_image_id(target) or (self.image(target) or {}).get('Id') != image.get('Id'):
+                raise ComposeFileError('update writes the target reference into the compose file, and %s %s' % (
+                    target, 'is an image ID' if is_image_id(target) else 'does not name the target image on %s (%s)'
+                    % (self.where, (image.get('Id') or '')[:19])))
+            return dict(file_edit(container, target), hash_was=labels_of(container).get(CONFIG_HASH))
+        except ComposeFileError as exc:
+            raise SwapError('%s: compose_file: %s' % (name, exc.msg), changed=False)
 
     def _add_followers(self, items, everything, index, problems):
         """Add the followers of every container the plan recreates, transitively; returns
@@ -380,6 +407,10 @@ class Swapper:
             before[item['container']] = {'image': item['old_image'], 'image_id': item['old_image_id']}
             after[item['container']] = {'image': item['new_image'], 'image_id': item['new_image_id'],
                                         'strategy': item['strategy']}
+            edit = item.get('compose_file')
+            if edit:
+                for side, value in ((before, edit['from']), (after, edit['to'])):
+                    side[item['container']]['compose_file'] = '%s:%d image: %s' % (edit['path'], edit['line'], value)
         return {'before': before, 'after': after}
 
     # -- execution -------------------------------------------------------------
@@ -497,6 +528,8 @@ class Swapper:
                 'verified': False, 'outcome': None}
         if 'compose_ref_was' in item:
             swap['compose_ref_was'] = item['compose_ref_was']
+        if item.get('compose_file'):
+            swap['compose_file'] = item['compose_file']
         if len(group) > 1:  # swapped, verified and rolled back together (see plan)
             swap.update(group=list(group), group_id='%s:%s' % (run, group[0]))
         return swap
@@ -672,6 +705,25 @@ class Swapper:
             self._tag(ref, swap['target_image_id'])
         return ref
 
+    def _write_compose_file(self, swap):
+        """compose_file: update, the service's ``image:`` line names the new reference (the file as it
+        was kept beside it); returns that reference."""
+        edit = swap.get('compose_file')
+        if not edit:
+            return None
+        self.journal.record(swap, 'compose_file', compose_file_written=True)  # a recovery knows to undo it
+        swap['compose_file_backup'] = write_edit(edit, edit['from'], edit['to'])
+        return edit['to']
+
+    def _restore_compose_file(self, swap):
+        edit = swap.get('compose_file')
+        if edit and swap.get('compose_file_written'):
+            try:
+                write_edit(edit, edit['to'], edit['from'])
+            except ComposeFileError as exc:  # the container comes back all the same
+                self.notes.append('%s: %s: its image: line was not put back (the file as it was: %s)'
+                                  % (swap['container'], exc.msg, swap.get('compose_file_backup')))
+
     def _tag(self, ref, image_id):
         parsed = parse(ref)
         self.engine.call('tag %s' % ref, self.api.tag, image_id, parsed.name, parsed.tag or 'latest', force=True)
@@ -749,18 +801,23 @@ class Swapper:
         service's aliases, so that no client reaches it before it is verified (see _move_aliases)."""
         container = self.inspect(swap['old_id'])
         old_image = self.image(swap['old_image_id']) or {}
-        ref = self._retag_service(swap) or self.image_name(swap['target_image'], swap['target_image_id'])
+        edited = self._write_compose_file(swap)
+        ref = self._retag_service(swap) or edited or self.image_name(swap['target_image'], swap['target_image_id'])
         macs, addresses = swap.get('mac_addresses'), swap.get('addresses')
         if hold_aliases and self.engine.kind == 'podman':
             macs = addresses = {}  # start-first: the old container still holds them (see pinned_identity)
         body, extra = clone(container, old_image, ref, resolve_container=self._name_of,
                             api_version=self.api.api_version, macs=macs, engine_kind=self.engine.kind,
                             addresses=addresses)
-        if swap.get('compose_ref'):
+        if swap.get('compose_ref') or edited:
             labels = body.setdefault('Labels', {})
             if IMAGE_LABEL in labels:
                 labels[IMAGE_LABEL] = swap['target_image_id']  # what Compose v2 compares
-            digest, why = config_hash(container, self.engine.docker_host, command=self.params.get('compose_command'))
+            if edited and swap['compose_file'].get('hash'):  # the file back as it was: the hash compose gave then
+                digest, why = swap['compose_file']['hash'], None
+            else:
+                digest, why = config_hash(container, self.engine.docker_host, image_changed=bool(edited),
+                                          command=self.params.get('compose_command'))
             if digest:
                 labels[CONFIG_HASH] = digest
             elif labels.get(CONFIG_HASH):
@@ -808,6 +865,7 @@ class Swapper:
                     duration_ms=int((time.monotonic() - started) * 1000),
                     breakdown_ms=dict(swap.get('breakdown_ms') or {}), stopped_by=swap.get('stopped_by'),
                     compose_retagged=swap.get('compose_ref') if swap.get('retagged') else None,
+                    compose_file_backup=swap.get('compose_file_backup'),
                     stop_signal=swap.get('stop_signal'), stop_waited_ms=swap.get('stop_waited_ms'))
 
     # -- rollback and recovery ---------------------------------------------------
@@ -857,6 +915,7 @@ class Swapper:
         if _name(old) != name:
             self.engine.call('rename back %s' % name, self.api.rename, swap['old_id'], name)
         self._untag_service(swap)
+        self._restore_compose_file(swap)
         joined = (old.get('NetworkSettings') or {}).get('Networks') or {}
         for network in swap.get('released') or []:  # start-first had taken it off the service's networks
             if network not in joined:

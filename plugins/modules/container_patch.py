@@ -34,8 +34,8 @@ description:
   - "Compose: a container created by compose (C(com.docker.compose.*) labels) keeps every label, and the
     local tag of its service's C(image:) reference is moved to the patched image (and back on rollback),
     with C(com.docker.compose.image) set to it, so that C(docker compose up -d) sees the container in
-    sync and recreates nothing; the compose file is never edited. RV(containers[].compose_retagged)
-    names the reference that was moved."
+    sync and recreates nothing; the compose file is not edited unless O(compose_file=update).
+    RV(containers[].compose_retagged) names the reference that was moved."
   - A paused container is patched and left paused. The old one is unpaused only to be stopped (a
     paused process gets no signal), the new one is verified and then paused.
   - An interrupted swap that the engine will not let the next run recover (for example a bind
@@ -103,6 +103,23 @@ options:
       - V(false) uses whatever the reference means on the host now.
     type: bool
     default: true
+  compose_file:
+    description:
+      - What a patch of a compose container does with its service's compose file.
+      - V(keep) leaves the file as it is and moves the local tag of the service's C(image:) reference to
+        the patched image.
+      - V(update) writes the target reference into the C(image:) line of each patched service, in the file
+        of the container's C(com.docker.compose.project.config_files) label (the last one that sets it),
+        every other byte of the file kept; no tag moves. A copy of the file as it was is kept beside it
+        (C(<file>.patchops-<UTC time>.bak), once per run). A rollback, automatic or by
+        M(patchops.containers.container_rollback), writes the reference back. The target must be a tag or
+        digest reference that names the target image on the host. A file that names another image than
+        the container was created from, an C(image:) set by a variable, through a YAML anchor or in flow
+        style, fails the plan before anything changes.
+      - Check mode and diff mode show the file, line and C(image:) before and after (RV(plan[].compose_file)).
+    type: str
+    choices: [keep, update]
+    default: keep
   compose_command:
     description:
       - The compose command on the host that computes a compose service's config hash (C(config --hash)),
@@ -148,6 +165,14 @@ EXAMPLES = r"""
         service: web
         image: registry.example.com/shop/web:1.4.2-patched
 
+- name: Patch a compose service and write the new reference into its compose file
+  patchops.containers.container_patch:
+    containers:
+      - compose_project: shop
+        service: api
+        image: registry.example.com/shop/api:2.0.1
+    compose_file: update
+
 - name: Plan only
   patchops.containers.container_patch:
     containers: "{{ patch_targets }}"
@@ -178,6 +203,12 @@ plan:
           to a PID namespace's init), so the engine kills it when the stop timeout runs out.
       type: dict
       returned: when recreated
+    compose_file:
+      description:
+        - With O(compose_file=update), the edit of the compose file, V({path, line, service, from, to}) (the
+          C(image:) before and after); for a rollback of such a patch, the edit back.
+      type: dict
+      returned: when the compose file is edited
 containers:
   description:
     - One result per container, with ids and images before and after, strategy, downtime in ms
@@ -234,6 +265,10 @@ containers:
       description: The compose service's image reference whose local tag now means the new image (null otherwise).
       type: str
       returned: when recreated
+    compose_file_backup:
+      description: With O(compose_file=update), the copy of the compose file as it was before this run (null otherwise).
+      type: str
+      returned: when recreated
     stop_waited_ms: {description: Milliseconds the stop took., type: int, returned: when the old container was running}
     verification: {description: Readiness and probe results., type: list, elements: dict, returned: always}
     rolled_back: {description: Whether the old container was restored., type: bool, returned: always}
@@ -284,6 +319,7 @@ def main():
         )),
         pull=dict(type='str', default='never', choices=['never', 'missing']),
         use_stage_manifest=dict(type='bool', default=True),
+        compose_file=dict(type='str', default='keep', choices=['keep', 'update']),
         compose_command=dict(type='str'),
         **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)
     )

@@ -64,7 +64,7 @@ def shop(lab, uid, tmp_path):
             volumes: [dbdata:/data]
             networks: [back]
           api:
-            image: %(api)s
+            image: %(api)s  # the api's own tag
             depends_on: [db]
             networks: [back]
           web:
@@ -207,3 +207,80 @@ def test_patch_yml_with_a_service_target(lab, shop, tmp_path):
         report = json.load(fh)
     record = next(r for r in report['hosts'] if r['host'] == HOST)
     assert sorted(c['container'] for c in record['containers'] if c['outcome'] == 'patched') == web
+
+
+def test_compose_file_update(lab, shop):
+    """compose_file: update writes the patched reference into the service's image: line (nothing
+    else of the file changes, a backup beside it), moves no tag; check mode shows it and writes
+    nothing; a failed patch and container_rollback write the old reference back."""
+    api, project, refs, workdir = shop
+    # Compose v2 hashes the image: string: the new hash needs a v2 on the host, which is not on PATH
+    # there (the lab's Compose v2 is in the trixie root filesystem, visible at the same path).
+    path = os.path.join(workdir, 'compose.yml')
+    with open(path, 'rb') as fh:
+        original = fh.read()
+    v1, v2 = (api.inspect_image(lab.image(t))['Id'] for t in ('v1', 'v2'))
+    patched_ref = refs['api'] + '-patched'
+    repo, tag = patched_ref.rsplit(':', 1)
+    api.tag(lab.image('v2'), repo, tag)
+    target = [{'compose_project': project, 'service': 'api', 'image': patched_ref}]
+
+    plan = lab.module(HOST, 'container_patch', {'containers': target, 'compose_file': 'update', 'compose_command': COMPOSE[0]},
+                      check=True, diff=True)[HOST]
+    assert plan['_status'] == 'ok' and plan['changed'] is True, plan.get('msg')
+    edit = plan['plan'][0]['compose_file']
+    assert (edit['path'], edit['from'], edit['to'], edit['line']) == (path, refs['api'], patched_ref, 8), edit
+    assert plan['diff']['after'][name(project, 'api')]['compose_file'] == '%s:8 image: %s' % (path, patched_ref)
+    with open(path, 'rb') as fh:
+        assert fh.read() == original
+    assert not [f for f in os.listdir(workdir) if f.endswith('.bak')]
+
+    res = lab.module(HOST, 'container_patch', {'containers': target, 'compose_file': 'update', 'compose_command': COMPOSE[0]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    done = res['containers'][0]
+    assert done['compose_retagged'] is None and done['compose_file']['to'] == patched_ref
+    with open(path, 'rb') as fh:
+        assert fh.read() == original.replace(b'image: ' + refs['api'].encode() + b'  #',
+                                             b'image: ' + patched_ref.encode() + b'  #')
+    with open(done['compose_file_backup'], 'rb') as fh:
+        assert fh.read() == original
+    assert os.path.dirname(done['compose_file_backup']) == workdir
+    assert api.inspect_image(refs['api'])['Id'] == v1  # no tag moved
+    assert api.inspect_container(name(project, 'api'))['Config']['Image'] == patched_ref
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert state[name(project, 'api')][1] == v2
+    found = verdicts(lab, project)[name(project, 'api')]
+    assert found['verdict'] == 'in sync' and found['file_image'] == patched_ref, found
+
+    back = lab.module(HOST, 'container_rollback', {'containers': [name(project, 'api')]})[HOST]
+    assert back['_status'] == 'ok', back.get('msg')
+    with open(path, 'rb') as fh:
+        assert fh.read() == original  # the backup's reference again
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert state[name(project, 'api')][1] == v1
+    assert api.inspect_container(name(project, 'api'))['Config']['Image'] == refs['api']
+
+    # a failed patch writes the old reference back too
+    before = containers(api, project)
+    broken_ref = refs['web'] + '-patched'
+    repo, tag = broken_ref.rsplit(':', 1)
+    api.tag(lab.image('v2-broken'), repo, tag)
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'web', 'image': broken_ref}], 'compose_file': 'update', 'compose_command': COMPOSE[0],
+        'verify_timeout': 15})[HOST]
+    assert res['_status'] == 'failed' and res['rolled_back'] is True
+    with open(path, 'rb') as fh:
+        assert fh.read() == original
+    assert containers(api, project) == before
+    unchanged_by_up(lab, api, project, workdir)
+
+    # refused before anything changes: an image ID (no reference to write), a file changed by hand
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'api', 'image': v2}], 'compose_file': 'update', 'compose_command': COMPOSE[0]})[HOST]
+    assert res['_status'] == 'failed' and 'compose_file' in res['msg'] and 'is an image ID' in res['msg'], res['msg']
+    with open(path, 'wb') as fh:
+        fh.write(original.replace(refs['db'].encode(), refs['db'].replace(':1', ':3').encode()))
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'db', 'image': patched_ref}], 'compose_file': 'update', 'compose_command': COMPOSE[0]})[HOST]
+    assert res['_status'] == 'failed' and 'names image %s' % refs['db'].replace(':1', ':3') in res['msg'], res['msg']
+    assert containers(api, project) == before
