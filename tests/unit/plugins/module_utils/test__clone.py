@@ -18,6 +18,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._clone import 
     configured_macs,
     network_mode,
     pinned_identity,
+    podman_addresses,
     shares_netns,
     writable_storage,
 )
@@ -548,3 +549,45 @@ def test_below_1_44_one_network_at_create_and_the_mac_container_wide():
 def test_a_mac_on_any_network_pins_the_container():
     assert 'has a fixed MAC address on network nb' in pinned_identity(SECOND_ONLY)
     assert pinned_identity(mac_inspect(None, {'na': mac_endpoint('172.18.0.5', '02:42:ac:12:00:05')})) == []
+
+
+# -- Podman (its Docker-compatible API) ---------------------------------------------
+
+PODMAN_ID = '709475caffc35e8a5bdf1c2aa8c0d9b1aa4ab5d0b1cf7f6e0e6f0a1b2c3d4e5f'
+
+
+@pytest.fixture
+def podman_web():
+    """What Podman 5.4's compat inspect shows of `--network a --ip 172.31.9.77 --network-alias al1
+    --network b --hostname hh1`: NetworkMode "bridge", no IPAMConfig, no Config.MacAddress, the
+    short ID and the host name among each endpoint's aliases."""
+    def endpoint(ip, mac, aliases):
+        return {'IPAMConfig': None, 'Aliases': aliases + [PODMAN_ID[:12], 'hh1'], 'MacAddress': mac,
+                'IPAddress': ip, 'GlobalIPv6Address': '', 'Links': None, 'DriverOpts': None}
+    return {'Id': PODMAN_ID, 'Name': '/web',
+            'Config': {'Image': 'registry.example.com/shop/web:1.4.1', 'Hostname': 'hh1', 'Env': [], 'Labels': {}},
+            'HostConfig': {'NetworkMode': 'bridge'},
+            'NetworkSettings': {'Networks': {'a': endpoint('172.31.9.77', '72:3f:7c:d0:97:07', ['al1']),
+                                             'b': endpoint('10.89.1.5', '0a:a7:68:85:02:e6', [])}}}
+
+
+def test_podman_every_network_at_create_with_its_mac_and_address(podman_web):
+    macs = configured_macs(podman_web, 'podman')
+    assert macs == {'a': '72:3f:7c:d0:97:07', 'b': '0a:a7:68:85:02:e6'}
+    addresses = podman_addresses(podman_web)
+    body, extra = clone(podman_web, {}, NEW_REF, api_version='1.41', macs=macs, engine_kind='podman',
+                        addresses=addresses)
+    assert extra == []
+    assert body['HostConfig']['NetworkMode'] == 'bridge'
+    assert body['NetworkingConfig']['EndpointsConfig'] == {
+        'a': {'IPAMConfig': {'IPv4Address': '172.31.9.77'}, 'Aliases': ['al1'], 'MacAddress': '72:3f:7c:d0:97:07'},
+        'b': {'IPAMConfig': {'IPv4Address': '10.89.1.5'}, 'MacAddress': '0a:a7:68:85:02:e6'},
+    }
+
+
+def test_podman_start_first_takes_new_macs_and_addresses(podman_web):
+    body, dummy = clone(podman_web, {}, NEW_REF, api_version='1.41', macs={}, engine_kind='podman', addresses={})
+    assert body['NetworkingConfig']['EndpointsConfig'] == {'a': {'Aliases': ['al1']}, 'b': {}}
+    # Podman's MACs are random: they do not make start-first unsafe there (they would on Docker)
+    assert pinned_identity(podman_web, 'podman') == []
+    assert pinned_identity(podman_web) != []
