@@ -284,3 +284,22 @@ def test_compose_file_update(lab, shop):
         {'compose_project': project, 'service': 'db', 'image': patched_ref}], 'compose_file': 'update', 'compose_command': COMPOSE[0]})[HOST]
     assert res['_status'] == 'failed' and 'names image %s' % refs['db'].replace(':1', ':3') in res['msg'], res['msg']
     assert containers(api, project) == before
+
+
+def test_warnings_for_what_undoes_a_local_patch(lab, shop):
+    """pull_policy: always and build: (compose would pull or rebuild the tag at its next up): the
+    plan warns and patches all the same."""
+    api, project, refs, workdir = shop
+    path = os.path.join(workdir, 'compose.yml')
+    with open(path) as fh:
+        text = fh.read()
+    with open(path, 'w') as fh:
+        fh.write(text.replace('image: %s\n' % refs['web'], 'image: %s\n    pull_policy: always\n' % refs['web'])
+                 .replace('image: %s  #' % refs['api'], 'build: ./api\n    image: %s  #' % refs['api']))
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': s, 'image': lab.image('v2')} for s in ('web', 'api')]},
+        check=True)[HOST]
+    assert res['_status'] == 'ok' and res['changed'] is True, res.get('msg')
+    warnings = res.get('warnings', [])
+    assert any('service web has pull_policy: always' in w for w in warnings), warnings
+    assert any('service api has build' in w for w in warnings), warnings
