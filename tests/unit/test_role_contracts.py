@@ -211,9 +211,8 @@ def uses_collection(play):
     if play.get('roles'):
         return True
     text = yaml.safe_dump(play.get('tasks') or [])
-    return any('patchops.containers.' + m in text for m in ('pretest', 'rollout', 'posttest', 'rollback',
-                                                           'report', 'stage', 'build', 'inventory',
-                                                           'container_', 'image_'))
+    names = ('pretest', 'rollout', 'posttest', 'rollback', 'report', 'stage', 'build', 'inventory', 'container_', 'image_')
+    return any('patchops.containers.' + m in text for m in names)
 
 
 @pytest.mark.parametrize('playbook', PLAYBOOKS)
