@@ -212,6 +212,7 @@ CERTS_DIRS = ('/etc/docker/certs.d', '/etc/containers/certs.d')
 PODMAN_AUTH_FILES = ('${REGISTRY_AUTH_FILE}', '${XDG_RUNTIME_DIR}/containers/auth.json',
                      '/run/containers/${UID}/auth.json', '~/.config/containers/auth.json')
 
+
 def registry_api_host(registry):
     """The host serving ``registry``'s v2 API (Docker Hub's is not ``docker.io``)."""
     return DOCKER_HUB_API if registry == DEFAULT_REGISTRY else registry
