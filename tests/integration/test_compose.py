@@ -303,3 +303,40 @@ def test_warnings_for_what_undoes_a_local_patch(lab, shop):
     warnings = res.get('warnings', [])
     assert any('service web has pull_policy: always' in w for w in warnings), warnings
     assert any('service api has build' in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize('step, action', [('created_new', 'rolled_back'), ('verified', 'finished')])
+def test_compose_file_update_killed_then_rerun(lab, shop, step, action):
+    """The module killed after the compose file was written (new container created, or verified):
+    the rerun recovers (the file written back with the container, or kept with it) and patches;
+    the file and the containers agree, compose recreates nothing."""
+    api, project, refs, workdir = shop
+    path = os.path.join(workdir, 'compose.yml')
+    with open(path, 'rb') as fh:
+        original = fh.read()
+    patched_ref = refs['api'] + '-patched'
+    repo, tag = patched_ref.rsplit(':', 1)
+    api.tag(lab.image('v2'), repo, tag)
+    v2 = api.inspect_image(lab.image('v2'))['Id']
+    task = {'name': 'patch', 'patchops.containers.container_patch': {
+        'containers': [{'compose_project': project, 'service': 'api', 'image': patched_ref}],
+        'compose_file': 'update', 'compose_command': COMPOSE[0]}}
+
+    def play(crash_at=None):
+        plays = [{'hosts': HOST, 'gather_facts': False, 'tasks': [task],
+                  'environment': {'PATCHOPS_TEST_CRASH_AT': crash_at} if crash_at else {}}]
+        return lab.playbook(plays)[1][HOST][-1]
+    killed = play(step)
+    assert killed['_status'] == 'failed', killed
+    edited = original.replace(b'image: ' + refs['api'].encode() + b'  #', b'image: ' + patched_ref.encode() + b'  #')
+    with open(path, 'rb') as fh:
+        assert fh.read() == edited  # written before the new container was created
+    rerun = play()
+    assert rerun['_status'] == 'ok', rerun.get('msg')
+    assert [(r['container'], r['action']) for r in rerun['recovered']] == [(name(project, 'api'), action)]
+    with open(path, 'rb') as fh:
+        assert fh.read() == edited
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert state[name(project, 'api')][1] == v2
+    assert api.inspect_container(name(project, 'api'))['Config']['Image'] == patched_ref
+    assert len([f for f in os.listdir(workdir) if f.endswith('.bak')]) >= 1
