@@ -326,6 +326,8 @@ class Swapper:
             return {}
         ref = service_reference(container)
         edit = self._compose_file_plan(container, image, item)
+        if edit is False:  # a rollback that cannot write the file back: no tag of the patch moves either
+            return {}
         if edit:  # the file will name the image; a rollback's reference that moved since moves back too
             ref = None if (self.image(edit['to']) or {}).get('Id') == image.get('Id') else edit['to']
         warnings = sync(container, self.image)['warnings']
@@ -350,8 +352,14 @@ class Swapper:
         name = _name(container)
         try:
             if item['reason'] == 'rollback':
-                done = (self.journal.last_patched(name) or {}).get('compose_file')
-                return dict(file_edit(container, done['from']), hash=done.get('hash_was')) if done else None
+                last = self.journal.last_patched(name) or {}
+                done = last.get('compose_file')
+                try:
+                    return dict(file_edit(container, done['from']), hash=done.get('hash_was')) if done else None
+                except ComposeFileError as exc:  # the container is rolled back all the same
+                    self.notes.append('%s: compose_file: %s: rolled back without writing its image: line back '
+                                      '(the file before the patch: %s)' % (name, exc.msg, last.get('compose_file_backup')))
+                    return False
             target = item['target']
             if self.params.get('compose_file', 'keep') != 'update' or same_ref(target, service_reference(container) or ''):
                 return None

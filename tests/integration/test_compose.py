@@ -340,3 +340,30 @@ def test_compose_file_update_killed_then_rerun(lab, shop, step, action):
     assert state[name(project, 'api')][1] == v2
     assert api.inspect_container(name(project, 'api'))['Config']['Image'] == patched_ref
     assert len([f for f in os.listdir(workdir) if f.endswith('.bak')]) >= 1
+
+
+def test_rollback_when_the_file_changed_since(lab, shop):
+    """container_rollback of a compose_file: update patch whose image: line was changed by hand since:
+    the container is rolled back all the same, the file left as it is, a warning says so."""
+    api, project, refs, workdir = shop
+    path = os.path.join(workdir, 'compose.yml')
+    patched_ref = refs['api'] + '-patched'
+    repo, tag = patched_ref.rsplit(':', 1)
+    api.tag(lab.image('v2'), repo, tag)
+    v1, v2 = (api.inspect_image(lab.image(t))['Id'] for t in ('v1', 'v2'))
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'api', 'image': patched_ref}], 'compose_file': 'update',
+        'compose_command': COMPOSE[0]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    with open(path) as fh:
+        text = fh.read()
+    hand = text.replace('image: %s' % patched_ref, 'image: %s' % refs['api'].replace(':1', ':7'))
+    with open(path, 'w') as fh:
+        fh.write(hand)
+    back = lab.module(HOST, 'container_rollback', {'containers': [name(project, 'api')]})[HOST]
+    assert back['_status'] == 'ok', back.get('msg')
+    assert any('rolled back without writing its image: line back' in w for w in back.get('warnings', [])), back
+    assert api.inspect_container(name(project, 'api'))['Image'] == v1
+    assert api.inspect_image(patched_ref)['Id'] == v2 and api.inspect_image(refs['api'])['Id'] == v1
+    with open(path) as fh:
+        assert fh.read() == hand
