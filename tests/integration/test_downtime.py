@@ -18,6 +18,8 @@ def on_host(lab):
     """A Docker 26 host of its own in CI's Docker 26 shard (any host on a lab without one)."""
     global HOST
     HOST = lab.pick('docker26')[0]
+
+
 # busybox sh execs the last command: httpd becomes PID 1, and it has no handler for SIGTERM.
 IGNORES = ['/bin/sh', '-c', 'mkdir -p /tmp/www && echo ok > /tmp/www/health && httpd -f -p 8080 -h /tmp/www']
 PHASES = {'stop', 'rename', 'create', 'start', 'ready', 'remove'}

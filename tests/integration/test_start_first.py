@@ -23,6 +23,8 @@ def on_host(lab):
     """A Docker 26 host of its own in CI's Docker 26 shard (any host on a lab without one)."""
     global HOST
     HOST = lab.pick('docker26')[1]
+
+
 POLLER = os.path.join(os.path.dirname(__file__), '..', '..', 'bench', 'benchkit', 'poller.py')
 
 
