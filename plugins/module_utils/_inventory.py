@@ -32,6 +32,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
     REGISTRY_ARGUMENT_SPEC,
     auth_config,
     remote_digest,
+    remote_image_id,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._stop import predict
 
@@ -125,8 +126,16 @@ def parse_os_release(text):
     }
 
 
+def _follower(inspect):
+    """In another container's network namespace: no networks or ports of its own (Podman shows
+    that container's)."""
+    return ((inspect.get('HostConfig') or {}).get('NetworkMode') or '').startswith('container:')
+
+
 def ports(inspect):
     """Published ports: the bound ones of a running container, else the configured bindings."""
+    if _follower(inspect):
+        return []
     running = (inspect.get('State') or {}).get('Running')
     if running:
         source = (inspect.get('NetworkSettings') or {}).get('Ports') or {}
@@ -174,6 +183,8 @@ def networks(inspect):
     API 1.44 the engine lists the container's short ID among them, from 1.44 only in DNSNames)."""
     own = {inspect.get('Id') or '', (inspect.get('Id') or '')[:12]}
     out = []
+    if _follower(inspect):
+        return out
     for name, net in sorted(((inspect.get('NetworkSettings') or {}).get('Networks') or {}).items()):
         ipam = net.get('IPAMConfig') or {}
         out.append({
@@ -479,6 +490,9 @@ class Inventory:
             record['remote_digest'] = remote
             record['update'], record['update_reason'] = update_verdict(
                 ref, images.get(record['image_id']), remote, error)
+            if record['update'] == 'available' and self.engine.kind == 'podman' and remote_image_id(
+                    self.engine, ref, self._auth_for(ref), self.params) == record['image_id']:
+                record['update'] = 'current'  # pushed from this host: the same image under another digest
         return [{'reference': key, 'remote_digest': answers[key][0], 'error': answers[key][1]}
                 for key in keys]
 

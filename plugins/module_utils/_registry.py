@@ -188,15 +188,38 @@ def remote_digest(engine, ref, auth, params=None):
     return (data.get('Descriptor') or {}).get('digest'), None
 
 
-def _registry_digest(ref, auth, params, timeout):
+def remote_image_id(engine, ref, auth, params=None):
+    """The image ID (config digest) the registry's ``ref`` names for the engine's platform, asked of
+    the registry's API, or None. Podman re-encodes a manifest it pushes and does not record the
+    digest it pushed under: a local image can be the registry's with none of its digests."""
     try:
-        client = RegistryAPI.for_params(params, ref.registry, timeout)
-        if auth and auth.get('username'):
-            client.credentials = {'username': auth['username'], 'password': auth.get('password')}
+        client = _client(ref, auth, params or {}, engine.timeout)
+        info = engine.info
+        return client.config_digest(ref.repository, ref.tag or 'latest', info.get('OSType'), info.get('Architecture'))
+    except Exception:  # a second opinion only: the digest comparison stands
+        return None
+
+
+def _client(ref, auth, params, timeout):
+    """A registry API client for ``ref`` with ``auth`` (the module's credentials for this registry),
+    else only the host's stored ones: the module's may be meant for another registry."""
+    client = RegistryAPI.for_params(dict(params, registry_username=None, registry_password=None),
+                                    ref.registry, timeout)
+    if auth and auth.get('username'):
+        client.credentials = {'username': auth['username'], 'password': auth.get('password')}
+    return client
+
+
+def _registry_digest(ref, auth, params, timeout):
+    client = None
+    try:
+        client = _client(ref, auth, params, timeout)
         return client.digest(ref.repository, ref.tag or 'latest'), None
     except HTTPError as exc:
         text = 'registry %s answered HTTP %s %s' % (registry_api_host(ref.registry), exc.code, exc.reason)
-        if exc.code in (401, 403):
+        if exc.code == 401 and not (client and client.credentials):
+            text = 'no basic auth credentials (%s)' % text
+        elif exc.code in (401, 403):
             text += ' (unauthorized)'
         return None, registry_failure(text, not_found=exc.code == 404).msg
     except Exception as exc:  # URLError, TLS and socket errors, a body that is not a manifest
@@ -333,6 +356,16 @@ class RegistryAPI:
         body = resp.read()
         digest = resp.headers.get('Docker-Content-Digest')
         return digest or 'sha256:' + hashlib.sha256(body).hexdigest()
+
+    def config_digest(self, repository, reference, os_type, arch):
+        """The config digest (the image ID) of the image ``reference`` names for this platform."""
+        doc = self.manifest(repository, reference)
+        if doc.get('mediaType') in INDEX_MEDIA_TYPES or 'manifests' in doc:
+            desc = pick_platform(doc, os_type, arch)
+            if desc is None:
+                return None
+            doc = self.manifest(repository, desc['digest'])
+        return (doc.get('config') or {}).get('digest')
 
     def image_blobs(self, repository, reference, os_type, arch):
         """{digest: size} of the config and layers of the image for this platform."""

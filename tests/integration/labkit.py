@@ -12,10 +12,14 @@ import uuid
 
 import ansible_runner
 import docker
+import requests
 
 # Debian 12's Docker 20.10 (API 1.41), Debian 13's Docker 26 (API 1.45), Debian 13's Podman 5.4 (its
 # Docker-compatible API, 1.41)
 ENGINE_KINDS = ('docker20', 'docker26', 'podman')
+MANIFEST_TYPES = ('application/vnd.docker.distribution.manifest.v2+json',
+                  'application/vnd.docker.distribution.manifest.list.v2+json',
+                  'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json')
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
 LAB_DIR = os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab')
@@ -88,6 +92,16 @@ class Lab:
     @property
     def auth(self):
         return {'username': self.registry_user, 'password': self.registry_password}
+
+    def registry_digest(self, ref):
+        """The digest the lab registry serves for ``ref`` (registry/repo:tag), asked of its API, not an
+        engine (Podman has no /distribution endpoint)."""
+        name, dummy, tag = ref[len(self.registry) + 1:].rpartition(':')
+        resp = requests.get('https://%s/v2/%s/manifests/%s' % (self.registry, name, tag), timeout=30,
+                            verify=self.ca, auth=(self.registry_user, self.registry_password),
+                            headers={'Accept': ', '.join(MANIFEST_TYPES)})
+        resp.raise_for_status()
+        return resp.headers['Docker-Content-Digest']
 
     def pull(self, host, *tags, repo='patchops/app'):
         """Pull lab images onto a host's engine (test setup); returns its raw client."""

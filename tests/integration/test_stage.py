@@ -188,7 +188,7 @@ def test_stage_by_tag_on_three_hosts_is_pinned_when_the_tag_moves(lab, scratch, 
     hosts = HOSTS[:3]
     x_id, x_digest = scratch.publish('rel', 'x')
     images = [{'ref': scratch.ref('rel')}, {'ref': lab.image('v2')}]
-    v2_digest = lab.engine(hosts[0]).inspect_distribution(lab.image('v2'), auth_config=scratch.auth)['Descriptor']['digest']
+    v2_digest = lab.registry_digest(lab.image('v2'))
 
     results = lab.module(','.join(hosts), 'image_stage', stage_args(lab, state_dir, images))
     assert sorted(results) == sorted(hosts)
