@@ -1,4 +1,4 @@
-"""playbooks/patch.yml on the lab: batches, failure budget, rollback handlers, report, artifacts."""
+"""playbooks/patch.yml on the lab: batches, failure budget, restore on failure, report, artifacts, engine knobs."""
 
 import json
 import os
@@ -103,7 +103,7 @@ def test_broken_canary_rolls_back_and_stops_the_run(lab, fleet, tmp_path):
     assert artifact['hosts']['rolled_back'] == ['lab1']
     assert sorted(artifact['hosts']['not_attempted']) == ['lab2', 'lab3']
     v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
-    # The canary: the broken one is the same container again, the other one restored by the handlers.
+    # The canary: the broken one is the same container again, the other one restored by the rollout.
     assert image_of(lab, 'lab1', names[1]) == (v1, ids[('lab1', names[1])])
     assert image_of(lab, 'lab1', names[0])[0] == v1
     for host in ('lab2', 'lab3'):
@@ -113,7 +113,7 @@ def test_broken_canary_rolls_back_and_stops_the_run(lab, fleet, tmp_path):
     assert record['status'] == 'rolled_back'
     assert record['restored_by_rollback'] == [names[0]]
     assert 'rolled back' in record['message']
-    # The final state, not what the rollout did: names[0] was patched, then restored by the handlers.
+    # The final state, not what the rollout did: names[0] was patched, then restored.
     assert matches_engines(lab, report) == {('lab1', names[0]): 'restored', ('lab1', names[1]): 'rolled_back'}
     assert artifact['containers']['patched'] == 0
     with open(os.path.join(os.path.dirname(artifact['report']), 'report.md')) as fh:
@@ -132,7 +132,7 @@ def test_failure_in_a_later_batch_within_budget(lab, fleet, tmp_path):
     assert image_of(lab, 'lab2', names[0]) == (v1, ids[('lab2', names[0])])
 
 
-def test_posttest_failure_rolls_back_through_handlers(lab, fleet, tmp_path):
+def test_posttest_failure_restores_what_the_rollout_patched(lab, fleet, tmp_path):
     hosts, names, ids = fleet
     probe = [{'type': 'exec', 'command': 'test "$APP_VERSION" = 1', 'retries': 1}]
     runner, artifact, report = run(lab, tmp_path, names, patchops_hosts='lab3', posttest_probes=probe)
@@ -145,6 +145,25 @@ def test_posttest_failure_rolls_back_through_handlers(lab, fleet, tmp_path):
     v1 = lab.engine('lab3').inspect_image(lab.image('v1'))['Id']
     for name in names:
         assert image_of(lab, 'lab3', name)[0] == v1
+
+
+def test_engine_connection_from_the_patchops_docker_knobs(lab, fleet, tmp_path):
+    """The patchops_docker_* knobs reach every module through module_defaults: a wrong address fails
+    the host before anything changes, naming the address; the right one, with a timeout, patches."""
+    hosts, names, ids = fleet
+    runner, artifact, report = run(lab, tmp_path, names, patchops_hosts='lab1',
+                                   patchops_docker_host='unix:///run/patchops-none.sock')
+    assert runner.rc != 0
+    assert artifact['hosts']['failed'] == ['lab1']
+    assert 'unix:///run/patchops-none.sock' in report['hosts'][0]['message']
+    v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
+    for name in names:
+        assert image_of(lab, 'lab1', name) == (v1, ids[('lab1', name)])
+
+    runner, artifact, report = run(lab, tmp_path, names, patchops_hosts='lab1',
+                                   patchops_docker_host='unix:///var/run/docker.sock', patchops_docker_timeout=30)
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    assert artifact['hosts']['patched'] == ['lab1']
 
 
 def test_check_mode_plans_without_change(lab, fleet, tmp_path):
@@ -257,7 +276,7 @@ def test_mixed_fleet_one_report(lab, tmp_path, uid):
         assert sorted(artifact['hosts']['patched']) == sorted(hosts)
         assert matches_engines(lab, report) == {(h, name): 'patched' for h in hosts}
         versions = {h: lab.engine(h).version()['Version'] for h in hosts}
-        assert versions[old[0]].startswith('20.') and versions[new[0]].startswith('26.'), versions
+        assert versions[old[0]].startswith('20.') and versions[new[-1]].startswith('26.'), versions
     finally:
         for host in hosts:
             remove(lab.engine(host), name)
