@@ -141,3 +141,55 @@ def test_credentials_from_options_and_auth_config_for_the_engine():
 def test_docker_hub_api_host():
     assert registry_api_host('docker.io') == 'registry-1.docker.io'
     assert registry_api_host('10.213.7.1:5000') == '10.213.7.1:5000'
+
+
+# -- Podman: the remote digest from the registry's API ------------------------------------------
+
+class PodmanEngine:
+    kind = 'podman'
+    timeout = 5
+    info = {'OSType': 'linux', 'Architecture': 'x86_64'}
+
+
+def _http_error(code, reason):
+    from urllib.error import HTTPError
+    return HTTPError('https://reg.example:5000/v2/app/manifests/v1', code, reason, {}, None)
+
+
+@pytest.mark.parametrize('code, reason, creds, verdict', [
+    (401, 'Unauthorized', None, 'auth denied: no basic auth credentials'),
+    (401, 'Unauthorized', {'username': 'u', 'password': 'secret-pw'}, 'auth denied: registry'),
+    (404, 'Not Found', None, 'not found: registry'),
+    (503, 'Service Unavailable', None, 'registry error: registry'),
+])
+def test_podman_remote_digest_failures(monkeypatch, code, reason, creds, verdict):
+    from ansible_collections.patchops.containers.plugins.module_utils import _registry
+    from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
+
+    def fail(self, repository, reference):
+        raise _http_error(code, reason)
+    monkeypatch.setattr(_registry.RegistryAPI, 'digest', fail)
+    monkeypatch.setattr(_registry, 'credentials', lambda params, registry, stored=False: None)
+    monkeypatch.setattr(_registry, 'podman_credentials', lambda registry: None)
+    digest, why = _registry.remote_digest(PodmanEngine(), parse('reg.example:5000/app:v1'), creds, {})
+    assert digest is None and why.startswith(verdict), why
+    assert 'secret-pw' not in why
+    assert is_transient(why.split(':')[0], why) == (code == 503)
+
+
+def test_podman_module_credentials_stay_with_their_registry(monkeypatch):
+    """registry_username/password given for another registry (auth None here) are not sent."""
+    from ansible_collections.patchops.containers.plugins.module_utils import _registry
+    from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
+    sent = {}
+
+    def digest(self, repository, reference):
+        sent['credentials'] = self.credentials
+        return 'sha256:' + 'a' * 64
+    monkeypatch.setattr(_registry.RegistryAPI, 'digest', digest)
+    monkeypatch.setattr(_registry, 'podman_credentials', lambda registry: None)
+    params = {'registry_username': 'u', 'registry_password': 'p'}
+    monkeypatch.setenv('DOCKER_CONFIG', '/nonexistent')
+    assert _registry.remote_digest(PodmanEngine(), parse('reg.example:5000/app:v1'), None, params) == (
+        'sha256:' + 'a' * 64, None)
+    assert sent['credentials'] is None
