@@ -276,7 +276,7 @@ def test_mixed_fleet_one_report(lab, tmp_path, uid):
         assert sorted(artifact['hosts']['patched']) == sorted(hosts)
         assert matches_engines(lab, report) == {(h, name): 'patched' for h in hosts}
         versions = {h: lab.engine(h).version()['Version'] for h in hosts}
-        assert versions[old[0]].startswith('20.') and versions[new[-1]].startswith('26.'), versions
+        assert versions[hosts[0]].startswith('20.') and versions[hosts[1]].startswith('26.'), versions
     finally:
         for host in hosts:
             remove(lab.engine(host), name)
