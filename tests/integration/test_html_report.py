@@ -24,7 +24,15 @@ DESKTOP = (1280, 900, False)
 PHONE = (390, 844, True)
 EVIL = '<script>window.pwned = 1</script>'
 
-pytestmark = pytest.mark.skipif(not CHROMIUM, reason='chromium is not installed (apt-get install chromium)')
+# CI runs this module in the Docker 26 shard (conftest), on Docker 26 hosts of its own.
+pytestmark = [pytest.mark.skipif(not CHROMIUM, reason='chromium is not installed (apt-get install chromium)'),
+              pytest.mark.shard('docker26')]
+HOSTS = []
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_hosts(lab):
+    HOSTS[:] = lab.pick('docker26', 3)
 
 # Read from the page: every figure, and each table's rows as the values their cells sort by.
 FIGURES = "Object.fromEntries([...document.querySelectorAll('[data-figure]')].map(e => [e.dataset.figure, +e.textContent]))"
@@ -63,7 +71,7 @@ def screenshots(page, name):
 def fleet(lab, uid, tmp_path):
     """On two hosts: a Compose-labelled web with a `<script>` label, a worker, a stopped job; an
     unreachable third host (nothing listens on port 1 of the loopback)."""
-    hosts = lab.hosts[:2]
+    hosts = HOSTS[:2]
     compose = {'com.docker.compose.project': 'shop-' + uid, 'com.docker.compose.service': 'web',
                'com.docker.compose.project.working_dir': '/srv/shop', 'com.docker.compose.container-number': '1',
                'com.docker.compose.project.config_files': '/srv/shop/compose.yml'}
@@ -146,8 +154,8 @@ def test_fleet_page(lab, fleet, uid, tmp_path):
 
 @pytest.fixture
 def patch_fleet(lab, uid):
-    """web, worker and cache (v1) on lab1..lab3."""
-    hosts = lab.hosts[:3]
+    """web, worker and cache (v1) on three hosts."""
+    hosts = HOSTS[:3]
     names = ['web-' + uid, 'worker-' + uid, 'cache-' + uid]
     for host in hosts:
         api = lab.pull(host, 'v1', 'v2', 'v2-broken')
@@ -159,8 +167,8 @@ def patch_fleet(lab, uid):
 
 
 def test_run_page(lab, patch_fleet):
-    """One host per batch: lab1 patched (cache refused by the scan gate), lab2's worker broken (rolled
-    back, web restored by the handlers), lab3 never attempted (failure budget 0)."""
+    """One host per batch: the first patched (cache refused by the scan gate), the second's worker broken
+    (rolled back, web restored by the handlers), the third never attempted (failure budget 0)."""
     hosts, (web, worker, cache) = patch_fleet
     reports = os.path.join(SHOTS, 'reports')  # kept for people to open, like the screenshots
     shutil.rmtree(reports, ignore_errors=True)
@@ -242,7 +250,7 @@ def check_run_page(page_path, report, hosts, names):
 @pytest.fixture
 def sliced_fleet(lab, uid):
     """web (v1) on three Docker 20.10 hosts."""
-    hosts = lab.hosts_of('docker20')[:3]
+    hosts = HOSTS[:3]
     name = 'web-' + uid
     for host in hosts:
         api = lab.pull(host, 'v1', 'v2')
@@ -291,15 +299,15 @@ def test_run_page_of_a_sliced_run(lab, sliced_fleet, tmp_path):
 
 
 def test_build_page(lab, uid, tmp_path):
-    """build.yml on lab1: one image patched (one package, not pushed), one bad reference that fails; the
+    """build.yml on the first host: one image patched (one package, not pushed), one bad reference that fails; the
     page's figures are build.json's, each image's outcome in words, the bad input shown as text."""
     base = '%s/patchops/debian-app:v1' % lab.registry
     output = '%s/patchops/html-%s:zlib' % (lab.registry, uid)
-    api = lab.pull('lab1', 'v1', repo='patchops/debian-app')
+    api = lab.pull(HOSTS[0], 'v1', repo='patchops/debian-app')
     reports = str(tmp_path / 'reports')
     try:
         runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'build.yml'), extravars={
-            'patchops_build_host': 'lab1', 'patchops_hosts': 'lab1', 'build_push': False,
+            'patchops_build_host': HOSTS[0], 'patchops_hosts': HOSTS[0], 'build_push': False,
             'build_images': [{'image': base, 'output': output, 'packages': ['zlib1g']}, {'image': EVIL}],
             'build_ignore_failures': True, 'build_report_dir': reports, 'build_report_run_id': 'b-' + uid,
         })
@@ -340,9 +348,9 @@ def remove_image(api, ref):
 
 
 def test_stage_page(lab, tmp_path):
-    """stage.yml on two hosts: lab1 stages the app image; lab2 also gets a bad reference and fails. The
+    """stage.yml on two hosts: the first stages the app image; the second also gets a bad reference and fails. The
     page's figures are stage.json's, each host's outcome and error in words, every image's action."""
-    hosts = lab.hosts_of('docker20')[:2]
+    hosts = HOSTS[:2]
     reports = str(tmp_path / 'reports')
     runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'stage.yml'), extravars={
         'patchops_hosts': ','.join(hosts), 'stage_images': [{'ref': lab.image('v2')}],
@@ -350,7 +358,7 @@ def test_stage_page(lab, tmp_path):
         'stage_registry_username': lab.registry_user, 'stage_registry_password': lab.registry_password,
         'stage_min_free_bytes': 1, 'stage_report_dir': reports, 'stage_report_run_id': 'stage',
     })
-    assert runner.rc != 0  # lab2 failed
+    assert runner.rc != 0  # the second host failed
     with open(os.path.join(reports, 'stage', 'stage.json')) as fh:
         report = json.load(fh)
     totals = report['totals']
