@@ -34,6 +34,7 @@ HOSTS = []
 def on_hosts(lab):
     HOSTS[:] = lab.pick('docker26', 3)
 
+
 # Read from the page: every figure, and each table's rows as the values their cells sort by.
 FIGURES = "Object.fromEntries([...document.querySelectorAll('[data-figure]')].map(e => [e.dataset.figure, +e.textContent]))"
 ROWS = ("[...document.querySelectorAll('#%s tbody tr')].filter(r => !r.hidden).map(r => [...r.cells].map("
