@@ -148,7 +148,10 @@ def main(argv=None):
         bench.state_dir = os.path.abspath(args.state_dir)
     # The integration suite uses lab1-lab3 and stops lab3's engine in its fault tests: a host past
     # those when there is one, else lab2.
-    host = args.host or (hosts[-1] if len(hosts) > 3 else hosts[min(1, len(hosts) - 1)])
+    # Docker hosts only: the measures compare with community.docker and the Docker engine floor.
+    podman = set(os.environ.get('PATCHOPS_LAB_PODMAN_HOSTS', '').split()) | set(_podman_hosts())
+    docker_hosts = [h for h in hosts if h not in podman] or hosts
+    host = args.host or (docker_hosts[-1] if len(docker_hosts) > 3 else docker_hosts[min(1, len(docker_hosts) - 1)])
     for key in plan:
         plan[key]['host'] = host
     results_dir = os.path.join(BENCH, 'results')
@@ -225,3 +228,17 @@ def _write(path, doc):
 
 if __name__ == '__main__':
     sys.exit(main())
+
+
+def _podman_hosts():
+    """The lab's Podman hosts, from its lab.env."""
+    path = os.path.join(os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab'), 'lab.env')
+    try:
+        with open(path) as fh:
+            for line in fh:
+                key, dummy, value = line.strip().partition('=')
+                if key == 'PATCHOPS_LAB_PODMAN_HOSTS':
+                    return value.strip('"').split()
+    except OSError:
+        pass
+    return []
