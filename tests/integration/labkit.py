@@ -127,8 +127,8 @@ class Lab:
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout)
 
     # -- ansible -------------------------------------------------------------
-    def ansible_env(self):
-        return {
+    def ansible_env(self, extravars=None, run_dir=None):
+        env = {
             'ANSIBLE_COLLECTIONS_PATH': os.path.join(ROOT, 'build'),
             'ANSIBLE_HOST_KEY_CHECKING': 'False',
             'ANSIBLE_PIPELINING': 'True',
@@ -136,6 +136,11 @@ class Lab:
             'ANSIBLE_FORCE_COLOR': 'False',
             'ANSIBLE_NOCOLOR': 'True',
         }
+        if run_dir and 'ansible_ssh_common_args' in (extravars or {}):
+            # SSH reuses a live master (ControlPersist) whatever options the new run asks for:
+            # a run with SSH options of its own (keepalives, say) gets masters of its own.
+            env['ANSIBLE_SSH_CONTROL_PATH_DIR'] = os.path.join(run_dir, 'cp')
+        return env
 
     def module(self, hosts, name, args=None, check=False, diff=False, extravars=None):
         """Run one module ad hoc on hosts; returns {host: result} (result['_status'] ok/failed/unreachable)."""
@@ -151,7 +156,7 @@ class Lab:
                 private_data_dir=pdd, inventory=self.inventory, host_pattern=hosts,
                 module=name if '.' in name else 'patchops.containers.' + name,
                 module_args=json.dumps(args or {}), cmdline=' '.join(shlex.quote(c) for c in cmdline),
-                envvars=self.ansible_env(), quiet=True, ident=uuid.uuid4().hex)
+                envvars=self.ansible_env(extravars, pdd), quiet=True, ident=uuid.uuid4().hex)
             return _results(run)
 
     def playbook(self, playbook, extravars=None, limit=None, check=False, diff=False, cmdline=None):
@@ -169,7 +174,7 @@ class Lab:
                 args.append('--diff')
             run = ansible_runner.run(
                 private_data_dir=pdd, inventory=self.inventory, playbook=os.path.abspath(playbook),
-                extravars=extravars or {}, limit=limit, envvars=self.ansible_env(),
+                extravars=extravars or {}, limit=limit, envvars=self.ansible_env(extravars, pdd),
                 cmdline=' '.join(shlex.quote(c) for c in args), quiet=True, ident=uuid.uuid4().hex)
             events = list(run.events)
             run.collected_events = events
