@@ -40,15 +40,12 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.patchops.containers.plugins.plugin_utils._filter_args import expect_dict
 from ansible_collections.patchops.containers.plugins.plugin_utils._html_report import build_html
 
 
 def build_report_html(report):
-    if not isinstance(report, dict):
-        raise AnsibleFilterError('build_report_html: expected the build report as a dict, got %s'
-                                 % type(report).__name__)
+    expect_dict('build_report_html', 'the build report', report)
     return build_html(report)
 
 

@@ -41,14 +41,12 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.patchops.containers.plugins.plugin_utils._filter_args import expect_dict
 from ansible_collections.patchops.containers.plugins.plugin_utils._html_report import fleet_html
 
 
 def fleet_report_html(report):
-    if not isinstance(report, dict):
-        raise AnsibleFilterError('fleet_report_html: expected the report as a dict, got %s' % type(report).__name__)
+    expect_dict('fleet_report_html', 'the report', report)
     return fleet_html(report)
 
 

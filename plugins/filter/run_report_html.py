@@ -50,15 +50,13 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.patchops.containers.plugins.plugin_utils._filter_args import expect_dict
 from ansible_collections.patchops.containers.plugins.plugin_utils._html_report import run_html
 
 
 def run_report_html(report, params=None):
-    if not isinstance(report, dict) or (params is not None and not isinstance(params, dict)):
-        raise AnsibleFilterError('run_report_html: expected the report and the parameters as dicts, got %s and %s'
-                                 % (type(report).__name__, type(params).__name__))
+    expect_dict('run_report_html', 'the report', report)
+    expect_dict('run_report_html', 'the parameters', params, optional=True)
     return run_html(report, params)
 
 

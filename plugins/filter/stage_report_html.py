@@ -41,15 +41,12 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-
+from ansible_collections.patchops.containers.plugins.plugin_utils._filter_args import expect_dict
 from ansible_collections.patchops.containers.plugins.plugin_utils._html_report import stage_html
 
 
 def stage_report_html(report):
-    if not isinstance(report, dict):
-        raise AnsibleFilterError('stage_report_html: expected the stage report as a dict, got %s'
-                                 % type(report).__name__)
+    expect_dict('stage_report_html', 'the stage report', report)
     return stage_html(report)
 
 

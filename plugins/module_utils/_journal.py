@@ -13,7 +13,6 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
-import datetime
 import errno
 import fcntl
 import json
@@ -23,6 +22,7 @@ import tempfile
 import time
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 
 FORMAT = 1
 DEFAULT_STATE_DIR = '/var/lib/patchops'
@@ -33,7 +33,8 @@ class JournalError(PatchopsError):
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='milliseconds')
+    """The journal's time stamps: UTC, ISO 8601 with milliseconds."""
+    return utc_now().isoformat(timespec='milliseconds')
 
 
 def engine_dir(state_dir, engine_id):

@@ -42,6 +42,15 @@ def lab():
     return Lab()
 
 
+@pytest.fixture(scope='module', autouse=True)
+def module_host(request, lab):
+    """A module that works on one host names it as ``HOST_PICK = (engine kind, index)``: its ``HOST``
+    becomes that host of lab.pick (a host of its own in its shard; any host on a lab without that kind)."""
+    pick = getattr(request.module, 'HOST_PICK', None)
+    if pick:
+        request.module.HOST = lab.pick(pick[0])[pick[1]]
+
+
 @pytest.fixture
 def uid():
     """A short unique suffix, so tests never collide on container names."""

@@ -9,15 +9,9 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, engine_dir
 from patchkit import remove
 
-HOST = 'lab1'  # replaced by on_host
+HOST_PICK = ('docker26', 0)  # HOST: a Docker 26 host of its own in CI's Docker 26 shard (conftest)
+HOST = None
 pytestmark = pytest.mark.shard('docker26')  # CI runs it in the Docker 26 shard (conftest)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def on_host(lab):
-    """A Docker 26 host of its own in CI's Docker 26 shard (any host on a lab without one)."""
-    global HOST
-    HOST = lab.pick('docker26')[0]
 
 
 # busybox sh execs the last command: httpd becomes PID 1, and it has no handler for SIGTERM.

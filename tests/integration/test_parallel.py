@@ -9,15 +9,9 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
 from patchkit import exec_out, remove
 
-HOST = 'lab3'  # replaced by on_host
+HOST_PICK = ('docker26', 2)  # HOST: a Docker 26 host of its own in CI's Docker 26 shard (conftest)
+HOST = None
 pytestmark = pytest.mark.shard('docker26')  # CI runs it in the Docker 26 shard (conftest)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def on_host(lab):
-    """A Docker 26 host of its own in CI's Docker 26 shard (any host on a lab without one)."""
-    global HOST
-    HOST = lab.pick('docker26')[2]
 
 
 @pytest.fixture
