@@ -98,6 +98,20 @@ def profile_text(path, limit=30):
     return out.getvalue()
 
 
+def _podman_hosts():
+    """The lab's Podman hosts, from its lab.env."""
+    path = os.path.join(os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab'), 'lab.env')
+    try:
+        with open(path) as fh:
+            for line in fh:
+                key, dummy, value = line.strip().partition('=')
+                if key == 'PATCHOPS_LAB_PODMAN_HOSTS':
+                    return value.strip('"').split()
+    except OSError:
+        pass
+    return []
+
+
 def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     plan = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
@@ -228,17 +242,3 @@ def _write(path, doc):
 
 if __name__ == '__main__':
     sys.exit(main())
-
-
-def _podman_hosts():
-    """The lab's Podman hosts, from its lab.env."""
-    path = os.path.join(os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab'), 'lab.env')
-    try:
-        with open(path) as fh:
-            for line in fh:
-                key, dummy, value = line.strip().partition('=')
-                if key == 'PATCHOPS_LAB_PODMAN_HOSTS':
-                    return value.strip('"').split()
-    except OSError:
-        pass
-    return []

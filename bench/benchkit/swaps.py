@@ -440,12 +440,12 @@ def measure_fleet(bench, cfg):
                 raise RuntimeError('floor: %s' % '; '.join(failures))
         return time.monotonic() - started
 
-    def run_ours(size, hosts, targets):
+    def run_ours(size, hosts, targets, swaps_at_once=1):
         since = time.time()
         task = patch_task(bench, [{'name': s.name, 'image': '{{ bench_targets[inventory_hostname] }}'}
-                                  for s in specs[hosts[0]]], settle=0, probes=[FLEET_PROBE])
+                                  for s in specs[hosts[0]]], settle=0, probes=[FLEET_PROBE], parallel=swaps_at_once)
         run = bench.playbook(play([task], serial=[1, '50%', '100%']), hosts,
-                             extravars={'bench_targets': targets}, label='m5-ours-%d' % size)
+                             extravars={'bench_targets': targets}, label='m5-ours-p%d-%d' % (swaps_at_once, size))
         batch_times = []
         starts = sorted(e['t'] for e in run.events if e['event'] == 'task_start')
         for i, t0 in enumerate(starts):
@@ -453,19 +453,21 @@ def measure_fleet(bench, cfg):
             ends = [e['t'] for e in run.events if e['event'] in ('ok', 'failed') and t0 <= e['t'] < t1]
             if ends:
                 batch_times.append(round(max(ends) - t0, 2))
-        m.details['ours_batch_s'].setdefault(str(size), []).append(batch_times)
+        key = str(size) if swaps_at_once == 1 else '%d-parallel%d' % (size, swaps_at_once)
+        m.details['ours_batch_s'].setdefault(key, []).append(batch_times)
         swaps = [sw for h in hosts for spec in specs[h] for sw in journal_swaps(bench, h, spec.name, since)]
-        m.details['ours_phases_ms_sum'].setdefault(str(size), []).append(sum_phases(swaps))
+        m.details['ours_phases_ms_sum'].setdefault(key, []).append(sum_phases(swaps))
         return run
 
     for size in sizes:
         hosts = all_hosts[:size]
         m.details['batches'][str(size)] = ansible_batches(size)
         floor_key, ours_key = 'floor_%d' % size, 'ours_%d' % size
+        p5_key = 'ours_p5_%d' % size
         if size in floor_plan:
             m.refs.append(floor_key)
-            m.pair[ours_key] = m.pair['ours_play_%d' % size] = floor_key
-        methods = ['floor', 'ours'] if size in floor_plan else ['ours']
+            m.pair[ours_key] = m.pair['ours_play_%d' % size] = m.pair[p5_key] = floor_key
+        methods = (['floor'] if size in floor_plan else []) + ['ours', 'ours_p5']
         for rep in range(reps):
             for method in rotate(methods, rep):
                 for attempt in (1, 2):
@@ -479,12 +481,16 @@ def measure_fleet(bench, cfg):
                         if method == 'floor':
                             seconds = run_floor(size, hosts, targets)
                             m.add(floor_key, seconds, 'floor, %d hosts (SDK, hosts of a batch in parallel)' % size)
+                        elif method == 'ours_p5':
+                            run = run_ours(size, hosts, targets, swaps_at_once=5)
+                            seconds = run.wall
+                            m.add(p5_key, run.wall, 'ours, %d hosts, parallel 5 (ansible-playbook wall)' % size)
                         else:
                             run = run_ours(size, hosts, targets)
                             seconds = run.wall
-                            m.add(ours_key, run.wall, 'ours, %d hosts (ansible-playbook wall)' % size)
+                            m.add(ours_key, run.wall, 'ours, %d hosts, parallel 1 (ansible-playbook wall)' % size)
                             m.add('ours_play_%d' % size, run.play_time(),
-                                  'ours, %d hosts (play, no interpreter start)' % size)
+                                  'ours, %d hosts, parallel 1 (play, no interpreter start)' % size)
                     except Exception as exc:  # an engine restarted under us: reset the hosts, try once more
                         m.details['errors'].append('%d hosts rep %d %s attempt %d: %s'
                                                    % (size, rep + 1, method, attempt, exc))
@@ -509,7 +515,7 @@ def measure_fleet(bench, cfg):
         data = m.to_json()['methods']
         a, b = sizes[0], sizes[-1]
         growth = {}
-        for kind in ('ours', 'floor'):
+        for kind in ('ours', 'ours_p5', 'floor'):
             lo = (data.get('%s_%d' % (kind, a)) or {}).get('stats')
             hi = (data.get('%s_%d' % (kind, b)) or {}).get('stats')
             if lo and hi:
