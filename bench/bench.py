@@ -98,20 +98,6 @@ def profile_text(path, limit=30):
     return out.getvalue()
 
 
-def _podman_hosts():
-    """The lab's Podman hosts, from its lab.env."""
-    path = os.path.join(os.environ.get('PATCHOPS_LAB_DIR', '/var/lib/patchops-lab'), 'lab.env')
-    try:
-        with open(path) as fh:
-            for line in fh:
-                key, dummy, value = line.strip().partition('=')
-                if key == 'PATCHOPS_LAB_PODMAN_HOSTS':
-                    return value.strip('"').split()
-    except OSError:
-        pass
-    return []
-
-
 def main(argv=None):
     args = parse_args(argv if argv is not None else sys.argv[1:])
     plan = {k: dict(v) for k, v in (QUICK if args.quick else FULL).items()}
@@ -163,7 +149,8 @@ def main(argv=None):
     # The integration suite uses lab1-lab3 and stops lab3's engine in its fault tests: a host past
     # those when there is one, else lab2.
     # Docker hosts only: the measures compare with community.docker and the Docker engine floor.
-    podman = set(os.environ.get('PATCHOPS_LAB_PODMAN_HOSTS', '').split()) | set(_podman_hosts())
+    podman = set(os.environ.get('PATCHOPS_LAB_PODMAN_HOSTS', '').split()) | set(
+        bench.env.get('PATCHOPS_LAB_PODMAN_HOSTS', '').split())
     docker_hosts = [h for h in hosts if h not in podman] or hosts
     host = args.host or (docker_hosts[-1] if len(docker_hosts) > 3 else docker_hosts[min(1, len(docker_hosts) - 1)])
     for key in plan:
