@@ -51,6 +51,7 @@ PATCH_LABELS = (LABEL_BASE_NAME, LABEL_BASE_DIGEST, LABEL_BASE_ID, LABEL_PACKAGE
 
 CONTAINER_PREFIX = 'patchops-patch-'
 WORK = '/tmp/patchops'
+OUTPUT_READS = 8
 SLEEPER = 'exec sleep 2147483647'
 APT_FAMILY = ('debian', 'ubuntu')
 UNSUPPORTED = {
@@ -530,11 +531,25 @@ class ImagePatcher:
                 raise PatchError('%s in %s on %s took longer than %d s (step_timeout); nothing was built'
                                  % (what, self.params['image'], self.host, timeout))
             self.sleep(0.2)
-        reader = self.engine.call(what, self.api.exec_create, self.container, ['cat', out], user='0')
-        text = self.engine.call(what, self.api.exec_start, reader['Id'])
-        if isinstance(text, bytes):
-            text = text.decode('utf-8', 'replace')
-        return state.get('ExitCode'), text
+        return state.get('ExitCode'), self._read_output(what, out)
+
+    def _read_output(self, what, path):
+        """A step's output file (on the patch container's tmpfs, which the archive endpoint cannot
+        read). An engine under load can close an exec's stream before a short command's output
+        reaches it (Podman often, Docker rarely), so the output ends with a marker, read again
+        until it arrives."""
+        marker = 'patchops-end-%s' % uuid.uuid4().hex[:8]
+        for attempt in range(OUTPUT_READS):
+            reader = self.engine.call(what, self.api.exec_create, self.container,
+                                      ['/bin/sh', '-c', 'cat %s && echo %s' % (path, marker)], user='0')
+            text = self.engine.call(what, self.api.exec_start, reader['Id'])
+            if isinstance(text, bytes):
+                text = text.decode('utf-8', 'replace')
+            if text.rstrip().endswith(marker):
+                return text.rstrip()[:-len(marker)]
+            self.sleep(0.2 * (attempt + 1))
+        raise PatchError('%s in %s on %s: the engine did not return its output in %d reads; nothing was built'
+                         % (what, self.params['image'], self.host, OUTPUT_READS))
 
     def _apt(self):
         opts = ['-o', 'Dir::State::Lists=%s/lists' % WORK, '-o', 'Dir::Cache=%s/cache' % WORK,

@@ -47,10 +47,17 @@ def free_subnet():
     return '172.30.%d.0/24' % random.randint(1, 250)
 
 
-def exec_out(api, container, command, user='root'):
-    exec_id = api.exec_create(container, ['/bin/sh', '-c', command], user=user)
-    out = api.exec_start(exec_id['Id']).decode()
-    return out, api.exec_inspect(exec_id['Id'])['ExitCode']
+def exec_out(api, container, command, user='root', tries=5):
+    """(output, exit code) of a shell command in the container. An engine under load can close an
+    exec's stream before a short command's output reaches it (Podman often, Docker rarely): a
+    command that succeeded with no output is run again (the tests' commands are safe to repeat)."""
+    for attempt in range(tries):
+        exec_id = api.exec_create(container, ['/bin/sh', '-c', command], user=user)
+        out = api.exec_start(exec_id['Id']).decode()
+        rc = api.exec_inspect(exec_id['Id'])['ExitCode']
+        if out or rc != 0:
+            break
+    return out, rc
 
 
 def write_image_archive(path, tag, layer):

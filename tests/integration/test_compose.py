@@ -13,6 +13,8 @@ import textwrap
 
 import pytest
 
+from patchkit import exec_out
+
 V2_COMPOSE = '/var/cache/patchops-lab/rootfs-trixie/usr/bin/docker-compose'
 # engine kind: (compose command, major version, container name separator)
 FLAVOURS = {'docker20': (['docker-compose'], '1', '_'), 'docker26': ([V2_COMPOSE], '2', '-')}
@@ -111,8 +113,7 @@ def verdicts(lab, project):
 def test_patch_a_service_without_drift(lab, shop):
     api, project, refs, workdir = shop
     assert {v['verdict'] for v in verdicts(lab, project).values()} == {'in sync'}
-    exec_id = api.exec_create(name(project, 'db'), ['sh', '-c', 'echo kept > /data/file'])
-    api.exec_start(exec_id)
+    exec_out(api, name(project, 'db'), 'echo kept > /data/file')
 
     res = lab.module(HOST, 'container_patch', {'containers': [
         {'compose_project': project, 'service': 'web', 'image': lab.image('v2')}]})[HOST]
@@ -140,8 +141,7 @@ def test_patch_a_service_without_drift(lab, shop):
     assert res['containers'][0]['compose_retagged'] == refs['api']
     state = unchanged_by_up(lab, api, project, workdir)
     assert state[name(project, 'api')][1] == v2
-    out = api.exec_start(api.exec_create(name(project, 'db'), ['cat', '/data/file']))
-    assert out.decode().strip() == 'kept'
+    assert exec_out(api, name(project, 'db'), 'cat /data/file')[0].strip() == 'kept'
 
 
 def test_failed_patch_rolls_the_service_back(lab, shop):

@@ -88,7 +88,8 @@ class Scratch:
                 self.lab.engine(host).remove_container(cid, force=True)
             except docker.errors.NotFound:
                 pass
-        for api in [self.builder] + [self.lab.engine(h) for h in self.lab.hosts]:
+        # Only this shard's hosts: the other shards stop and kill their own engines on purpose.
+        for api in [self.builder] + [self.lab.engine(h) for h in HOSTS]:
             for repo in self.other_repos + [self.repo]:
                 remove_repo(api, repo)
         path = self.repo.split('/', 1)[1]

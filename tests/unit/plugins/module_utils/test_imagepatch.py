@@ -8,6 +8,8 @@ from __future__ import annotations
 from ansible_collections.patchops.containers.plugins.module_utils._imagepatch import (
     LABEL_BASE_ID,
     LABEL_PACKAGES,
+    ImagePatcher,
+    PatchError,
     commit_config,
     compare_configs,
     default_output,
@@ -97,3 +99,44 @@ def test_findings_to_fix_and_previous_packages():
     image = {'Config': {'Labels': {LABEL_PACKAGES: 'zlib1g=1:1.2 libzstd1=1.5 junk'}}}
     assert previous_packages(image) == ['zlib1g', 'libzstd1']
     assert previous_packages({'Config': {}}) == []
+
+
+class _LossyEngine:
+    """An engine whose exec stream loses a short command's output the first ``lose`` times."""
+
+    def __init__(self, content, lose):
+        self.content, self.lose, self.reads = content, lose, 0
+        self.api = self
+        self.info = {'Name': 'build1'}
+        self.docker_host = 'unix:///var/run/docker.sock'
+
+    def call(self, what, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    def exec_create(self, container, command, user=None):
+        self.command = command[-1]
+        return {'Id': 'e%d' % self.reads}
+
+    def exec_start(self, exec_id):
+        self.reads += 1
+        if self.reads <= self.lose:
+            return b''
+        return self.content.encode() + b'\n' + self.command.rsplit(' ', 1)[1].encode() + b'\n'
+
+
+def test_step_output_is_read_again_when_the_engine_loses_it():
+    engine = _LossyEngine('zlib1g\t1:1.2.13\tii \t200', lose=2)
+    patcher = ImagePatcher(engine, {'image': 'app:v1'}, sleep=lambda s: None)
+    patcher.container = 'c1'
+    assert patcher._read_output('list', '/tmp/patchops/out.1') == 'zlib1g\t1:1.2.13\tii \t200\n'
+    assert engine.reads == 3
+
+    never = _LossyEngine('', lose=100)
+    patcher = ImagePatcher(never, {'image': 'app:v1'}, sleep=lambda s: None)
+    patcher.container = 'c1'
+    try:
+        patcher._read_output('list', '/tmp/patchops/out.1')
+    except PatchError as exc:
+        assert 'did not return its output in 8 reads' in str(exc) and 'app:v1' in str(exc)
+    else:
+        raise AssertionError('no error after the output was lost every time')
