@@ -29,7 +29,7 @@ def measure_inventory(bench, cfg):
     count = cfg['containers']
     reps = cfg['reps']
     m = Measure('3', '3. inventory of %d containers on %s (half running)' % (count, host), 's',
-                ['floor_sdk', 'cd_task'])
+                ['floor_sdk', 'floor_list', 'cd_task'])
     bench.pull(host, 'latest', repo='patchops/busybox')
     api = bench.engine(host)
     image = bench.image('latest', 'patchops/busybox')
@@ -50,8 +50,26 @@ def measure_inventory(bench, cfg):
     inv = [host]
     sock = bench.socket(host)
     for rep in range(reps):
-        for method in rotate(['floor_sdk', 'floor_cli', 'ours', 'direct', 'cd'], rep):
-            if method == 'floor_sdk':
+        for method in rotate(['floor_sdk', 'floor_cli', 'floor_list', 'ours', 'direct', 'summary', 'summary_direct',
+                              'cd'], rep):
+            if method == 'floor_list':
+                t0 = time.monotonic()
+                n = len(api.containers(all=True))
+                m.add('floor_list', time.monotonic() - t0, 'floor (SDK: the list call only)')
+            elif method == 'summary':
+                run = bench.playbook(play([{'name': 'inventory', 'patchops.containers.container_inventory':
+                                            {'include_stopped': True, 'detail': 'summary'}}]), inv,
+                                     label='m3-summary')
+                res = run.results('inventory')[0][2]
+                m.add('summary_task', run.task_time('inventory'), 'ours, detail: summary: task')
+                m.details['summary_result_bytes'] = len(json.dumps(res))
+                n = len(res['containers'])
+            elif method == 'summary_direct':
+                wall, res = bench.module_direct(host, 'container_inventory', {'include_stopped': True,
+                                                                              'detail': 'summary'})
+                m.add('summary_direct', wall, 'ours, detail: summary: module process')
+                n = len(res['containers'])
+            elif method == 'floor_sdk':
                 t0 = time.monotonic()
                 ids = [c['Id'] for c in api.containers(all=True)]
                 found = [api.inspect_container(i) for i in ids]
@@ -90,8 +108,8 @@ def measure_inventory(bench, cfg):
         wall, res = bench.module_direct(host, 'container_inventory', {'include_stopped': True},
                                         profile=cfg['profile_path'])
         m.details['profiled_run_s'] = round(wall, 2)
-    m.notes.append('ours and the floors inspect every container; docker_host_info (verbose) only lists them '
-                   '(GET /containers/json), so it returns less per container')
+    m.notes.append('ours (detail: full) and the first two floors inspect every container; detail: summary, the '
+                   'list floor and docker_host_info (verbose) only list them (GET /containers/json)')
     started = time.monotonic()
     parallel(lambda name: api.remove_container(name, force=True), names, 4)
     log('3 cleanup: removed in %.1f s' % (time.monotonic() - started))

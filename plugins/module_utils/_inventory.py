@@ -9,6 +9,7 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import io
 import os
@@ -34,12 +35,18 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
     remote_digest,
     remote_image_id,
 )
-from ansible_collections.patchops.containers.plugins.module_utils._stop import predict
+from ansible_collections.patchops.containers.plugins.module_utils._stop import first_process, predict
 
 STATES = ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')
 # What `docker ps` without -a shows.
 ACTIVE_STATES = ('running', 'paused', 'restarting')
 MAX_WORKERS = 8
+# full: every field, one inspect per container; summary: what the list call carries (see from_list).
+DETAILS = ('full', 'summary')
+# The record fields only an inspect gives: null with detail=summary.
+INSPECT_ONLY = ('started_at', 'finished_at', 'restart_count', 'restart_policy', 'dependencies', 'depends_on', 'stop')
+_HEALTH_IN_STATUS = re.compile(r'\((healthy|unhealthy|health: starting)\)')
+_EXIT_IN_STATUS = re.compile(r'^Exited \((-?\d+)\)')
 COMPOSE = 'com.docker.compose.'
 OS_RELEASE_PATHS = ('/etc/os-release', '/usr/lib/os-release')
 MAX_FILE = 64 * 1024
@@ -56,6 +63,7 @@ def argument_spec():
         include_stopped=dict(type='bool', default=False),
         check_updates=dict(type='bool', default=False),
         registry_host=dict(type='str'),
+        detail=dict(type='str', default='full', choices=list(DETAILS)),
         stop_check=dict(type='bool', default=True),
         stop_timeout=dict(type='int', default=10),
         state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
@@ -201,6 +209,36 @@ def networks(inspect):
     return out
 
 
+def from_list(entry):
+    """An inspect-shaped view of a ``GET /containers/json`` entry, for detail=summary: name, image,
+    state, health and exit code (from the status text), labels, published ports of a running
+    container, mounts, network mode and networks; not what only an inspect has (INSPECT_ONLY)."""
+    status = entry.get('Status') or ''
+    health = _HEALTH_IN_STATUS.search(status)
+    exited = _EXIT_IN_STATUS.match(status)
+    running = entry.get('State') == 'running'
+    bound = {}
+    for port in entry.get('Ports') or []:
+        if port.get('PublicPort'):
+            bound.setdefault('%s/%s' % (port.get('PrivatePort'), port.get('Type') or 'tcp'), []).append(
+                {'HostIp': port.get('IP') or '', 'HostPort': str(port['PublicPort'])})
+    created = entry.get('Created')
+    return {
+        'Id': entry['Id'],
+        'Name': '/' + _name(entry),
+        'Image': entry.get('ImageID') or '',
+        'Created': datetime.datetime.fromtimestamp(created, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        if isinstance(created, int) else created,
+        'Config': {'Image': entry.get('Image') or '', 'Labels': entry.get('Labels') or {}},
+        'State': {'Status': entry.get('State'), 'Running': running,
+                  'Health': {'Status': health.group(1).replace('health: ', '')} if health else None,
+                  'ExitCode': int(exited.group(1)) if exited else 0},
+        'HostConfig': dict(entry.get('HostConfig') or {}),
+        'NetworkSettings': {'Networks': (entry.get('NetworkSettings') or {}).get('Networks') or {}, 'Ports': bound},
+        'Mounts': entry.get('Mounts') or [],
+    }
+
+
 def compose_info(labels):
     labels = labels or {}
     project = labels.get(COMPOSE + 'project')
@@ -314,7 +352,12 @@ class Inventory:
             info = pool.submit(lambda: self.engine.info)
             image_jobs = {iid: pool.submit(self._inspect_image, iid) for iid in by_image}
             os_jobs = {iid: pool.submit(self._image_os, entries) for iid, entries in by_image.items()}
-            inspected = [c for c in pool.map(self._inspect_container, [e['Id'] for e in chosen]) if c]
+            summary = params.get('detail') == 'summary'
+            if summary:
+                inspected = [from_list(e) for e in chosen]
+                self._volume_sources(inspected)
+            else:
+                inspected = [c for c in pool.map(self._inspect_container, [e['Id'] for e in chosen]) if c]
             for iid in {c['Image'] for c in inspected} - set(image_jobs):  # not named by the list
                 image_jobs[iid] = pool.submit(self._inspect_image, iid)
                 os_jobs[iid] = pool.submit(self._image_os, [
@@ -322,6 +365,11 @@ class Inventory:
             images = {iid: job.result() for iid, job in image_jobs.items()}
             containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index)
                           for c in inspected]
+            if summary:
+                for record in containers:
+                    record.update(dict.fromkeys(INSPECT_ONLY))
+                    for network in record['networks']:
+                        network['aliases'] = None  # the list call leaves them out
             resolved = {}
 
             def find_image(ref):  # once per reference
@@ -329,14 +377,17 @@ class Inventory:
                     resolved[ref] = self.engine.find_image(ref)
                 return resolved[ref]
             for record, inspect in zip(containers, inspected):
-                if record['compose']:
+                if record['compose'] and summary:  # the sync needs the configured reference: an inspect's
+                    record['compose'].update(in_sync=None, verdict=None, image_ref=None, file_image=None, warnings=[])
+                elif record['compose']:
                     record['compose'].update(compose_sync(inspect, find_image))
-            if params.get('stop_check', True):
+            if params.get('stop_check', True) and not summary:
                 running = [c for c in inspected if (c.get('State') or {}).get('Running')]
-                tops = dict(zip([c['Id'] for c in running], pool.map(self._top, [c['Id'] for c in running])))
+                firsts = dict(zip([c['Id'] for c in running],
+                                  pool.map(lambda c: first_process(self.engine, c), running)))
                 journal = Journal(params.get('state_dir'), (info.result() or {}).get('ID'))
                 for record, inspect in zip(containers, inspected):
-                    record['stop'] = predict(inspect, tops.get(inspect['Id']), params.get('stop_timeout', 10),
+                    record['stop'] = predict(inspect, firsts.get(inspect['Id']), params.get('stop_timeout', 10),
                                              last_stop=self._last_stop(journal, record['name']))
             checks = []
             if params.get('check_updates'):
@@ -345,23 +396,28 @@ class Inventory:
         containers.sort(key=lambda c: c['name'])
         return {
             'engine': engine_facts,
+            'detail': params.get('detail') or 'full',
             'containers': containers,
             'update_checks': checks,
             'summary': summarise(containers, params.get('check_updates')),
         }
+
+    def _volume_sources(self, inspected):
+        """The list call gives a volume mount no source: one volume list call has them all."""
+        if not any(m.get('Type') == 'volume' and not m.get('Source') for c in inspected for m in c['Mounts']):
+            return
+        volumes = self.engine.call('list volumes', self.api.volumes) or {}
+        where = dict((v.get('Name'), v.get('Mountpoint')) for v in volumes.get('Volumes') or [])
+        for container in inspected:
+            for mount in container['Mounts']:
+                if mount.get('Type') == 'volume' and not mount.get('Source'):
+                    mount['Source'] = where.get(mount.get('Name')) or ''
 
     def _inspect_container(self, cid):
         try:
             return self.engine.call('inspect container %s' % cid[:12], self.api.inspect_container, cid)
         except NotFound:
             return None  # removed since the list: not part of this inventory
-
-    def _top(self, cid):
-        """The container's process list (its PID 1 first), or None if it stopped meanwhile."""
-        try:
-            return self.engine.call('list processes of %s' % cid[:12], self.api.top, cid)
-        except (EngineError, NotFound):
-            return None
 
     @staticmethod
     def _last_stop(journal, name):

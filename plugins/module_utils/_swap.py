@@ -35,7 +35,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._probe import 
 from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError, read_manifest, staged_entry
 from ansible_collections.patchops.containers.plugins.module_utils._stop import (
-    kill_advice, predict, stop_settings, stopped_by)
+    first_process, kill_advice, predict, stop_settings, stopped_by)
 
 STRATEGIES = ('stop-first', 'start-first', 'auto')
 
@@ -306,16 +306,10 @@ class Swapper:
         module's) and what stopping it is expected to do (``stop``)."""
         default = self.params.get('stop_timeout', 10)
         timeout = stop_timeout if stop_timeout is not None else stop_settings(container, default)[1]
-        top = None
-        if (container.get('State') or {}).get('Running'):
-            try:
-                top = self.engine.call('list processes of %s' % _name(container), self.api.top, container['Id'])
-            except Exception:  # a prediction only: a container that stops meanwhile has none
-                top = None
         swaps = self.journal.load(_name(container))['swaps']
         last = next((s for s in reversed(swaps) if s.get('stopped_by')), None)
         stop = predict(dict(container, Config=dict(container.get('Config') or {}, StopTimeout=timeout)),
-                       top, timeout, last_stop=last)
+                       first_process(self.engine, container), timeout, last_stop=last)
         return {'stop_timeout': timeout, 'stop': stop}
 
     def _compose_plan(self, container, image, planned, item):

@@ -87,10 +87,29 @@ options:
         never sent to them.
       - When not set, the credentials are used for every registry.
     type: str
+  detail:
+    description:
+      - V(full) inspects every listed container and returns every field.
+      - V(summary) makes no inspect at all, only the engine's one list call (and one image inspect and
+        C(os-release) read per image): for a quick look at a host with many containers. The fields only an
+        inspect has are V(null) (RV(containers[].started_at), RV(containers[].finished_at),
+        RV(containers[].restart_count), RV(containers[].restart_policy), RV(containers[].dependencies),
+        RV(containers[].depends_on), RV(containers[].stop)), and so are each network's aliases (the list
+        leaves them out) and the compose sync verdict; O(stop_check) is not used. RV(containers[].health) and RV(containers[].exit_code) come from the engine's status text,
+        RV(containers[].created) is to the second, RV(containers[].ports) are those of running containers, and
+        RV(containers[].image) is the image ID when the reference the container was created from now names
+        another image (as C(docker ps) shows it). On Podman the list has no health and no network mode
+        (RV(containers[].health) is V(null), RV(containers[].network_mode) empty), and shows a container in
+        another's network namespace with that container's ports and networks.
+      - The inventory role always takes V(full): its reports list restart policies, dependencies and kill risks.
+    type: str
+    choices: [full, summary]
+    default: full
   stop_check:
     description:
-      - Predict for each container what stopping it will do (RV(containers[].stop)), from the engine's
-        process list and, when the engine runs on this host, PID 1's signal handlers in C(/proc).
+      - Predict for each container what stopping it will do (RV(containers[].stop)): PID 1 and its
+        signal handlers from C(/proc) when the engine runs on this host, else PID 1 from the engine's
+        process list.
     type: bool
     default: true
   stop_timeout:
@@ -152,6 +171,11 @@ EXAMPLES = r"""
 - name: Show what can be patched
   ansible.builtin.debug:
     msg: "{{ web.containers | selectattr('update', 'eq', 'available') | map(attribute='name') | list }}"
+
+- name: A quick look at a host with thousands of containers (the list call only, no inspect)
+  patchops.containers.container_inventory:
+    include_stopped: true
+    detail: summary
 
 - name: Only stopped and crashed containers, over TLS
   patchops.containers.container_inventory:
@@ -372,6 +396,11 @@ containers:
       type: str
       returned: always
       sample: "auth denied: unauthorized: authentication required"
+detail:
+  description: The O(detail) of this result.
+  returned: success
+  type: str
+  sample: full
 engine:
   description: Facts about the Docker engine.
   returned: success

@@ -703,3 +703,41 @@ def test_role_shows_scanner_severity_counts(lab, tmp_path):
         assert '| %s | %d | %d |' % (name, expected['CRITICAL'], expected['HIGH']) in markdown
     finally:
         api.remove_container(name, force=True)
+
+
+def test_summary_detail_is_the_list_call_and_agrees_with_full(lab, fleet, report):
+    """detail=summary makes no inspect: every field it has equals the full inventory's, and the
+    fields only an inspect gives are null."""
+    only_inspect = ('started_at', 'finished_at', 'restart_count', 'restart_policy', 'dependencies', 'depends_on',
+                    'stop')
+    # Left out: the update check (not asked here), tags and digests (other tests tag the shared images).
+    plain = ('update', 'remote_digest', 'update_reason', 'image_tags', 'repo_digests')
+    for host in fleet.hosts:
+        summary = ok(lab.module(host, 'container_inventory', {'name': ['*%s*' % fleet.uid], 'include_stopped': True,
+                                                              'detail': 'summary'}), host)
+        assert summary['detail'] == 'summary' and ok(report, host)['detail'] == 'full'
+        full = by_name(ok(report, host))
+        assert sorted(c['name'] for c in summary['containers']) == sorted(full)
+        for c in summary['containers']:
+            want = full[c['name']]
+            assert all(c[k] is None for k in only_inspect), c['name']
+            assert c['created'] == want['created'][:19] + 'Z'  # to the second
+            if want['compose']:
+                assert c['compose']['verdict'] is None and c['compose']['project'] == want['compose']['project']
+            if lab.kinds[host] == 'podman':  # its list shows no health (status text without it)
+                assert c['health'] is None
+            else:
+                assert c['health'] == want['health'], c['name']
+            podman_follower = lab.kinds[host] == 'podman' and want['network_mode'].startswith('container:')
+            expected_ports = want['ports'] if want['state'] == 'running' else []
+            if not podman_follower:  # Podman's list shows such a container with its provider's ports and networks
+                assert c['ports'] == expected_ports, c['name']
+                assert c['networks'] == [dict(n, aliases=None) for n in want['networks']], c['name']
+            if lab.kinds[host] == 'podman':  # its list has no HostConfig
+                assert c['network_mode'] == ''
+            else:
+                assert c['network_mode'] == want['network_mode']
+            skip = set(only_inspect + plain + ('created', 'compose', 'health', 'ports', 'network_mode', 'networks'))
+            diff = {k: (c[k], want[k]) for k in c if k not in skip and c[k] != want[k]}
+            assert not diff, (c['name'], c['state'], diff)
+        assert summary['summary']['containers'] == ok(report, host)['summary']['containers']

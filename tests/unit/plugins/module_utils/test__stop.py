@@ -58,21 +58,21 @@ def inspect(init=False, **config):
 
 def test_predict_no_handler_is_a_kill_risk():
     files = {'/proc/5715/cgroup': CID, '/proc/5715/status': status('0')}
-    got = _stop.predict(inspect(), TOP, 10, read=reader(files))
+    got = _stop.predict(inspect(), _stop.pid1(TOP), 10, read=reader(files))
     assert got['kill_risk'] is True and got['handles_signal'] is False and got['expected_stop_s'] == 10
     assert 'no handler for SIGTERM' in got['kill_reason'] and got['pid1'] == '/bin/sh /app/run'
 
 
 def test_predict_handler_init_and_fallback():
     files = {'/proc/5715/cgroup': CID, '/proc/5715/status': status('0000000000004000')}
-    assert _stop.predict(inspect(), TOP, 10, read=reader(files))['kill_risk'] is False
+    assert _stop.predict(inspect(), _stop.pid1(TOP), 10, read=reader(files))['kill_risk'] is False
     tini = {'Titles': TOP['Titles'], 'Processes': [['root', '7', '1', '0', '', '?', '0', '/sbin/docker-init -- sh']]}
-    got = _stop.predict(inspect(init=True), tini, 10, read=reader({}))
+    got = _stop.predict(inspect(init=True), _stop.pid1(tini), 10, read=reader({}))
     assert got['init'] is True and got['handles_signal'] is True and got['kill_risk'] is False
     # /proc unreadable (remote engine): a shell without init is flagged, another program is not
-    assert _stop.predict(inspect(), TOP, 10, read=reader({}))['kill_risk'] is True
+    assert _stop.predict(inspect(), _stop.pid1(TOP), 10, read=reader({}))['kill_risk'] is True
     nginx = {'Titles': TOP['Titles'], 'Processes': [['root', '9', '1', '0', '', '?', '0', 'nginx: master']]}
-    assert _stop.predict(inspect(), nginx, 10, read=reader({}))['kill_risk'] is False
+    assert _stop.predict(inspect(), _stop.pid1(nginx), 10, read=reader({}))['kill_risk'] is False
 
 
 def test_predict_from_the_journal_and_stopped_by():
@@ -84,3 +84,37 @@ def test_predict_from_the_journal_and_stopped_by():
     assert _stop.stopped_by(killed, 1.0, 10) == 'signal'  # killed by someone else, not the timeout
     assert _stop.stopped_by({'State': {'ExitCode': 143}}, 10.1, 10) == 'signal'
     assert _stop.stopped_by({'State': {'ExitCode': 137, 'OOMKilled': True}}, 10.1, 10) == 'signal'
+
+
+class _Engine:
+    """An engine whose ``top`` answers TOP (or fails), counting the calls."""
+
+    def __init__(self, fail=False):
+        self.api, self.calls, self.fail = self, 0, fail
+
+    def call(self, what, fn, *args):
+        return fn(*args)
+
+    def top(self, cid):
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError('gone')
+        return TOP
+
+
+def running(pid=4242):
+    return {'Id': CID, 'State': {'Running': True, 'Pid': pid}}
+
+
+def test_first_process_from_local_proc_else_from_top():
+    files = {'/proc/4242/cgroup': '0::/docker/%s\n' % CID, '/proc/4242/cmdline': '/bin/sh\0/app/run\0'}
+    engine = _Engine()
+    assert _stop.first_process(engine, running(), reader(files)) == ('4242', '/bin/sh /app/run')
+    assert engine.calls == 0
+    # The PID is another container's process here (a remote engine): ask the engine.
+    files['/proc/4242/cgroup'] = '0::/docker/%s\n' % ('d' * 64)
+    assert _stop.first_process(engine, running(), reader(files)) == ('5715', '/bin/sh /app/run')
+    assert engine.calls == 1
+    assert _stop.first_process(_Engine(fail=True), running(), reader({})) == (None, None)
+    assert _stop.first_process(engine, {'Id': CID, 'State': {'Running': False}}, reader(files)) == (None, None)
+    assert engine.calls == 1
