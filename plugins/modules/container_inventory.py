@@ -91,24 +91,25 @@ options:
     description:
       - V(full) inspects every listed container and returns every field.
       - V(summary) makes no inspect at all, only the engine's one list call (and one image inspect and
-        C(os-release) read per image): for a quick look at a host with many containers. The fields only an
+        C(os-release) read per image), for a quick look at a host with many containers. The fields only an
         inspect has are V(null) (RV(containers[].started_at), RV(containers[].finished_at),
         RV(containers[].restart_count), RV(containers[].restart_policy), RV(containers[].dependencies),
         RV(containers[].depends_on), RV(containers[].stop)), and so are each network's aliases (the list
-        leaves them out) and the compose sync verdict; O(stop_check) is not used. RV(containers[].health) and RV(containers[].exit_code) come from the engine's status text,
+        leaves them out) and the compose sync verdict; O(stop_check) is not used.
+        RV(containers[].health) and RV(containers[].exit_code) come from the engine's status text,
         RV(containers[].created) is to the second, RV(containers[].ports) are those of running containers, and
         RV(containers[].image) is the image ID when the reference the container was created from now names
         another image (as C(docker ps) shows it). On Podman the list has no health and no network mode
         (RV(containers[].health) is V(null), RV(containers[].network_mode) empty), and shows a container in
         another's network namespace with that container's ports and networks.
-      - The inventory role always takes V(full): its reports list restart policies, dependencies and kill risks.
+      - The inventory role always takes V(full), since its reports list restart policies, dependencies and kill risks.
     type: str
     choices: [full, summary]
     default: full
   stop_check:
     description:
-      - Predict for each container what stopping it will do (RV(containers[].stop)): PID 1 and its
-        signal handlers from C(/proc) when the engine runs on this host, else PID 1 from the engine's
+      - Predict for each container what stopping it will do (RV(containers[].stop)), from PID 1 and its
+        signal handlers in C(/proc) when the engine runs on this host, else from PID 1 in the engine's
         process list.
     type: bool
     default: true
