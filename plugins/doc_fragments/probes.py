@@ -68,7 +68,10 @@ options:
         type: int
         default: 0
       stdout_regex:
-        description: Regular expression the V(exec) output must match.
+        description:
+          - Regular expression the V(exec) output must match.
+          - A command that exits with O(probes[].rc) and no output at all is run again at once, up to 3 times,
+            because an engine under load can drop a short exec's output (Podman often, Docker rarely).
         type: str
       pattern:
         description: For V(log), a regular expression no log line since the start may match.

@@ -24,6 +24,8 @@ from ansible.module_utils.urls import open_url
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
 
+# Immediate reruns of an exec probe that passed with no output where an output was expected.
+LOST_OUTPUT_RERUNS = 3
 PROBE_TYPES = ('health', 'http', 'tcp', 'exec', 'log')
 
 # The argument spec of one probe, shared by every module that takes probes.
@@ -184,6 +186,12 @@ def _exec_once(engine, probe, container):
     if isinstance(command, str):
         command = ['/bin/sh', '-c', command]
     rc, output = _exec(engine, container['Id'], command)
+    for dummy in range(LOST_OUTPUT_RERUNS):
+        # An engine under load can close an exec's stream before a short command's output reaches
+        # it (Podman often, Docker rarely): a check that passed with no output is run again at once.
+        if not (probe.get('stdout_regex') and rc == probe['rc'] and not output):
+            break
+        rc, output = _exec(engine, container['Id'], command)
     if rc != probe['rc']:
         return False, 'exec %s: rc %s, expected %s: %s' % (command, rc, probe['rc'], output[-300:])
     if probe.get('stdout_regex') and not re.search(probe['stdout_regex'], output):

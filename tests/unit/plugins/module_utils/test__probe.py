@@ -91,3 +91,31 @@ def test_engine_that_runs_the_check_is_trusted():
     assert not own_healthcheck(engine, container(['NONE']))
     engine.kind = 'docker'
     assert not own_healthcheck(engine, container(['CMD', 'x']))
+
+
+class LossyAPI(FakeAPI):
+    """Exit code 0 every time; the output is lost the first ``lose`` times."""
+
+    def __init__(self, lose, output=b'ready\n'):
+        FakeAPI.__init__(self, [])
+        self.lose, self.output = lose, output
+
+    def exec_start(self, exec_id):
+        self.last = 0
+        return b'' if len(self.commands) <= self.lose else self.output
+
+
+def test_exec_probe_runs_again_when_the_engine_loses_the_output():
+    engine = FakeEngine([])
+    probe = {'type': 'exec', 'command': 'cat /ready', 'rc': 0, 'stdout_regex': 'ready'}
+    engine.api = LossyAPI(lose=2)
+    ok, detail = _probe._exec_once(engine, probe, {'Id': 'c1'})
+    assert ok and len(engine.api.commands) == 3
+    # Only an expected output is waited for: a plain exit-code check runs once.
+    engine.api = LossyAPI(lose=5)
+    assert _probe._exec_once(engine, dict(probe, stdout_regex=None), {'Id': 'c1'})[0]
+    assert len(engine.api.commands) == 1
+    # Output that never comes fails the check after the reruns.
+    engine.api = LossyAPI(lose=99)
+    ok, detail = _probe._exec_once(engine, probe, {'Id': 'c1'})
+    assert not ok and 'does not match' in detail and len(engine.api.commands) == 1 + _probe.LOST_OUTPUT_RERUNS
