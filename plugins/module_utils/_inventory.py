@@ -363,13 +363,8 @@ class Inventory:
                 os_jobs[iid] = pool.submit(self._image_os, [
                     {'Id': c['Id'], 'State': c['State'].get('Status')} for c in inspected if c['Image'] == iid])
             images = {iid: job.result() for iid, job in image_jobs.items()}
-            containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index)
+            containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index, summary)
                           for c in inspected]
-            if summary:
-                for record in containers:
-                    record.update(dict.fromkeys(INSPECT_ONLY))
-                    for network in record['networks']:
-                        network['aliases'] = None  # the list call leaves them out
             resolved = {}
 
             def find_image(ref):  # once per reference
@@ -377,9 +372,7 @@ class Inventory:
                     resolved[ref] = self.engine.find_image(ref)
                 return resolved[ref]
             for record, inspect in zip(containers, inspected):
-                if record['compose'] and summary:  # the sync needs the configured reference: an inspect's
-                    record['compose'].update(in_sync=None, verdict=None, image_ref=None, file_image=None, warnings=[])
-                elif record['compose']:
+                if record['compose'] and not summary:
                     record['compose'].update(compose_sync(inspect, find_image))
             if params.get('stop_check', True) and not summary:
                 running = [c for c in inspected if (c.get('State') or {}).get('Running')]
@@ -479,16 +472,18 @@ class Inventory:
             handle = tar.extractfile(member)
             return handle.read(MAX_FILE).decode('utf-8', 'replace') if handle else None
 
-    def _record(self, inspect, image, image_os, index):
+    def _record(self, inspect, image, image_os, index, summary=False):
+        """One container's record; ``summary``: ``inspect`` is a list entry's view (from_list), and
+        what only an inspect has is null."""
         config = inspect.get('Config') or {}
         host = inspect.get('HostConfig') or {}
         state = inspect.get('State') or {}
         labels = config.get('Labels') or {}
         restart = host.get('RestartPolicy') or {}
         running = state.get('Status') == 'running'
-        deps = dependencies(inspect, index)
+        deps = [] if summary else dependencies(inspect, index)
         image = image or {}
-        return {
+        record = {
             'name': inspect['Name'].lstrip('/'),
             'id': inspect['Id'],
             'image': config.get('Image') or '',
@@ -520,6 +515,13 @@ class Inventory:
             'remote_digest': None,
             'update_reason': None,
         }
+        if summary:
+            record.update(dict.fromkeys(INSPECT_ONLY))
+            for network in record['networks']:
+                network['aliases'] = None  # the list call leaves them out
+            if record['compose']:  # the sync verdict needs the configured reference: an inspect's
+                record['compose'].update(in_sync=None, verdict=None, image_ref=None, file_image=None, warnings=[])
+        return record
 
     def _auth_for(self, ref):
         only = self.params.get('registry_host')
