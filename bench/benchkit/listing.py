@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from benchkit.core import Measure, log, parallel
-from benchkit.swaps import play, rotate
+from benchkit.swaps import patch_task, play, rotate
 
 
 # -- measure 3 ----------------------------------------------------------------------------------
@@ -43,6 +43,14 @@ def measure_inventory(bench, cfg):
         if index % 2 == 0:
             api.start(cid)
     parallel(make, list(enumerate(names)), 4)
+    # The plan's subject: names[0] (running) to another image, with one follower in its PID namespace.
+    bench.pull(host, 'v2')
+    follower = api.create_container(image, name=bench.prefix + 'ifollow', command=['sleep', '3600'],
+                                    labels={'io.patchops.bench': bench.run},
+                                    host_config=api.create_host_config(pid_mode='container:' + names[0]))['Id']
+    api.start(follower)
+    names.append(bench.prefix + 'ifollow')
+    subject = [{'name': names[0], 'image': bench.image('v2')}]
     log('3 setup: %d containers created, %d started in %.1f s' % (count, (count + 1) // 2,
                                                                   time.monotonic() - started))
     total = len(api.containers(all=True))
@@ -51,8 +59,22 @@ def measure_inventory(bench, cfg):
     sock = bench.socket(host)
     for rep in range(reps):
         for method in rotate(['floor_sdk', 'floor_cli', 'floor_list', 'ours', 'direct', 'summary', 'summary_direct',
-                              'cd'], rep):
-            if method == 'floor_list':
+                              'cd', 'plan', 'plan_direct'], rep):
+            if method in ('plan', 'plan_direct'):
+                if method == 'plan':
+                    run = bench.playbook(play([dict(patch_task(bench, subject), check_mode=True)]), inv,
+                                         label='m3-plan')
+                    res = run.results('patch')[0][2]
+                    m.add('plan_task', run.task_time('patch'), 'ours: container_patch plan (check mode), task')
+                else:
+                    wall, res = bench.module_direct(host, 'container_patch', dict(
+                        containers=subject, state_dir=bench.state_dir, _ansible_check_mode=True))
+                    m.add('plan_direct', wall, 'ours: container_patch plan (check mode), module process')
+                planned = [(c['container'], c['action']) for c in res.get('plan') or []]
+                if planned != [(names[0], 'recreate'), (names[-1], 'recreate')]:
+                    raise RuntimeError('3: the plan of %s is %s: %s' % (names[0], planned, res.get('msg')))
+                n = count
+            elif method == 'floor_list':
                 t0 = time.monotonic()
                 n = len(api.containers(all=True))
                 m.add('floor_list', time.monotonic() - t0, 'floor (SDK: the list call only)')

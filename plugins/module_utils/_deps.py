@@ -10,6 +10,11 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
+import os
+import re
+
+from ansible_collections.patchops.containers.plugins.module_utils._stop import read_text
+
 DEPENDS_LABEL = 'patchops.depends-on'
 COMPOSE_PROJECT = 'com.docker.compose.project'
 COMPOSE_SERVICE = 'com.docker.compose.service'
@@ -20,6 +25,10 @@ COMPOSE_DEPENDS = 'com.docker.compose.depends_on'
 # container's ID) and legacy links (they follow the provider through renames, and a container
 # linked to a removed one can no longer start). Such followers are recreated after their provider.
 FOLLOWED = (('NetworkMode', 'network namespace'), ('IpcMode', 'IPC namespace'), ('PidMode', 'PID namespace'))
+
+
+NAMESPACES = ('net', 'ipc', 'pid')
+_CONTAINER_ID = re.compile(r'[0-9a-f]{64}')
 
 
 class CycleError(ValueError):
@@ -140,6 +149,46 @@ def followed(inspect, index):
         if name and (name, what) not in out:
             out.append((name, what))
     return out
+
+
+def namespaces_of(pid, container_id, proc='/proc'):
+    """The network, IPC and PID namespaces (``net:[inode]``...) of host process ``pid``, the PID 1
+    of running container ``container_id``, read from this machine's /proc; None when that process
+    is not that container's here (an engine on another machine or in another PID namespace)."""
+    base = os.path.join(proc, str(pid))
+    cgroup = read_text(os.path.join(base, 'cgroup')) if pid and container_id else None
+    if not cgroup or container_id not in cgroup:
+        return None
+    try:
+        return [os.readlink(os.path.join(base, 'ns', ns)) for ns in NAMESPACES]
+    except OSError:
+        return None
+
+
+def namespace_members(proc='/proc'):
+    """{namespace: IDs of the containers with a process in it}, over every process of this machine
+    (a process's cgroup names its container); None when other processes' namespaces are not
+    readable here (not root). Containers that are not running have no process, so are in none."""
+    members = {}
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        ids = set(_CONTAINER_ID.findall(read_text(os.path.join(proc, entry, 'cgroup')) or ''))
+        if not ids:
+            continue
+        for ns in NAMESPACES:
+            try:
+                link = os.readlink(os.path.join(proc, entry, 'ns', ns))
+            except PermissionError:
+                return None
+            except OSError:  # the process ended meanwhile
+                break
+            members.setdefault(link, set()).update(ids)
+    return members
 
 
 def needed_names(inspect, index):

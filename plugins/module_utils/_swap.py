@@ -23,7 +23,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._compose impor
     CONFIG_HASH, IMAGE_LABEL, ComposeFileError, config_hash, file_edit, is_compose, labels_of, same_ref,
     service_containers, service_reference, sync, write_edit)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
-    CycleError, Index, entry_name as _entry_name, followed, needed_names, order)
+    CycleError, Index, entry_name as _entry_name, followed, namespace_members, namespaces_of, needed_names, order)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
     EngineError, PatchopsError, connect, error_text)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
@@ -87,6 +87,9 @@ class Swapper:
         self.unresolved = {}  # container name -> interrupted swap that recovery could not settle
         self.notes = []  # warnings for the operator (a container killed at stop, ...)
         self.listed = []
+        self._inspected = {}  # container ID -> inspect (None: gone), read once per plan
+        self._members = None
+        self.proc = '/proc'
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -95,15 +98,42 @@ class Swapper:
     def image(self, ref):
         return self.engine.find_image(ref)
 
-    def all_containers(self):
-        """(inspect of every container, an Index of them for dependency lookups)."""
-        listed = self.engine.call('list containers', self.api.containers, all=True)
-        self.listed = listed
-        # IPC/PID namespaces and legacy links are not in the list: every container is inspected,
-        # a few at a time (most of a call is waiting for the engine).
+    def list_containers(self):
+        """An Index of every container of the engine, from one list call (kept in ``listed``)."""
+        self.listed = self.engine.call('list containers', self.api.containers, all=True)
+        self.names = {e['Id']: _entry_name(e) for e in self.listed}
+        return Index(self.listed)
+
+    def inspect_all(self, ids):
+        """Inspects of the containers ``ids`` (those that still exist), a few at a time: most of a
+        call is waiting for the engine. Each container is inspected once per plan."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._inspected]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            found = list(pool.map(self.inspect, [e['Id'] for e in listed]))
-        return [c for c in found if c], Index(listed)
+            for cid, found in zip(missing, pool.map(self.inspect, missing)):
+                self._inspected[cid] = found
+        return [self._inspected[i] for i in ids if self._inspected.get(i)]
+
+    def follower_candidates(self, provider):
+        """IDs of the containers that may follow ``provider`` (an inspect): everything but what the
+        list and this machine's /proc rule out. The list shows legacy links (as the provider's
+        extra names, ``/follower/alias``) and Docker's ``container:`` network modes, not IPC or PID
+        modes; a follower that runs shares one of the provider's namespaces, and /proc tells which
+        processes do. Containers with no process found (not running, or stopped since the list),
+        and every container when /proc cannot tell (a remote engine, the provider not running, not
+        root), are inspected."""
+        state = provider.get('State') or {}
+        own = namespaces_of(state.get('Pid'), provider['Id'], self.proc) if state.get('Running') else None
+        if own is not None and self._members is None:
+            self._members = namespace_members(self.proc) or {}
+        if not own or not self._members:
+            return [e['Id'] for e in self.listed if e['Id'] != provider['Id']]
+        sharers = set().union(*(self._members.get(ns, ()) for ns in own))
+        seen = set().union(*self._members.values())
+        entry = next((e for e in self.listed if e['Id'] == provider['Id']), {})
+        linked = {n.lstrip('/').split('/')[0] for n in entry.get('Names') or [] if '/' in n.lstrip('/')}
+        return [e['Id'] for e in self.listed if e['Id'] != provider['Id'] and (
+            e['Id'] in sharers or e['Id'] not in seen or _entry_name(e) in linked or
+            ((e.get('HostConfig') or {}).get('NetworkMode') or '').startswith('container:'))]
 
     def expand_services(self, targets, problems):
         """Targets naming a compose service ({compose_project, service, image}) become one target per
@@ -204,18 +234,17 @@ class Swapper:
         """
         if not targets:
             raise SwapError('containers is empty: name at least one container to patch')
-        everything, index = self.all_containers()
-        self.names = {c['Id']: _name(c) for c in everything}
-        by_name = {_name(c): c for c in everything}
-        by_id = {c['Id']: c for c in everything}
+        index = self.list_containers()
+        self._inspected = {}
+        self._members = None  # namespace -> container IDs with a process in it, read once per plan
         items = {}
         problems = []
-        for target in self.expand_services(targets, problems):
+        expanded = self.expand_services(targets, problems)
+        found = {t.get('name'): index.resolve(t.get('name')) for t in expanded}
+        self.inspect_all([index.by_name[n] for n in found.values() if n])
+        for target in expanded:
             name = target.get('name')
-            container = by_name.get(name) or (by_id.get(name) if name else None)
-            if container is None and name and len(name) >= 4:  # a unique ID prefix, as docker ps shows
-                hits = [c for cid, c in by_id.items() if cid.startswith(name)]
-                container = hits[0] if len(hits) == 1 else None
+            container = self._inspected.get(index.by_name[found[name]]) if found[name] else None
             if container is None:
                 problems.append('container %r not found on %s' % (name, self.where))
                 continue
@@ -258,7 +287,7 @@ class Swapper:
             items[name] = {'container': container, 'target': target_name, 'image': image,
                            'strategy': strategy, 'asked': asked, 'reason': reason,
                            'stop_timeout': target.get('stop_timeout')}
-        follows = self._add_followers(items, everything, index, problems)
+        follows = self._add_followers(items, index, problems)
         if problems:
             raise SwapError('; '.join(problems), changed=False)
 
@@ -365,14 +394,14 @@ class Swapper:
         except ComposeFileError as exc:
             raise SwapError('%s: compose_file: %s' % (name, exc.msg), changed=False)
 
-    def _add_followers(self, items, everything, index, problems):
+    def _add_followers(self, items, index, problems):
         """Add the followers of every container the plan recreates, transitively; returns
         {follower: provider}. A provider with followers is swapped stop-first."""
         follows = {}
         queue = [n for n, i in items.items() if i['image'].get('Id') != i['container']['Image']]
         while queue:
             provider = queue.pop(0)
-            for other in everything:
+            for other in self.inspect_all(self.follower_candidates(items[provider]['container'])):
                 name = _name(other)
                 if name in follows or name == provider or _temporary(name):
                     continue

@@ -69,10 +69,16 @@ class FakeAPI:
         return found
 
     def containers(self, all=False):
+        """As Docker lists them: a legacy link shows as the provider's name ``/follower/alias``."""
         self._call('containers')
-        return [{'Id': c['Id'], 'Names': ['/' + c['Name'].lstrip('/')], 'Image': c['Config']['Image'],
-                 'ImageID': c['Image'], 'Labels': dict(c['Config'].get('Labels') or {}),
-                 'State': c['State']['Status']}
+        links = {}
+        for c in self.engine.containers.values():
+            for link in c['HostConfig'].get('Links') or []:
+                provider, _sep, alias = link.partition(':')
+                links.setdefault(self.engine.lookup(provider)['Id'], []).append(alias)
+        return [{'Id': c['Id'], 'Names': ['/' + c['Name'].lstrip('/')] + links.get(c['Id'], []),
+                 'Image': c['Config']['Image'], 'ImageID': c['Image'], 'Labels': dict(c['Config'].get('Labels') or {}),
+                 'State': c['State']['Status'], 'HostConfig': {'NetworkMode': c['HostConfig']['NetworkMode']}}
                 for c in self.engine.containers.values() if all or c['State']['Running']]
 
     def top(self, cid):
@@ -345,6 +351,103 @@ def test_plan_follower_whose_tag_moved_is_named_by_image_id(engine, swapper):
     engine.images[IMAGES[BUSYBOX]]['RepoTags'] = []  # busybox:1.36 no longer means the image it runs
     plan = swapper.plan([target('web')])
     assert plan[1]['new_image'] == IMAGES[BUSYBOX]
+
+
+def fake_proc(root, engine, gone=()):
+    """A /proc of this machine: one process per running container (``gone``: listed as running, but
+    stopped since), its cgroup naming it, in its own namespaces or its provider's (``container:``
+    modes); plus a host process in no container. Sets each container's State.Pid."""
+    def provider(container, key):
+        mode = container['HostConfig'].get(key) or ''
+        return engine.lookup(mode[len('container:'):]) if mode.startswith('container:') else None
+
+    def namespace(container, key, ns):
+        found = provider(container, key)
+        return namespace(found, key, ns) if found else '%s:[%s]' % (ns, container['Id'][:8])
+
+    os.makedirs(str(root / '1' / 'ns'))
+    (root / '1' / 'cgroup').write_text('0::/init.scope\n')
+    for ns in ('net', 'ipc', 'pid'):
+        os.symlink('%s:[1]' % ns, str(root / '1' / 'ns' / ns))
+    for pid, container in enumerate(engine.containers.values(), start=100):
+        if not container['State']['Running'] or container['Name'].lstrip('/') in gone:
+            continue
+        container['State']['Pid'] = pid
+        os.makedirs(str(root / str(pid) / 'ns'))
+        (root / str(pid) / 'cgroup').write_text('0::/system.slice/docker-%s.scope\n' % container['Id'])
+        for key, ns in (('NetworkMode', 'net'), ('IpcMode', 'ipc'), ('PidMode', 'pid')):
+            os.symlink(namespace(container, key, ns), str(root / str(pid) / 'ns' / ns))
+    return str(root)
+
+
+def inspected(engine, monkeypatch):
+    """Names of the containers the swapper inspects, in order."""
+    seen = []
+    real = engine.find_container
+
+    def find_container(ref):
+        found = real(ref)
+        seen.append(found['Name'].lstrip('/') if found else ref)
+        return found
+    monkeypatch.setattr(engine, 'find_container', find_container)
+    return seen
+
+
+@pytest.mark.parametrize('key, value, what', [
+    ('NetworkMode', 'container:{id}', 'network namespace'),
+    ('IpcMode', 'container:{id}', 'IPC namespace'),
+    ('PidMode', 'container:{short}', 'PID namespace'),
+    ('Links', ['/web:/sidecar/app'], 'link'),
+])
+def test_plan_inspects_only_the_possible_followers(engine, swapper, tmp_path, monkeypatch, key, value, what):
+    cid = engine.add('web')
+    if isinstance(value, str):
+        value = value.format(id=cid, short=cid[:12])
+    engine.add('sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
+    for n in range(5):
+        engine.add('other%d' % n, image=BUSYBOX)
+    swapper.proc = fake_proc(tmp_path / 'proc', engine)
+    seen = inspected(engine, monkeypatch)
+    plan = swapper.plan([target('web')])
+    assert summary(plan) == [
+        ('web', 'recreate', 'web', 'patch', 'stop-first'),
+        ('sidecar', 'recreate', 'web', 'follows web (%s)' % what, 'stop-first'),
+    ]
+    assert sorted(set(seen)) == ['sidecar', 'web']
+
+
+def test_plan_inspects_what_proc_cannot_show(engine, swapper, tmp_path, monkeypatch):
+    """Stopped containers have no process, and one may stop between the list and the read of /proc:
+    both are inspected, and an IPC follower among them is found."""
+    cid = engine.add('web')
+    engine.add('stopped', image=BUSYBOX, running=False, host={'IpcMode': 'container:%s' % cid})
+    engine.add('stopping', image=BUSYBOX, host={'PidMode': 'container:web'})
+    engine.add('other', image=BUSYBOX)
+    engine.add('exited', image=BUSYBOX, running=False)
+    swapper.proc = fake_proc(tmp_path / 'proc', engine, gone=('stopping',))
+    seen = inspected(engine, monkeypatch)
+    plan = swapper.plan([target('web')])
+    assert sorted(p['container'] for p in plan) == ['stopped', 'stopping', 'web']
+    # other only because stopping, a follower now, has no process either: its own followers can't be read.
+    assert sorted(set(seen)) == ['exited', 'other', 'stopped', 'stopping', 'web']
+
+
+@pytest.mark.parametrize('why', ['remote engine', 'provider not running', 'not root'])
+def test_plan_inspects_every_container_when_proc_cannot_tell(engine, swapper, tmp_path, monkeypatch, why):
+    engine.add('web', running=why != 'provider not running')
+    engine.add('sidecar', image=BUSYBOX, running=why != 'provider not running', host={'IpcMode': 'container:web'})
+    engine.add('other', image=BUSYBOX)
+    root = tmp_path / 'proc'
+    swapper.proc = fake_proc(root, engine)
+    if why == 'remote engine':  # the engine's PIDs are another machine's: here they are other processes
+        for container in engine.containers.values():
+            container['State']['Pid'] = 1
+    elif why == 'not root':
+        monkeypatch.setattr(_swap, 'namespace_members', lambda proc: None)
+    seen = inspected(engine, monkeypatch)
+    plan = swapper.plan([target('web')])
+    assert [p['container'] for p in plan] == ['web', 'sidecar']
+    assert sorted(set(seen)) == ['other', 'sidecar', 'web']
 
 
 def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
