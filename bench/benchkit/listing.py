@@ -43,14 +43,21 @@ def measure_inventory(bench, cfg):
         if index % 2 == 0:
             api.start(cid)
     parallel(make, list(enumerate(names)), 4)
-    # The plan's subject: names[0] (running) to another image, with one follower in its PID namespace.
+    # The plan's subjects, each patched to another image with one follower in its PID namespace: the
+    # oldest container (every stopped one was created after it, so is inspected) and a new one.
     bench.pull(host, 'v2')
-    follower = api.create_container(image, name=bench.prefix + 'ifollow', command=['sleep', '3600'],
-                                    labels={'io.patchops.bench': bench.run},
-                                    host_config=api.create_host_config(pid_mode='container:' + names[0]))['Id']
-    api.start(follower)
-    names.append(bench.prefix + 'ifollow')
-    subject = [{'name': names[0], 'image': bench.image('v2')}]
+    oldest, newest = names[0], bench.prefix + 'inewest'
+    names.append(newest)
+    api.start(api.create_container(image, name=newest, command=['sleep', '3600'],
+                                   labels={'io.patchops.bench': bench.run})['Id'])
+    subjects = {}
+    for subject in (oldest, newest):
+        follower = subject + 'f'
+        api.start(api.create_container(image, name=follower, command=['sleep', '3600'],
+                                       labels={'io.patchops.bench': bench.run},
+                                       host_config=api.create_host_config(pid_mode='container:' + subject))['Id'])
+        subjects[subject] = follower
+    names.extend(subjects.values())
     log('3 setup: %d containers created, %d started in %.1f s' % (count, (count + 1) // 2,
                                                                   time.monotonic() - started))
     total = len(api.containers(all=True))
@@ -59,20 +66,22 @@ def measure_inventory(bench, cfg):
     sock = bench.socket(host)
     for rep in range(reps):
         for method in rotate(['floor_sdk', 'floor_cli', 'floor_list', 'ours', 'direct', 'summary', 'summary_direct',
-                              'cd', 'plan', 'plan_direct'], rep):
-            if method in ('plan', 'plan_direct'):
+                              'cd', 'plan', 'plan_direct', 'plan_oldest'], rep):
+            if method in ('plan', 'plan_direct', 'plan_oldest'):
+                subject = oldest if method == 'plan_oldest' else newest
+                args = dict(containers=[{'name': subject, 'image': bench.image('v2')}], state_dir=bench.state_dir)
                 if method == 'plan':
-                    run = bench.playbook(play([dict(patch_task(bench, subject), check_mode=True)]), inv,
+                    run = bench.playbook(play([dict(patch_task(bench, args['containers']), check_mode=True)]), inv,
                                          label='m3-plan')
                     res = run.results('patch')[0][2]
                     m.add('plan_task', run.task_time('patch'), 'ours: container_patch plan (check mode), task')
                 else:
-                    wall, res = bench.module_direct(host, 'container_patch', dict(
-                        containers=subject, state_dir=bench.state_dir, _ansible_check_mode=True))
-                    m.add('plan_direct', wall, 'ours: container_patch plan (check mode), module process')
+                    wall, res = bench.module_direct(host, 'container_patch', dict(args, _ansible_check_mode=True))
+                    m.add(method, wall, 'ours: container_patch plan (check mode), module process%s' % (
+                        ', of the oldest container' if method == 'plan_oldest' else ''))
                 planned = [(c['container'], c['action']) for c in res.get('plan') or []]
-                if planned != [(names[0], 'recreate'), (names[-1], 'recreate')]:
-                    raise RuntimeError('3: the plan of %s is %s: %s' % (names[0], planned, res.get('msg')))
+                if planned != [(subject, 'recreate'), (subjects[subject], 'recreate')]:
+                    raise RuntimeError('3: the plan of %s is %s: %s' % (subject, planned, res.get('msg')))
                 n = count
             elif method == 'floor_list':
                 t0 = time.monotonic()
@@ -130,6 +139,8 @@ def measure_inventory(bench, cfg):
         wall, res = bench.module_direct(host, 'container_inventory', {'include_stopped': True},
                                         profile=cfg['profile_path'])
         m.details['profiled_run_s'] = round(wall, 2)
+    m.notes.append('the plan: one target and its follower; the list, then an inspect of the target and of the '
+                   'containers that may follow it (running: by /proc namespaces; stopped: created after it)')
     m.notes.append('ours (detail: full) and the first two floors inspect every container; detail: summary, the '
                    'list floor and docker_host_info (verbose) only list them (GET /containers/json)')
     started = time.monotonic()

@@ -87,8 +87,9 @@ class Swapper:
         self.unresolved = {}  # container name -> interrupted swap that recovery could not settle
         self.notes = []  # warnings for the operator (a container killed at stop, ...)
         self.listed = []
-        self._inspected = {}  # container ID -> inspect (None: gone), read once per plan
+        self.inspected = {}  # container ID -> inspect (None: gone), read once per plan
         self._members = None
+        self._seen_ids = None
         self.proc = '/proc'
 
     # -- lookups ---------------------------------------------------------------
@@ -107,33 +108,46 @@ class Swapper:
     def inspect_all(self, ids):
         """Inspects of the containers ``ids`` (those that still exist), a few at a time: most of a
         call is waiting for the engine. Each container is inspected once per plan."""
-        missing = [i for i in dict.fromkeys(ids) if i not in self._inspected]
+        missing = [i for i in dict.fromkeys(ids) if i not in self.inspected]
         with ThreadPoolExecutor(max_workers=8) as pool:
             for cid, found in zip(missing, pool.map(self.inspect, missing)):
-                self._inspected[cid] = found
-        return [self._inspected[i] for i in ids if self._inspected.get(i)]
+                self.inspected[cid] = found
+        return [self.inspected[i] for i in ids if self.inspected.get(i)]
 
     def follower_candidates(self, provider):
         """IDs of the containers that may follow ``provider`` (an inspect): everything but what the
-        list and this machine's /proc rule out. The list shows legacy links (as the provider's
-        extra names, ``/follower/alias``) and Docker's ``container:`` network modes, not IPC or PID
-        modes; a follower that runs shares one of the provider's namespaces, and /proc tells which
-        processes do. Containers with no process found (not running, or stopped since the list),
-        and every container when /proc cannot tell (a remote engine, the provider not running, not
-        root), are inspected."""
-        state = provider.get('State') or {}
-        own = namespaces_of(state.get('Pid'), provider['Id'], self.proc) if state.get('Running') else None
-        if own is not None and self._members is None:
+        list and this machine's /proc rule out. The list shows legacy links (as the provider's extra
+        names, ``/follower/alias``) and Docker's ``container:`` network modes, not IPC or PID modes.
+        A running follower of a running provider shares one of its namespaces, and /proc tells which
+        processes do. Other followers were created after the provider: a ``container:`` mode names
+        the provider's ID, which exists only since then (a mode that names it by name finds the
+        recreated container by that name when it starts). When /proc cannot tell (a remote engine,
+        no root), every running container is inspected too."""
+        if self._members is None:
             self._members = namespace_members(self.proc) or {}
-        if not own or not self._members:
-            return [e['Id'] for e in self.listed if e['Id'] != provider['Id']]
-        sharers = set().union(*(self._members.get(ns, ()) for ns in own))
-        seen = set().union(*self._members.values())
+        local = any(e['Id'] in self._seen() for e in self.listed)  # this engine's processes are visible here
+        state = provider.get('State') or {}
+        own = namespaces_of(state.get('Pid'), provider['Id'], self.proc) if local and state.get('Running') else None
+        sharers = set().union(*(self._members.get(ns, ()) for ns in own)) if own else set()
         entry = next((e for e in self.listed if e['Id'] == provider['Id']), {})
         linked = {n.lstrip('/').split('/')[0] for n in entry.get('Names') or [] if '/' in n.lstrip('/')}
-        return [e['Id'] for e in self.listed if e['Id'] != provider['Id'] and (
-            e['Id'] in sharers or e['Id'] not in seen or _entry_name(e) in linked or
-            ((e.get('HostConfig') or {}).get('NetworkMode') or '').startswith('container:'))]
+        since = entry.get('Created') or 0
+
+        def may_follow(e):
+            if e['Id'] in sharers or _entry_name(e) in linked:
+                return True
+            if ((e.get('HostConfig') or {}).get('NetworkMode') or '').startswith('container:'):
+                return True
+            if (not own or e['Id'] not in self._seen()) and (e.get('Created') or 0) >= since:
+                return True  # a follower /proc cannot show: created after the provider
+            return not local and e.get('State') == 'running'
+        return [e['Id'] for e in self.listed if e['Id'] != provider['Id'] and may_follow(e)]
+
+    def _seen(self):
+        """IDs of the containers with a process in /proc (see namespace_members)."""
+        if self._seen_ids is None:
+            self._seen_ids = set().union(*self._members.values()) if self._members else set()
+        return self._seen_ids
 
     def expand_services(self, targets, problems):
         """Targets naming a compose service ({compose_project, service, image}) become one target per
@@ -235,8 +249,9 @@ class Swapper:
         if not targets:
             raise SwapError('containers is empty: name at least one container to patch')
         index = self.list_containers()
-        self._inspected = {}
+        self.inspected = {}
         self._members = None  # namespace -> container IDs with a process in it, read once per plan
+        self._seen_ids = None
         items = {}
         problems = []
         expanded = self.expand_services(targets, problems)
@@ -244,7 +259,7 @@ class Swapper:
         self.inspect_all([index.by_name[n] for n in found.values() if n])
         for target in expanded:
             name = target.get('name')
-            container = self._inspected.get(index.by_name[found[name]]) if found[name] else None
+            container = self.inspected.get(index.by_name[found[name]]) if found[name] else None
             if container is None:
                 problems.append('container %r not found on %s' % (name, self.where))
                 continue
@@ -1186,6 +1201,7 @@ def run_module(module, targets):
             if wanted or not abandon:
                 plan = swapper.plan(wanted)
                 result['plan'] = plan
+                result['plan_inspected'] = len(swapper.inspected)
                 if module._diff:
                     result['diff'] = swapper.diff(plan)
                 pending = any(p['action'] == 'recreate' for p in plan)

@@ -209,6 +209,17 @@ plan:
           C(image:) before and after); for a rollback of such a patch, the edit back.
       type: dict
       returned: when the compose file is edited
+plan_inspected:
+  description:
+    - How many containers the plan inspected. It lists every container of the engine once, then inspects
+      the targets and the containers that may follow them. Legacy links and C(container:) network modes
+      come from the list. On a local engine, a running follower is found by the host's C(/proc) (it shares
+      a namespace of the target). A stopped container is inspected only when it was created after the
+      target. When C(/proc) cannot tell (a remote engine, a target that is not running, no root), every
+      running container is inspected too.
+  returned: when a plan was made
+  type: int
+  sample: 3
 containers:
   description:
     - One result per container, with ids and images before and after, strategy, downtime in ms

@@ -79,6 +79,17 @@ plan:
   returned: always
   type: list
   elements: dict
+plan_inspected:
+  description:
+    - How many containers the plan inspected. It lists every container of the engine once, then inspects
+      the targets and the containers that may follow them. Legacy links and C(container:) network modes
+      come from the list. On a local engine, a running follower is found by the host's C(/proc) (it shares
+      a namespace of the target). A stopped container is inspected only when it was created after the
+      target. When C(/proc) cannot tell (a remote engine, a target that is not running, no root), every
+      running container is inspected too.
+  returned: when a plan was made
+  type: int
+  sample: 3
 containers:
   description:
     - One result per container, as returned by M(patchops.containers.container_patch); a container

@@ -3,6 +3,7 @@
 import fcntl
 import os
 import shutil
+import time
 
 import docker
 import pytest
@@ -190,6 +191,44 @@ def test_check_mode_plans_and_changes_nothing(lab, api, uid):
     finally:
         remove(api, name)
         api.remove_volume('data-' + name, force=True)
+
+
+def test_plan_inspects_the_target_and_what_may_follow_it(lab, api, uid):
+    """The plan lists the engine's containers and inspects the target and what may follow it: a
+    running IPC follower (found in /proc by its namespace), a stopped network-namespace follower and
+    a stopped container created after the target; not the running containers that share nothing
+    with it, nor the stopped ones created before it."""
+    image = '%s/patchops/busybox:latest' % lab.registry
+    name = 'pi-' + uid
+    made = []
+
+    def make(suffix, start=True, **host):
+        made.append('%s-%s' % (name, suffix))
+        cid = api.create_container(image, name=made[-1], command=['sleep', '3600'],
+                                   host_config=api.create_host_config(**host))['Id']
+        if start:
+            api.start(cid)
+    try:
+        for n in range(2):
+            make('before%d' % n, start=False)
+        time.sleep(1.1)  # the engine's Created is in whole seconds
+        made.append(name)
+        api.start(api.create_container(lab.image('v1'), name=name, host_config=api.create_host_config(
+            ipc_mode='shareable'))['Id'])
+        for n in range(6):
+            make('other%d' % n)
+        make('ipc', ipc_mode='container:' + name)
+        make('netns', start=False, network_mode='container:' + name)
+        make('after', start=False)
+        res = patch(lab, [{'name': name, 'image': lab.image('v2')}], _check=True)
+        assert res['_status'] == 'ok', res.get('msg')
+        assert res['plan'][0]['container'] == name
+        assert sorted((p['container'], p['action']) for p in res['plan']) == [
+            (name, 'recreate'), (name + '-ipc', 'recreate'), (name + '-netns', 'recreate')]
+        assert res['plan_inspected'] == 4
+        assert api.inspect_container(name)['State']['Running']
+    finally:
+        remove(api, *reversed(made))
 
 
 def test_start_first_and_rollback_module(lab, api, uid):

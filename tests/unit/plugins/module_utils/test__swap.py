@@ -78,7 +78,8 @@ class FakeAPI:
                 links.setdefault(self.engine.lookup(provider)['Id'], []).append(alias)
         return [{'Id': c['Id'], 'Names': ['/' + c['Name'].lstrip('/')] + links.get(c['Id'], []),
                  'Image': c['Config']['Image'], 'ImageID': c['Image'], 'Labels': dict(c['Config'].get('Labels') or {}),
-                 'State': c['State']['Status'], 'HostConfig': {'NetworkMode': c['HostConfig']['NetworkMode']}}
+                 'State': c['State']['Status'], 'HostConfig': {'NetworkMode': c['HostConfig']['NetworkMode']},
+                 'Created': c.get('created_at', 1700000000)}
                 for c in self.engine.containers.values() if all or c['State']['Running']]
 
     def top(self, cid):
@@ -204,7 +205,7 @@ class FakeEngine:
                 'IPAddress': '172.28.0.%d' % (len(self.containers) + 2), 'MacAddress': '02:42:ac:1c:00:%02x' % (len(self.containers) + 2),
                 'DriverOpts': None}}
         self.containers[cid] = {
-            'Id': cid, 'Name': '/' + name, 'Image': IMAGES[image],
+            'Id': cid, 'Name': '/' + name, 'Image': IMAGES[image], 'created_at': 1700000000 + len(self.containers),
             'Config': {'Hostname': cid[:12], 'Env': ['PATH=/usr/bin:/bin'], 'Cmd': ['serve'], 'Image': image,
                        'Labels': dict(labels or {})},
             'HostConfig': host_config,
@@ -418,7 +419,8 @@ def test_plan_inspects_only_the_possible_followers(engine, swapper, tmp_path, mo
 
 def test_plan_inspects_what_proc_cannot_show(engine, swapper, tmp_path, monkeypatch):
     """Stopped containers have no process, and one may stop between the list and the read of /proc:
-    both are inspected, and an IPC follower among them is found."""
+    those created after the provider are inspected, and an IPC follower among them is found."""
+    engine.containers[engine.add('older', image=BUSYBOX, running=False)]['created_at'] = 1600000000
     cid = engine.add('web')
     engine.add('stopped', image=BUSYBOX, running=False, host={'IpcMode': 'container:%s' % cid})
     engine.add('stopping', image=BUSYBOX, host={'PidMode': 'container:web'})
@@ -433,21 +435,26 @@ def test_plan_inspects_what_proc_cannot_show(engine, swapper, tmp_path, monkeypa
 
 
 @pytest.mark.parametrize('why', ['remote engine', 'provider not running', 'not root'])
-def test_plan_inspects_every_container_when_proc_cannot_tell(engine, swapper, tmp_path, monkeypatch, why):
+def test_plan_when_proc_cannot_tell(engine, swapper, tmp_path, monkeypatch, why):
+    """A remote engine, or no root: every running container is inspected. A provider that is not
+    running: the containers created after it (a follower names its ID, so was created since)."""
+    engine.add('other', image=BUSYBOX)
     engine.add('web', running=why != 'provider not running')
     engine.add('sidecar', image=BUSYBOX, running=why != 'provider not running', host={'IpcMode': 'container:web'})
-    engine.add('other', image=BUSYBOX)
+    engine.add('later', image=BUSYBOX, running=False)
     root = tmp_path / 'proc'
     swapper.proc = fake_proc(root, engine)
     if why == 'remote engine':  # the engine's PIDs are another machine's: here they are other processes
         for container in engine.containers.values():
             container['State']['Pid'] = 1
+        swapper.proc = str(tmp_path / 'elsewhere')
     elif why == 'not root':
         monkeypatch.setattr(_swap, 'namespace_members', lambda proc: None)
     seen = inspected(engine, monkeypatch)
     plan = swapper.plan([target('web')])
     assert [p['container'] for p in plan] == ['web', 'sidecar']
-    assert sorted(set(seen)) == ['other', 'sidecar', 'web']
+    expected = ['later', 'sidecar', 'web'] if why == 'provider not running' else ['later', 'other', 'sidecar', 'web']
+    assert sorted(set(seen)) == expected
 
 
 def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
