@@ -215,7 +215,7 @@ plan_inspected:
       the targets and the containers that may follow them. Legacy links and C(container:) network modes
       come from the list. On a local engine, a running follower is found by the host's C(/proc) (it shares
       a namespace of the target). A stopped container is inspected only when it was created after the
-      target. When C(/proc) cannot tell (a remote engine, a target that is not running, no root), every
+      target. When C(/proc) cannot tell (a remote engine, a module not run as root), every
       running container is inspected too.
   returned: when a plan was made
   type: int
