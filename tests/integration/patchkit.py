@@ -32,7 +32,7 @@ def normalise(inspect):
     networks = {}
     for name, settings in inspect['NetworkSettings']['Networks'].items():
         networks[name] = {
-            'aliases': sorted(a for a in settings.get('Aliases') or [] if not cid.startswith(a)),
+            'aliases': sorted(a for a in settings.get('Aliases') or [] if a not in (cid, cid[:12])),
             'ipam': settings.get('IPAMConfig'),
             'links': settings.get('Links'),
         }
