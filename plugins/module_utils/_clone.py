@@ -136,18 +136,23 @@ def _links_for_create(links, resolve=None):
     return out
 
 
+def operator_aliases(settings, container, engine_kind='docker'):
+    """A network endpoint's aliases without those the engine adds itself: the container's short and
+    full ID (below API 1.44), and on Podman its host name. Whole names: an alias may begin an ID."""
+    generated = [container['Id'][:12], container['Id']]
+    if engine_kind == 'podman':  # Podman adds the host name to every endpoint's aliases itself
+        generated.append((container.get('Config') or {}).get('Hostname'))
+    return [a for a in settings.get('Aliases') or [] if a not in generated]
+
+
 def _endpoint(settings, container, mac, name, engine_kind='docker', address=None):
-    short_id = container['Id'][:12]
     endpoint = {}
     ipam = settings.get('IPAMConfig') or address or {}
     ipam = {k: v for k, v in ipam.items() if v}
     if ipam:
         endpoint['IPAMConfig'] = ipam
     if name not in _DEFAULT_BRIDGE:
-        generated = [short_id, container['Id']]
-        if engine_kind == 'podman':  # Podman adds the host name to every endpoint's aliases itself
-            generated.append((container.get('Config') or {}).get('Hostname'))
-        aliases = [a for a in settings.get('Aliases') or [] if a not in generated]
+        aliases = operator_aliases(settings, container, engine_kind)
         if aliases:
             endpoint['Aliases'] = aliases
         links = _links_for_create(settings.get('Links'))

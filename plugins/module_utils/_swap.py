@@ -18,7 +18,7 @@ import uuid
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import (
-    clone, configured_macs, pinned_identity, podman_addresses, shares_netns, writable_storage)
+    clone, configured_macs, operator_aliases, pinned_identity, podman_addresses, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._compose import (
     CONFIG_HASH, IMAGE_LABEL, ComposeFileError, config_hash, file_edit, is_compose, labels_of, same_ref,
     service_containers, service_reference, sync, write_edit)
@@ -873,9 +873,9 @@ class Swapper:
             endpoints = list(((body.get('NetworkingConfig') or {}).get('EndpointsConfig') or {}).items()) + extra
             swap['held_aliases'] = dict((net, dict(ep)) for net, ep in endpoints if ep.get('Aliases'))
             swap['old_endpoints'] = dict(
-                (net, {'IPAMConfig': settings.get('IPAMConfig'), 'Aliases': [
-                    a for a in settings.get('Aliases') or [] if not container['Id'].startswith(a)],
-                    'Links': settings.get('Links'), 'DriverOpts': settings.get('DriverOpts')})
+                (net, {'IPAMConfig': settings.get('IPAMConfig'),
+                       'Aliases': operator_aliases(settings, container, self.engine.kind),
+                       'Links': settings.get('Links'), 'DriverOpts': settings.get('DriverOpts')})
                 for net, settings in ((container.get('NetworkSettings') or {}).get('Networks') or {}).items()
                 if net in swap['held_aliases'])
             for dummy, endpoint in endpoints:

@@ -17,6 +17,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._clone import 
     clone,
     configured_macs,
     network_mode,
+    operator_aliases,
     pinned_identity,
     podman_addresses,
     shares_netns,
@@ -591,3 +592,11 @@ def test_podman_start_first_takes_new_macs_and_addresses(podman_web):
     # Podman's MACs are random: they do not make start-first unsafe there (they would on Docker)
     assert pinned_identity(podman_web, 'podman') == []
     assert pinned_identity(podman_web) != []
+
+
+@pytest.mark.parametrize('kind, expected', [('docker', ['db', 'web01']), ('podman', ['db'])])
+def test_operator_aliases_drop_only_what_the_engine_adds(kind, expected):
+    """An alias that begins the container's ID (db, for an ID db3a6e...) is the operator's."""
+    container = {'Id': 'db3a6e00d69a' + '0' * 52, 'Config': {'Hostname': 'web01'}}
+    settings = {'Aliases': ['db', 'db3a6e00d69a', container['Id'], 'web01']}
+    assert operator_aliases(settings, container, kind) == expected
