@@ -114,7 +114,7 @@ class Swapper:
                 self.inspected[cid] = found
         return [self.inspected[i] for i in ids if self.inspected.get(i)]
 
-    def follower_candidates(self, provider):
+    def follower_candidates(self, provider, index):
         """IDs of the containers that may follow ``provider`` (an inspect): everything but what the
         list and this machine's /proc rule out. The list shows legacy links (as the provider's extra
         names, ``/follower/alias``) and Docker's ``container:`` network modes, not IPC or PID modes.
@@ -136,7 +136,8 @@ class Swapper:
         def may_follow(e):
             if e['Id'] in sharers or _entry_name(e) in linked:
                 return True
-            if ((e.get('HostConfig') or {}).get('NetworkMode') or '').startswith('container:'):
+            mode = (e.get('HostConfig') or {}).get('NetworkMode') or ''
+            if mode.startswith('container:') and index.resolve(mode[len('container:'):]) == _name(provider):
                 return True
             if (not own or e['Id'] not in self._seen()) and (e.get('Created') or 0) >= since:
                 return True  # a follower /proc cannot show: created after the provider
@@ -416,7 +417,7 @@ class Swapper:
         queue = [n for n, i in items.items() if i['image'].get('Id') != i['container']['Image']]
         while queue:
             provider = queue.pop(0)
-            for other in self.inspect_all(self.follower_candidates(items[provider]['container'])):
+            for other in self.inspect_all(self.follower_candidates(items[provider]['container'], index)):
                 name = _name(other)
                 if name in follows or name == provider or _temporary(name):
                     continue

@@ -197,7 +197,8 @@ def test_plan_inspects_the_target_and_what_may_follow_it(lab, api, uid):
     """The plan lists the engine's containers and inspects the target and what may follow it: a
     running IPC follower (found in /proc by its namespace), a stopped network-namespace follower and
     a stopped container created after the target; not the running containers that share nothing
-    with it, nor the stopped ones created before it."""
+    with it (one of them in another container's network namespace), nor the stopped ones created
+    before it."""
     image = '%s/patchops/busybox:latest' % lab.registry
     name = 'pi-' + uid
     made = []
@@ -217,6 +218,7 @@ def test_plan_inspects_the_target_and_what_may_follow_it(lab, api, uid):
             ipc_mode='shareable'))['Id'])
         for n in range(6):
             make('other%d' % n)
+        make('elsewhere', network_mode='container:%s-other0' % name)  # follows another container
         make('ipc', ipc_mode='container:' + name)
         make('netns', start=False, network_mode='container:' + name)
         make('after', start=False)

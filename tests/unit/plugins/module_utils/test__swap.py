@@ -407,6 +407,7 @@ def test_plan_inspects_only_the_possible_followers(engine, swapper, tmp_path, mo
     engine.add('sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
     for n in range(5):
         engine.add('other%d' % n, image=BUSYBOX)
+    engine.add('elsewhere', image=BUSYBOX, network='container:other0')  # follows another container
     swapper.proc = fake_proc(tmp_path / 'proc', engine)
     seen = inspected(engine, monkeypatch)
     plan = swapper.plan([target('web')])
