@@ -220,6 +220,9 @@ def test_plan_inspects_the_target_and_what_may_follow_it(lab, api, uid):
             make('other%d' % n)
         make('elsewhere', network_mode='container:%s-other0' % name)  # follows another container
         make('ipc', ipc_mode='container:' + name)
+        # The stopped follower is a provider in turn: what was created in its second or after is
+        # inspected for it; a second apart, that is only the container made after it.
+        time.sleep(1.1)
         make('netns', start=False, network_mode='container:' + name)
         make('after', start=False)
         res = patch(lab, [{'name': name, 'image': lab.image('v2')}], _check=True)
