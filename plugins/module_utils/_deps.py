@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible_collections.patchops.containers.plugins.module_utils._stop import read_text
+from ansible_collections.patchops.containers.plugins.module_utils._stop import container_process, read_text
 
 DEPENDS_LABEL = 'patchops.depends-on'
 COMPOSE_PROJECT = 'com.docker.compose.project'
@@ -155,12 +155,10 @@ def namespaces_of(pid, container_id, proc='/proc'):
     """The network, IPC and PID namespaces (``net:[inode]``...) of host process ``pid``, the PID 1
     of running container ``container_id``, read from this machine's /proc; None when that process
     is not that container's here (an engine on another machine or in another PID namespace)."""
-    base = os.path.join(proc, str(pid))
-    cgroup = read_text(os.path.join(base, 'cgroup')) if pid and container_id else None
-    if not cgroup or container_id not in cgroup:
+    if not container_process(pid, container_id, proc=proc):
         return None
     try:
-        return [os.readlink(os.path.join(base, 'ns', ns)) for ns in NAMESPACES]
+        return [os.readlink(os.path.join(proc, str(pid), 'ns', ns)) for ns in NAMESPACES]
     except OSError:
         return None
 

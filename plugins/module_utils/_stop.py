@@ -67,10 +67,7 @@ def local_pid1(inspect, read=None):
     in this PID namespace); None otherwise. Much cheaper than the engine's ``top``, which runs ``ps``."""
     read = read or read_text
     pid = ((inspect or {}).get('State') or {}).get('Pid')
-    if not pid or not inspect.get('Id'):
-        return None
-    cgroup = read('/proc/%s/cgroup' % pid)
-    if not cgroup or inspect['Id'] not in cgroup:
+    if not container_process(pid, (inspect or {}).get('Id'), read):
         return None
     cmdline = read('/proc/%s/cmdline' % pid)
     if not cmdline:
@@ -93,6 +90,15 @@ def first_process(engine, inspect, read=None):
         return None, None
 
 
+def container_process(pid, container_id, read=None, proc='/proc'):
+    """Whether host process ``pid`` is container ``container_id``'s here: its cgroup names the
+    container (a local engine, in this PID namespace)."""
+    if not pid or not container_id:
+        return False
+    cgroup = (read or read_text)(os.path.join(proc, str(pid), 'cgroup'))
+    return bool(cgroup) and container_id in cgroup
+
+
 def read_text(path):
     try:
         with open(path) as fh:
@@ -105,10 +111,7 @@ def handles_signal(pid, container_id, signum, read=read_text):
     """Whether host process ``pid`` handles ``signum``: a handler (its SigCgt mask) or the signal
     blocked to be read synchronously (SigBlk, as signalfd/sigwait users do); None when that process
     is not visible here as the container's (an engine on another machine) or unreadable."""
-    if not pid or not signum:
-        return None
-    cgroup = read('/proc/%s/cgroup' % pid)
-    if not cgroup or container_id not in cgroup:
+    if not signum or not container_process(pid, container_id, read):
         return None
     status = read('/proc/%s/status' % pid) or ''
     masks = dict(re.findall(r'^(SigCgt|SigBlk):\s*([0-9a-fA-F]+)\s*$', status, re.M))
