@@ -88,8 +88,7 @@ class Swapper:
         self.notes = []  # warnings for the operator (a container killed at stop, ...)
         self.listed = []
         self.inspected = {}  # container ID -> inspect (None: gone), read once per plan
-        self._members = None
-        self._seen_ids = None
+        self._proc_view = None  # see _processes
         self.proc = '/proc'
 
     # -- lookups ---------------------------------------------------------------
@@ -123,12 +122,10 @@ class Swapper:
         the provider's ID, which exists only since then (a mode that names it by name finds the
         recreated container by that name when it starts). When /proc cannot tell (a remote engine,
         no root), every running container is inspected too."""
-        if self._members is None:
-            self._members = namespace_members(self.proc) or {}
-        local = any(e['Id'] in self._seen() for e in self.listed)  # this engine's processes are visible here
+        members, seen, local = self._processes()
         state = provider.get('State') or {}
         own = namespaces_of(state.get('Pid'), provider['Id'], self.proc) if local and state.get('Running') else None
-        sharers = set().union(*(self._members.get(ns, ()) for ns in own)) if own else set()
+        sharers = set().union(*(members.get(ns, ()) for ns in own)) if own else set()
         entry = next((e for e in self.listed if e['Id'] == provider['Id']), {})
         linked = {n.lstrip('/').split('/')[0] for n in entry.get('Names') or [] if '/' in n.lstrip('/')}
         since = entry.get('Created') or 0
@@ -139,16 +136,19 @@ class Swapper:
             mode = (e.get('HostConfig') or {}).get('NetworkMode') or ''
             if mode.startswith('container:') and index.resolve(mode[len('container:'):]) == _name(provider):
                 return True
-            if (not own or e['Id'] not in self._seen()) and (e.get('Created') or 0) >= since:
+            if (not own or e['Id'] not in seen) and (e.get('Created') or 0) >= since:
                 return True  # a follower /proc cannot show: created after the provider
             return not local and e.get('State') == 'running'
         return [e['Id'] for e in self.listed if e['Id'] != provider['Id'] and may_follow(e)]
 
-    def _seen(self):
-        """IDs of the containers with a process in /proc (see namespace_members)."""
-        if self._seen_ids is None:
-            self._seen_ids = set().union(*self._members.values()) if self._members else set()
-        return self._seen_ids
+    def _processes(self):
+        """(namespace -> IDs of the containers with a process in it, the IDs with a process, whether
+        this engine's processes are visible here), read from /proc once per plan."""
+        if self._proc_view is None:
+            members = namespace_members(self.proc) or {}
+            seen = set().union(*members.values())
+            self._proc_view = members, seen, any(e['Id'] in seen for e in self.listed)
+        return self._proc_view
 
     def expand_services(self, targets, problems):
         """Targets naming a compose service ({compose_project, service, image}) become one target per
@@ -251,8 +251,7 @@ class Swapper:
             raise SwapError('containers is empty: name at least one container to patch')
         index = self.list_containers()
         self.inspected = {}
-        self._members = None  # namespace -> container IDs with a process in it, read once per plan
-        self._seen_ids = None
+        self._proc_view = None
         items = {}
         problems = []
         expanded = self.expand_services(targets, problems)
