@@ -81,12 +81,8 @@ plan:
   elements: dict
 plan_inspected:
   description:
-    - How many containers the plan inspected. It lists every container of the engine once, then inspects
-      the targets and the containers that may follow them. Legacy links and C(container:) network modes
-      come from the list. On a local engine, a running follower is found by the host's C(/proc) (it shares
-      a namespace of the target). A stopped container is inspected only when it was created after the
-      target. When C(/proc) cannot tell (a remote engine, a module not run as root), every
-      running container is inspected too.
+    - How many containers the plan inspected, as returned by M(patchops.containers.container_patch) (which
+      says which ones it inspects).
   returned: when a plan was made
   type: int
   sample: 3
