@@ -15,7 +15,6 @@ import io
 import os
 import posixpath
 import re
-import shlex
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +28,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
     parse,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, Journal, JournalError
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity, parse_os_release
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     REGISTRY_ARGUMENT_SPEC,
     auth_config,
@@ -108,30 +108,6 @@ def select(entries, names=(), labels=(), statuses=(), include_stopped=False):
             continue
         out.append(entry)
     return out
-
-
-def parse_os_release(text):
-    """os-release(5) as a dict of the keys that identify the OS."""
-    values = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith('#') or '=' not in line:
-            continue
-        key, dummy, raw = line.partition('=')
-        try:
-            parts = shlex.split(raw, posix=True)
-        except ValueError:
-            parts = [raw.strip('"\'')]
-        values[key.strip()] = ' '.join(parts)
-    if not values:
-        return None
-    return {
-        'id': values.get('ID'),
-        'version_id': values.get('VERSION_ID'),
-        'name': values.get('NAME'),
-        'pretty_name': values.get('PRETTY_NAME'),
-        'version_codename': values.get('VERSION_CODENAME'),
-    }
 
 
 def _follower(inspect):
@@ -443,7 +419,7 @@ class Inventory:
                         text = self._read_file(container['Id'], path)
                     except NotFound:
                         continue
-                    return parse_os_release(text) if text is not None else None
+                    return os_identity(parse_os_release(text)) if text is not None else None
                 return None  # absent from the image: its other containers have none either
             except (EngineError, tarfile.TarError, OSError):
                 continue  # this container cannot be read (being removed...): try another

@@ -53,16 +53,6 @@ class TestSelect:
         assert inv._name(e) == 'db'
 
 
-def test_parse_os_release():
-    text = ('# comment\nNAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n'
-            "PRETTY_NAME='Debian GNU/Linux 12 (bookworm)'\nVERSION_CODENAME=bookworm\n\nbroken line\n")
-    assert inv.parse_os_release(text) == {
-        'id': 'debian', 'version_id': '12', 'name': 'Debian GNU/Linux',
-        'pretty_name': 'Debian GNU/Linux 12 (bookworm)', 'version_codename': 'bookworm'}
-    assert inv.parse_os_release('') is None
-    assert inv.parse_os_release('ID="unterminated\n')['id'] == 'unterminated'
-
-
 def test_ports_running_uses_bindings_in_effect():
     inspect = {'State': {'Running': True},
                'NetworkSettings': {'Ports': {'8080/tcp': [{'HostIp': '127.0.0.1', 'HostPort': '32768'}],

@@ -1,0 +1,284 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The throwaway container of an image_patch run (steps 1 and 2 of ``_imagepatch``): created from
+the image with a sleeper, its OS checked, commands run in it as root by exec, removed at the end.
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+import uuid
+
+from ansible_collections.patchops.containers.plugins.module_utils._apt import (
+    CLEAN, DPKG_LIST, INSTALL_ENV, TOOLS, WORK, apt_get, apt_options, candidates_script, compare_script, missed_versions,
+    missing_packages, os_family, os_problem, parse_candidates, parse_compare, parse_dpkg_list, parse_simulation,
+    reachable, selection, update_failure, update_script, version_pairs)
+from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound, PatchopsError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import parse_os_release
+from ansible_collections.patchops.containers.plugins.module_utils._registry import RegistryFailure, backoff, with_retries
+
+CONTAINER_PREFIX = 'patchops-patch-'
+OUTPUT_READS = 8
+SLEEPER = 'exec sleep 2147483647'
+
+
+class PatchError(PatchopsError):
+    """An image_patch failure phrased for the operator."""
+
+
+class PatchContainer:
+    """The patch container of one run on one engine; ``image`` (the reference the user gave) names it
+    in messages."""
+
+    def __init__(self, engine, image, timings, warn=None, sleep=time.sleep, step_timeout=1800):
+        self.engine = engine
+        self.api = engine.api
+        self.image = image
+        self.timings = timings
+        self.warn = warn or (lambda msg: None)
+        self.sleep = sleep
+        self.step_timeout = step_timeout
+        self.host = engine.info.get('Name') or engine.docker_host
+        self.id = None
+        self.subject_id = None  # the image it was created from
+        self.os_release = None  # its parsed os-release (None: it has none)
+
+    def start(self, image, network=None):
+        """Create the container from ``image`` (its inspect), check its OS, start it."""
+        config = image.get('Config') or {}
+        if not config.get('Entrypoint') and not config.get('Cmd'):
+            raise PatchError('%s has neither ENTRYPOINT nor CMD: the engine\'s commit would give the patched image '
+                             'the patch container\'s command; give the image a CMD first' % self.image)
+        self.subject_id = image['Id']
+        kwargs = {'command': ['/bin/sh', '-c', SLEEPER]}
+        if config.get('Entrypoint'):
+            kwargs = {'entrypoint': ['/bin/sh', '-c'], 'command': [SLEEPER]}
+        if config.get('User'):
+            kwargs['user'] = '0'  # a non-empty User of the image is what the commit keeps
+        if config.get('Healthcheck'):
+            kwargs['healthcheck'] = {'test': ['NONE']}  # kept from the image by the commit (non-empty)
+        host_config = self.api.create_host_config(tmpfs={'/tmp': 'rw,exec,mode=1777'}, network_mode=network or None)
+        name = CONTAINER_PREFIX + uuid.uuid4().hex[:12]
+        created = self.engine.call('create the patch container from %s' % image['Id'], self.api.create_container,
+                                   image['Id'], name=name, host_config=host_config, **kwargs)
+        self.id = created['Id']
+        self.os_release = self._read_os_release()
+        self._check_os()
+        t0 = time.monotonic()
+        self.engine.call('start the patch container', self.api.start, self.id)
+        self.timings['start'] = round(time.monotonic() - t0, 2)
+
+    def remove(self):
+        """Remove the container (if any); a failure is a warning."""
+        if not self.id:
+            return
+        cid, self.id = self.id, None
+        try:
+            self.api.remove_container(cid, v=True, force=True)
+        except NotFound:
+            pass
+        except Exception as exc:  # the run's own error matters more; say what was left
+            self.warn('could not remove the patch container %s on %s: %s' % (cid[:12], self.host, error_text(exc)))
+
+    def file(self, path):
+        """(kind, content) of a file of the (created) container: kind 'file', 'link' or None."""
+        try:
+            stream, stat = self.api.get_archive(self.id, path)
+        except NotFound:
+            return None, None
+        except Exception as exc:
+            raise PatchError('cannot read %s from %s: %s' % (path, self.image, error_text(exc)))
+        data = b''.join(stream)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            for member in tar.getmembers():
+                if member.issym() or member.islnk():
+                    return 'link', member.linkname
+                if member.isfile():
+                    return 'file', tar.extractfile(member).read().decode('utf-8', 'replace')
+        return None, None
+
+    def _read_os_release(self):
+        for path in OS_RELEASE_PATHS:
+            kind, content = self.file(path)
+            if kind == 'file':
+                return parse_os_release(content)
+        return None
+
+    @property
+    def os_summary(self):
+        """id, version_id, pretty_name and family of the OS (None each when it has no os-release)."""
+        release = self.os_release or {}
+        return {'id': release.get('ID'), 'version_id': release.get('VERSION_ID'),
+                'pretty_name': release.get('PRETTY_NAME'), 'family': os_family(release) if release else None}
+
+    def _check_os(self):
+        has_shell = self.file('/bin/sh')[0] is not None
+        missing = []
+        if self.os_release is not None and os_family(self.os_release) == 'apt':
+            missing = [path for path in TOOLS if self.file(path)[0] is None]
+        problem = os_problem(self.image, self.os_release, has_shell, missing)
+        if problem:
+            raise PatchError(problem[0], reason=problem[1])
+
+    def exec(self, what, script, env=None, timeout=None):
+        """Run ``script`` as root in the patch container; (exit code, output). Long steps run detached
+        and are polled, so no API read waits on them."""
+        timeout = timeout or self.step_timeout
+        out = '%s/out.%s' % (WORK, uuid.uuid4().hex[:8])
+        wrapped = 'mkdir -p %s; (%s) >%s 2>&1' % (WORK, script, out)
+        created = self.engine.call(what, self.api.exec_create, self.id, ['/bin/sh', '-c', wrapped],
+                                   user='0', environment=env)
+        self.engine.call(what, self.api.exec_start, created['Id'], detach=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.engine.call(what, self.api.exec_inspect, created['Id'])
+            if not state.get('Running'):
+                break
+            if time.monotonic() > deadline:
+                raise PatchError('%s in %s on %s took longer than %d s (step_timeout); nothing was built'
+                                 % (what, self.image, self.host, timeout))
+            self.sleep(0.2)
+        return state.get('ExitCode'), self.read_output(what, out)
+
+    def read_output(self, what, path):
+        """A step's output file (on the patch container's tmpfs, which the archive endpoint cannot
+        read). An engine under load can close an exec's stream before a short command's output
+        reaches it (Podman often, Docker rarely), so the output ends with a marker, read again
+        until it arrives."""
+        marker = 'patchops-end-%s' % uuid.uuid4().hex[:8]
+        for attempt in range(OUTPUT_READS):
+            reader = self.engine.call(what, self.api.exec_create, self.id,
+                                      ['/bin/sh', '-c', 'cat %s && echo %s' % (path, marker)], user='0')
+            text = self.engine.call(what, self.api.exec_start, reader['Id'])
+            if isinstance(text, bytes):
+                text = text.decode('utf-8', 'replace')
+            if text.rstrip().endswith(marker):
+                return text.rstrip()[:-len(marker)]
+            self.sleep(0.2 * (attempt + 1))
+        raise PatchError('%s in %s on %s: the engine did not return its output in %d reads; nothing was built'
+                         % (what, self.image, self.host, OUTPUT_READS))
+
+
+class AptRun:
+    """apt in the patch container (step 2): the installed packages, the update of the lists, the plan
+    (apt-get -s) and the install. What to update: the report's fixable findings (``wanted``), else
+    ``packages``, else every upgrade, plus ``carry`` (what an earlier patch updated)."""
+
+    def __init__(self, box, params, retries, delay, sleep=time.sleep):
+        self.box = box
+        self.image = params['image']
+        self.host = box.host
+        self.options = apt_options(params.get('fetch_timeout', 20), bool(params.get('sources')),
+                                   params.get('http_proxy'))
+        self.sources = params.get('sources')
+        self.packages = params.get('packages') or []
+        self.with_report = bool(params.get('report'))
+        self.retries = retries
+        self.delay = delay
+        self.sleep = sleep
+        self.carry = []  # set by the run once it knows the image
+        self.fixed_targets = None  # {package: findings} the update reaches (with a report)
+
+    def installed(self):
+        """{package: {version, installed_kib}} of the installed packages."""
+        code, text = self.box.exec('list the installed packages', DPKG_LIST)
+        if code != 0:
+            raise PatchError('cannot list the packages of %s: %s' % (self.image, tail(text)))
+        return parse_dpkg_list(text)
+
+    def update(self):
+        """apt-get update, retried like a registry call when the package sources are unreachable."""
+        script = update_script(self.options, self.sources)
+
+        def update():
+            code, text = self.box.exec('apt-get update', script)
+            failure = update_failure(code, text)
+            if failure is None:
+                return text
+            reason, details, transient = failure
+            raise RegistryFailure(reason, tail(details), transient)
+        t0 = time.monotonic()
+        try:
+            with_retries(update, self.retries, self.delay, self.sleep)
+        except RegistryFailure as exc:
+            raise PatchError('%s for %s on %s (after %d attempts; retries=%d, waited %s): %s; nothing was built'
+                             % (exc.reason, self.image, self.host, exc.attempts, self.retries,
+                                ', '.join('%gs' % backoff(self.delay, n) for n in range(1, exc.attempts)) or 'nothing',
+                                exc.text), reason=exc.reason)
+        self.box.timings['update'] = round(time.monotonic() - t0, 2)
+
+    def _selection(self, installed, wanted):
+        """The apt-get arguments of the update (see _apt.selection); named packages must be installed."""
+        packages = self.packages
+        if wanted is None and packages:
+            missing = missing_packages(packages, installed)
+            if missing:
+                raise PatchError('%s: %s not installed in the image; packages names installed packages to update'
+                                 % (self.image, ', '.join(missing)), reason='not installed')
+        return selection(installed, wanted, packages, self.carry)
+
+    def plan(self, installed, wanted):
+        """Simulate the update: ({package: {before, after}}, open findings)."""
+        open_findings = []
+        if wanted is not None:
+            wanted, open_findings = self._reachable(installed, wanted)
+        args = self._selection(installed, wanted)
+        if args is None:
+            return {}, open_findings
+        code, text = self.box.exec('simulate the update', apt_get(self.options, args, simulate=True))
+        if code != 0:
+            raise PatchError('apt-get cannot plan the update of %s: %s' % (self.image, tail(text)))
+        return parse_simulation(text), open_findings
+
+    def _reachable(self, installed, wanted):
+        """Report packages whose candidate reaches a fixed version and is newer than the installed one."""
+        names = sorted(wanted)
+        candidates = parse_candidates(self.box.exec('read candidate versions',
+                                                candidates_script(self.options, names))[1])
+        pairs, index = version_pairs(installed, wanted, candidates)
+        answers = []
+        if pairs:
+            text = self.box.exec('compare package versions', compare_script(pairs))[1]
+            answers = parse_compare(text, len(pairs))
+            if answers is None:
+                raise PatchError('cannot compare package versions in %s: %s' % (self.image, tail(text)))
+        self.fixed_targets, open_findings = reachable(index, answers, candidates)
+        return self.fixed_targets, open_findings
+
+    def fixed(self, wanted, changes):
+        """The report's findings the update fixes, with the version each package was updated to."""
+        if wanted is None:
+            return []
+        return [dict(finding, updated_to=changes[name]['after'])
+                for name, findings in sorted((self.fixed_targets or {}).items())
+                for finding in findings if name in changes]
+
+    def apply(self, plan, before):
+        """Install the update; the installed packages after it (each planned version checked)."""
+        args = self._selection(before, self.fixed_targets if self.with_report else None)
+        t0 = time.monotonic()
+        code, text = self.box.exec('apt-get %s' % args[0], apt_get(self.options, args), env=INSTALL_ENV)
+        if code != 0:
+            raise PatchError('apt-get failed in %s on %s (exit %s): %s; nothing was built'
+                             % (self.image, self.host, code, tail(text)))
+        self.box.exec('clean the package caches', CLEAN)
+        self.box.timings['install'] = round(time.monotonic() - t0, 2)
+        after = self.installed()
+        missed = missed_versions(plan, after)
+        if missed:
+            raise PatchError('the update of %s did not install the planned versions of %s; nothing was built'
+                             % (self.image, ', '.join(missed)))
+        return after
+
+
+def tail(text, limit=800):
+    """The end of a command's output, for a message."""
+    text = (text or '').strip()
+    return text if len(text) <= limit else '...' + text[-limit:]
