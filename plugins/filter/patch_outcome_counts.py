@@ -35,7 +35,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_outcome_counts
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import patch_outcome_counts
 
 
 class FilterModule:

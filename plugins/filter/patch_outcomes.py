@@ -47,7 +47,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_outcomes as _patch_outcomes
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import patch_outcomes as _patch_outcomes
 
 
 def patch_outcomes(rollout, rollback=None):

@@ -54,7 +54,7 @@ _value:
   elements: list
 """
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_run_batch
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import patch_run_batch
 
 
 class FilterModule:

@@ -41,7 +41,7 @@ _value:
   type: dict
 """
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_run_hosts
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import patch_run_hosts
 
 
 class FilterModule:

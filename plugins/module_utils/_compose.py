@@ -52,7 +52,10 @@ def labels_of(inspect):
 
 
 def is_compose(inspect):
-    return bool(labels_of(inspect).get(PROJECT))
+    """Whether compose's ``up`` manages the container: it selects a service's containers by project
+    and service labels, and leaves one-off ``run`` containers alone."""
+    labels = labels_of(inspect)
+    return bool(labels.get(PROJECT) and labels.get(SERVICE)) and labels.get(ONEOFF) != 'True'
 
 
 def service_containers(entries, project, service):
@@ -64,6 +67,19 @@ def service_containers(entries, project, service):
         if labels.get(PROJECT) == project and labels.get(SERVICE) == service and labels.get(ONEOFF) != 'True':
             names = [n.lstrip('/') for n in entry.get('Names') or [] if '/' not in n.lstrip('/')]
             out.extend(names[:1])
+    return sorted(out)
+
+
+def tag_users(entries, ref, planned=()):
+    """Names of the containers, from ``/containers/json`` entries, that run what the tag ``ref``
+    names now (the engine lists such a container by the reference it was created from; by image ID
+    once the tag means another image), leaving out ``planned``."""
+    out = set()
+    for entry in entries:
+        names = [n.lstrip('/') for n in entry.get('Names') or [] if '/' not in n.lstrip('/')]
+        image = entry.get('Image') or ''
+        if names and names[0] not in planned and image and not is_image_id(image) and same_ref(image, ref):
+            out.add(names[0])
     return sorted(out)
 
 

@@ -21,7 +21,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._clone import 
     clone, configured_macs, operator_aliases, pinned_identity, podman_addresses, shares_netns, writable_storage)
 from ansible_collections.patchops.containers.plugins.module_utils._compose import (
     CONFIG_HASH, IMAGE_LABEL, ComposeFileError, config_hash, file_edit, is_compose, labels_of, same_ref,
-    service_containers, service_reference, sync, write_edit)
+    service_containers, service_reference, sync, tag_users, write_edit)
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
     CycleError, Index, entry_name as _entry_name, followed, namespace_members, namespaces_of, needed_names, order)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
@@ -31,7 +31,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR, Journal, JournalError, Lock)
 from ansible_collections.patchops.containers.plugins.module_utils._probe import (
-    VERIFY_ARGUMENT_SPEC, ProbeError, validate, verify)
+    VERIFY_ARGUMENT_SPEC, ProbeError, has_healthcheck, validate, verify)
 from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError, read_manifest, staged_entry
 from ansible_collections.patchops.containers.plugins.module_utils._stop import (
@@ -90,6 +90,8 @@ class Swapper:
         self.inspected = {}  # container ID -> inspect (None: gone), read once per plan
         self._proc_view = None  # see _processes
         self.proc = '/proc'
+        self.shared_tags = {}  # tag -> {'run': names moving it, 'others': containers not in the run using it}
+        self.failed_images = {}  # image ID -> the container it failed verification on in this run
 
     # -- lookups ---------------------------------------------------------------
     def inspect(self, ref):
@@ -315,6 +317,7 @@ class Swapper:
         for name in ordered:  # a group runs where its provider comes in the order
             groups.setdefault(_root(name, follows), []).append(name)
         plan = []
+        self.shared_tags = {}
         for group, members in groups.items():
             blocker = next((m for m in members if m in self.unresolved), None)
             for name in members:
@@ -339,11 +342,40 @@ class Swapper:
                     entry['addresses'] = podman_addresses(container)  # read while it runs, as the MACs
                 if blocker:
                     entry['blocked_by'] = self.unresolved_message(blocker)
+                else:
+                    entry['verifiable'] = self._verifiable(container, image)
                 if entry['action'] == 'recreate':
                     entry.update(self._stop_plan(container, item.get('stop_timeout')))
                     entry.update(self._compose_plan(container, image, set(items), item))
                 plan.append(entry)
+        if self.shared_tags:
+            raise SwapError(self._shared_tag_message(), changed=False)
         return plan
+
+    def _verifiable(self, container, image):
+        """Whether the container on ``image`` can be verified: it runs (and is not paused) and a probe
+        or a HEALTHCHECK is waited on; its own HEALTHCHECK if it set one, else the image's (as clone()
+        keeps it). Without either, verification only sees it stay running."""
+        state = container.get('State') or {}
+        if not state.get('Running') or state.get('Paused'):
+            return False
+        if self.params.get('probes'):
+            return True
+        if not self.params.get('wait_health', True):
+            return False
+        own = (container.get('Config') or {}).get('Healthcheck')
+        if own == ((self.image(container['Image']) or {}).get('Config') or {}).get('Healthcheck'):
+            own = None
+        return has_healthcheck({'Config': {'Healthcheck': own or (image.get('Config') or {}).get('Healthcheck')}})
+
+    def _shared_tag_message(self):
+        parts = ['patching %s would move the tag %s to the patched image, and containers not in this run use it: '
+                 '%s (compose would recreate them on the patched image at its next up)'
+                 % (', '.join(sorted(found['run'])), ref, ', '.join(found['others']))
+                 for ref, found in sorted(self.shared_tags.items())]
+        return ('%s; nothing was changed. Either set compose_file: update (the compose file names the patched '
+                'image, no tag moves), or patch those containers in the same run, or set move_shared_tag: true '
+                'to move the tag all the same' % '; '.join(parts))
 
     def _stop_plan(self, container, stop_timeout):
         """The stop timeout a swap will use (the target's, else the container's own, else the
@@ -369,8 +401,12 @@ class Swapper:
         if edit:  # the file will name the image; a rollback's reference that moved since moves back too
             ref = None if (self.image(edit['to']) or {}).get('Id') == image.get('Id') else edit['to']
         warnings = sync(container, self.image)['warnings']
-        others = sorted(_entry_name(e) for e in self.listed if e.get('Image') == ref and _entry_name(e) not in planned)
-        if ref and others:
+        others = tag_users(self.listed, ref, planned) if ref else []
+        if others and item['reason'] == 'patch' and not self.params.get('move_shared_tag'):
+            found = self.shared_tags.setdefault(ref, {'run': set(), 'others': others})
+            found['run'].add(_name(container))
+            return {}
+        if others:
             warnings.append('moving the tag %s to the patched image also concerns %s (created from the same '
                             'reference): compose recreates them on the patched image at its next up unless they '
                             'are patched too' % (ref, ', '.join(others)))
@@ -464,7 +500,10 @@ class Swapper:
         """Swap the plan's groups, up to ``parallel`` at a time, each after the groups it depends on.
 
         ``on_failure: stop`` starts nothing new once a group failed (the running ones finish);
-        ``continue`` goes on with every group that does not depend on a failed one.
+        ``continue`` goes on with every group that does not depend on a failed one. A running
+        container already on its target is verified as a new one would be (``current`` or failed).
+        A container that cannot be verified waits for the containers of the run that verify its
+        target image; if that image failed verification, it is ``held``, not put on it.
         """
         # Journal every container of the run before the first is touched: if the engine or the
         # module dies before a container's turn (an engine crash stops every container), the next
@@ -482,14 +521,15 @@ class Swapper:
                     self.journal.record(swaps[item['container']], 'planned')
         results = {}
         for item in plan:
-            if item['action'] != 'recreate':
+            if item['action'] == 'blocked':
                 results[item['container']] = dict(
-                    item, changed=False, outcome='blocked' if item['action'] == 'blocked' else 'current',
-                    new_id=item['old_id'], rolled_back=False, downtime_ms=0, verification=[])
+                    item, changed=False, outcome='blocked', new_id=item['old_id'], rolled_back=False, downtime_ms=0,
+                    verification=[])
         group_of = dict((item['container'], item['group']) for item in plan)
         needs = dict((g, {group_of[d] for i in members for d in i['depends_on'] if group_of.get(d, g) != g})
                      for g, members in groups.items())
-        pending = [g for g, members in groups.items() if any(i['action'] == 'recreate' for i in members)]
+        waits = _verification_waits(groups)
+        pending = [g for g, members in groups.items() if any(i['action'] in ('recreate', 'none') for i in members)]
         ok = set(groups) - set(pending)
         failed, unreached = [], []
         go_on = self.params.get('on_failure', 'stop') == 'continue'
@@ -497,6 +537,9 @@ class Swapper:
         crash = None
         with ThreadPoolExecutor(max_workers=parallel) as pool:
             running = {}
+
+            def free(group):  # the groups that verify its image are done
+                return not waits[group] & (set(pending) | set(running.values()))
             while pending or running:
                 for group in list(pending):
                     if (failed and not go_on) or crash is not None:
@@ -504,7 +547,9 @@ class Swapper:
                     if needs[group] & (set(failed) | set(unreached)):
                         pending.remove(group)
                         unreached.append(group)  # a group it needs failed: never started
-                    elif needs[group] <= ok and len(running) < parallel:
+                    elif needs[group] <= ok and len(running) < parallel and (
+                            free(group) or not running and not any(needs[g] <= ok and free(g) for g in pending)):
+                        # (the last: nothing else could start, as when the verifying group needs this one)
                         pending.remove(group)
                         running[pool.submit(self._swap_group_of, groups[group], swaps)] = group
                 if not running:
@@ -519,33 +564,95 @@ class Swapper:
                         crash = crash or exc
                         failed.append(group)
                         continue
-                    if any(results[i['container']]['outcome'] not in DONE for i in groups[group]
-                           if i['action'] == 'recreate'):
+                    if any(results[i['container']]['outcome'] not in DONE + ('current',) for i in groups[group]
+                           if i['action'] in ('recreate', 'none')):
                         failed.append(group)
                     else:
                         ok.add(group)
         if crash is not None:
             raise crash
-        skipped = [i['container'] for g in unreached + pending for i in groups[g] if i['action'] == 'recreate']
-        for name in skipped:  # untouched: closed, so no later run "recovers" it
-            self._note(swaps[name], 'not_attempted', outcome='not_attempted')
+        skipped = []
+        for group in unreached + pending:
+            todo = [i for i in groups[group] if i['action'] in ('recreate', 'none')]
+            held = self._held(todo, swaps)
+            if held:  # never started since a verification failed: held all the same, with the reason
+                failed.append(group)
+                for result in held:
+                    results[result['container']] = result
+                continue
+            for item in todo:  # untouched: closed, so no later run "recovers" it
+                skipped.append(item['container'])
+                if item['action'] == 'recreate':
+                    self._note(swaps[item['container']], 'not_attempted', outcome='not_attempted')
+                results[item['container']] = dict(
+                    item, changed=False, outcome='not_attempted', new_id=item['old_id'], rolled_back=False,
+                    downtime_ms=0, verification=[])
         ordered = [results[i['container']] for i in plan if i['container'] in results]
         if failed:
             raise SwapError(self._failure_message(ordered, failed, skipped), results=ordered,
-                            rolled_back=any(r['rolled_back'] for r in ordered), changed=True,
-                            not_attempted=skipped)
+                            rolled_back=any(r['rolled_back'] for r in ordered),
+                            changed=any(r.get('changed') for r in ordered), not_attempted=skipped)
         return ordered
 
     def _swap_group_of(self, members, swaps):
         todo = [i for i in members if i['action'] == 'recreate']
+        if not todo:  # on its target already (a container on its target is alone in its group)
+            return [self._check_current(i) for i in members if i['action'] == 'none']
+        held = self._held(todo, swaps)
+        if held:
+            return held
         if len(todo) == 1:
             return [self.swap(todo[0], swaps[todo[0]['container']])]
         return self.swap_group(todo, [swaps[i['container']] for i in todo])
 
+    def _check_current(self, item):
+        """A container already on its target image: a running one is verified as a new container would
+        be (its HEALTHCHECK waited on, the probes run). ``current`` if it passes, else ``failed``."""
+        result = dict(item, changed=False, outcome='current', new_id=item['old_id'], rolled_back=False,
+                      downtime_ms=0, verification=[])
+        if not item['was_running'] or item.get('was_paused'):
+            return result  # nothing runs to verify, as a swap of a stopped container verifies nothing
+        ok, results = verify(self.engine, item['old_id'], self.params.get('probes') or [],
+                             wait_health=self.params.get('wait_health', True),
+                             timeout=self.params.get('verify_timeout', 60), settle=self.params.get('settle', 2.0))
+        result['verification'] = results
+        if not ok:
+            self.failed_images.setdefault(item['new_image_id'], item['container'])
+            result.update(outcome='failed', failure='it runs its target image %s already but fails verification: %s'
+                          % (item['new_image'], results[-1]['output']))
+        return result
+
+    def _held(self, todo, swaps):
+        """Results ``held`` for a group with a member that cannot be verified whose target image failed
+        verification in this run (every member held, nothing touched); [] when the group may go on."""
+        why = next(('held: %s failed verification on %s in this run, and %s cannot be verified (%s)' % (
+            i['new_image'], self.failed_images[i['new_image_id']], i['container'],
+            'it does not run' if not i['was_running'] or i.get('was_paused') else 'no HEALTHCHECK and no probe')
+            for i in todo if i['action'] == 'recreate' and not i.get('verifiable')
+            and i['new_image_id'] != i['old_image_id'] and i['new_image_id'] in self.failed_images), None)
+        if why is None:
+            return []
+        out = []
+        for item in todo:
+            if item['container'] in swaps:
+                self._note(swaps[item['container']], 'held', outcome='held', held_reason=why)
+            out.append(dict(item, changed=False, outcome='held', reason=why, new_id=item['old_id'], rolled_back=False,
+                            downtime_ms=0, verification=[]))
+        return out
+
     def _failure_message(self, results, failed_groups, skipped):
         parts = []
         for group in failed_groups:
-            done = [r for r in results if r.get('group') == group and r.get('changed')]
+            mine = [r for r in results if r.get('group') == group]
+            held = [r for r in mine if r['outcome'] == 'held']
+            if held:
+                parts.append('%s: %s' % (', '.join(r['container'] for r in held), held[0]['reason']))
+                continue
+            checked = next((r for r in mine if r.get('action') == 'none' and r['outcome'] == 'failed'), None)
+            if checked:
+                parts.append('%s: %s; nothing changed' % (checked['container'], checked['failure']))
+                continue
+            done = [r for r in mine if r.get('changed')]
             bad = [r for r in done if r['outcome'] not in DONE]
             first = next((r for r in bad if not r.get('with_group')), bad[0] if bad else None)
             if first is None:
@@ -614,6 +721,8 @@ class Swapper:
             return self._result(item, swap, results, downtime, started)
         except Exception as exc:  # whatever broke the swap, the old container comes back
             failure = error_text(exc)
+            if isinstance(exc, _VerifyFailed):
+                self.failed_images.setdefault(swap['target_image_id'], name)
             return self._undo([item], [swap], {name: getattr(exc, 'results', results)}, failure, started)[0]
 
     def swap_group(self, items, swaps):
@@ -651,6 +760,8 @@ class Swapper:
             failure = error_text(exc)
             if isinstance(exc, _VerifyFailed):
                 results[current] = exc.results
+                failing = next(s for s in swaps if s['container'] == current)
+                self.failed_images.setdefault(failing['target_image_id'], current)
             return self._undo(items, swaps, results, '%s: %s' % (current, failure), started, failed=current)
 
     def _undo(self, items, swaps, results, failure, started, failed=None):
@@ -1143,6 +1254,23 @@ def _outcome(reason):
     if reason.startswith('follows'):
         return 'recreated'
     return 'patched'
+
+
+def _verification_waits(groups):
+    """{group: the other groups it waits for}: a group with a member that cannot be verified and changes
+    image waits for the groups that verify that image (a member that can be verified on it)."""
+    verifiers = {}
+    for group, members in groups.items():
+        for item in members:
+            if item['action'] in ('recreate', 'none') and item.get('verifiable'):
+                verifiers.setdefault(item['new_image_id'], set()).add(group)
+    waits = {}
+    for group, members in groups.items():
+        waits[group] = set()
+        for item in members:
+            if item['action'] == 'recreate' and not item.get('verifiable') and item['new_image_id'] != item['old_image_id']:
+                waits[group] |= verifiers.get(item['new_image_id'], set()) - {group}
+    return waits
 
 
 def _temporary(name):

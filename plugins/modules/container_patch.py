@@ -36,6 +36,15 @@ description:
     with C(com.docker.compose.image) set to it, so that C(docker compose up -d) sees the container in
     sync and recreates nothing; the compose file is not edited unless O(compose_file=update).
     RV(containers[].compose_retagged) names the reference that was moved."
+  - "A tag that containers not in the run use is not moved: when other containers run what the service's
+    reference names (a service sharing its C(image:) with other services, or any container created from
+    it), the plan fails, in check mode too, naming them, and nothing changes. Patch them in the same run,
+    use O(compose_file=update) (no tag moves), or set O(move_shared_tag=true)."
+  - A running container already on its target image is verified as a new one would be (HEALTHCHECK waited
+    on, probes run); if that fails, the module fails naming it (outcome V(failed)), and changes nothing.
+  - "When a target image fails verification on a container in the run, the containers of the run that
+    cannot be verified on it (not running, or no HEALTHCHECK and no probe) are not put on it: they are
+    V(held). Such containers wait for the containers of the run that verify their target image."
   - A paused container is patched and left paused. The old one is unpaused only to be stopped (a
     paused process gets no signal), the new one is verified and then paused.
   - An interrupted swap that the engine will not let the next run recover (for example a bind
@@ -56,7 +65,7 @@ attributes:
     description: Images and image IDs before and after, per container.
   idempotent:
     support: full
-    description: A container already on its target image is reported unchanged.
+    description: A container already on its target image is not recreated; a running one is verified again.
 options:
   containers:
     description: The containers to patch on this host and their target images.
@@ -120,6 +129,14 @@ options:
     type: str
     choices: [keep, update]
     default: keep
+  move_shared_tag:
+    description:
+      - Move the local tag of a compose service's C(image:) reference to the patched image even when
+        containers not in the run use it. They then run an image that the tag no longer names, and
+        compose recreates them on the patched image at its next C(up), unverified; a warning names them.
+      - Without it such a patch fails before anything changes (see the description).
+    type: bool
+    default: false
   compose_command:
     description:
       - The compose command on the host that computes a compose service's config hash (C(config --hash)),
@@ -203,6 +220,13 @@ plan:
           to a PID namespace's init), so the engine kills it when the stop timeout runs out.
       type: dict
       returned: when recreated
+    verifiable:
+      description:
+        - Whether the container can be verified on its target - it runs (not paused), and a probe or a
+          HEALTHCHECK (its own, else the image's) is waited on. One that cannot waits for the containers of
+          the run that verify its target image, and is V(held) if that image failed.
+      type: bool
+      returned: unless blocked
     compose_file:
       description:
         - With O(compose_file=update), the edit of the compose file, V({path, line, service, from, to}) (the
@@ -233,14 +257,25 @@ containers:
       description:
         - V(patched) - on its new image, verified.
         - V(recreated) - follows a patched container, recreated on its own image.
-        - V(current) - already on its target image.
+        - V(current) - already on its target image; if it runs, verified as a new container would be
+          (RV(containers[].verification)).
         - V(rolled_back) - its swap, or its group's, failed; the same container runs again.
-        - V(failed) - O(rollback=never), or the rollback failed too (RV(containers[].failure) says what state it is in).
+        - V(failed) - O(rollback=never), or the rollback failed too (RV(containers[].failure) says what state
+          it is in); or it was on its target image already and failed verification (not changed).
+        - V(kept_new) - its swap failed and the container from before it was gone (removed by someone else):
+          the new container is kept under its name.
+        - V(abandoned) - its swap failed, the container from before it was gone and no container holds its name.
+        - V(held) - not changed: its target image failed verification on another container of this run,
+          and this one cannot be verified (RV(containers[].reason) says why); so is every member of its group.
+        - V(not_attempted) - not started, after a failure (O(on_failure=stop)) or because a container it
+          depends on failed.
         - V(blocked) - an unresolved interrupted swap involves it; not touched.
       type: str
       returned: always
     reason:
-      description: V(patch), or V(follows NAME (network namespace|IPC namespace|PID namespace|link)).
+      description:
+        - V(patch), or V(follows NAME (network namespace|IPC namespace|PID namespace|link)).
+        - For V(held), why it was held (the image, the container it failed on, why this one cannot be verified).
       type: str
       returned: always
     group:
@@ -332,6 +367,7 @@ def main():
         use_stage_manifest=dict(type='bool', default=True),
         compose_file=dict(type='str', default='keep', choices=['keep', 'update']),
         compose_command=dict(type='str'),
+        move_shared_tag=dict(type='bool', default=False),
         **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)

@@ -23,15 +23,18 @@ import html
 import re
 
 from ansible_collections.patchops.containers.plugins.plugin_utils._patch_input import serial_items
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import OUTCOMES
 
 SEVERITIES = ('CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'UNKNOWN')
 # Outcome words of a patch run, in the order the page shows their counts.
-RUN_OUTCOMES = ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'restore_failed', 'failed',
-                'blocked', 'not_attempted')
+RUN_OUTCOMES = OUTCOMES
+# A container's state as the engine shows it at the end of the run (the read-back).
+ENGINE_STATES = ('running', 'paused', 'restarting', 'exited', 'created', 'dead', 'removing', 'missing')
 HOST_STATES = ('patched', 'unchanged', 'planned', 'rolled_back', 'failed', 'unreachable', 'not_attempted')
 _WORDS = {
     'would_build': 'would build', 'would_pull': 'would pull', 'would_load': 'would load', 'would_tag': 'would tag',
     'rolled_back': 'rolled back', 'restore_failed': 'restore failed', 'not_attempted': 'not attempted',
+    'kept_new': 'kept new',
     'skip': 'skipped (scan gate)', 'refuse': 'refused (scan gate)', 'ok': 'ok',
 }
 # What each outcome means, shown as the badge's title.
@@ -45,6 +48,13 @@ _MEANINGS = {
     'failed': 'the swap failed and could not be rolled back',
     'blocked': 'an unresolved interrupted swap involves it: not touched',
     'not_attempted': 'its host stopped before its turn',
+    'recovered': 'an interrupted swap of an earlier run, finished or rolled back by this run',
+    'unresolved': 'an interrupted swap this run could not recover: see the way out beside it',
+    'kept_new': 'failed its verification, and its set-aside container was gone: the new one was kept',
+    'abandoned': 'failed its verification, and neither its set-aside nor its new container was left',
+    'held': 'not moved: its target image failed verification on another container',
+    'diverged': 'the engine shows otherwise than the modules said (both shown)',
+    'unknown': 'the engine could not be read at the end of the run',
     'skip': 'held by the scan gate: the patch would not help',
     'refuse': 'held by the scan gate: the patched image is not acceptable',
 }
@@ -91,7 +101,9 @@ code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;fo
 .b-current{background:#4f7cac}.b-recreated{background:#16877f}.b-planned{background:#4f7cac}
 .b-restored{background:#c77700}.b-rolled_back{background:#d35400}
 .b-failed,.b-restore_failed,.b-unreachable,.b-refuse,.b-unhealthy{background:#c0392b}
-.b-blocked{background:#7d3c98}.b-not_attempted{background:#8a929c}.b-skip{background:#6c5b7b}
+.b-blocked,.b-unresolved,.b-diverged,.b-abandoned{background:#7d3c98}.b-kept_new{background:#c0392b}
+.b-recovered,.b-running{background:#16877f}.b-missing,.b-dead{background:#7d3c98}
+.b-exited,.b-created,.b-paused,.b-restarting,.b-removing{background:#8a929c}.b-held{background:#6c5b7b}.b-not_attempted{background:#8a929c}.b-skip{background:#6c5b7b}
 .b-built,.b-pulled,.b-loaded,.b-tagged,.b-changed{background:#2e8b57}.b-present{background:#4f7cac}
 .b-would_build,.b-would_pull,.b-would_load,.b-would_tag{background:#4f7cac}
 .b-available{background:#d98a00}.b-unknown{background:#8a929c}.b-healthy{background:#2e8b57}.b-starting{background:#4f7cac}
@@ -187,7 +199,7 @@ def _word(value):
 def badge(value, title=None):
     """A coloured word; the class comes from the value, so only known words get their colour."""
     css = value if value in _MEANINGS or value in HOST_STATES or value in _OTHER_BADGES or value in (
-        'ok', 'available', 'unknown', 'healthy', 'unhealthy', 'starting') else 'other'
+        'ok', 'available', 'unknown', 'healthy', 'unhealthy', 'starting') + ENGINE_STATES else 'other'
     title = title if title is not None else _MEANINGS.get(value, '')
     return '<span class="badge b-%s"%s>%s</span>' % (
         _e(css), ' title="%s"' % _e(title) if title else '', _e(_word(value)))
@@ -267,6 +279,21 @@ def _bar(ms, longest):
             '<rect x="0" y="1" width="124" height="10" rx="2" fill="#eef1f5"/>'
             '<rect x="0" y="1" width="%d" height="10" rx="2" fill="%s"/></svg> %s'
             % (ms, width, colour, _e('%d ms' % ms)))
+
+
+def _engine_cell(shown, held=False):
+    """What the engine showed of a container at the end of the run (the read-back)."""
+    if held or not isinstance(shown, dict):
+        return _cell('')
+    state = shown.get('state') or 'unknown'
+    parts = [badge(state, 'as the engine showed it after the run')]
+    if shown.get('health'):
+        parts.append(badge(shown['health']))
+    if shown.get('id'):
+        parts.append('<br><code title="%s">%s</code> <code title="%s">%s</code>' % (
+            _e(shown['id']), _e(shown['id'][:12]), _e(shown.get('image_id')),
+            _e((shown.get('image_id') or '').split(':')[-1][:12])))
+    return _cell(' '.join(parts), state, 'nowrap', raw=True)
 
 
 def _verification(results):
@@ -372,7 +399,8 @@ def run_html(report, params=None):
                             tones.get(state, '')))
     body.append('</div><h2>Container outcomes</h2><div class="figures">')
     tones = {'patched': 'good', 'restored': 'warn', 'rolled_back': 'warn', 'failed': 'bad', 'restore_failed': 'bad',
-             'blocked': 'bad', 'not_attempted': 'warn'}
+             'blocked': 'bad', 'not_attempted': 'warn', 'recovered': 'warn', 'unresolved': 'bad', 'kept_new': 'bad',
+             'abandoned': 'bad', 'held': 'warn', 'diverged': 'bad', 'unknown': 'bad'}
     words = list(RUN_OUTCOMES) + sorted(k for k in counts if k not in RUN_OUTCOMES)
     for outcome in words:
         body.append(_figure('containers.' + outcome, _word(outcome), counts.get(outcome, 0), tones.get(outcome, '')))
@@ -385,6 +413,10 @@ def run_html(report, params=None):
         body.append('<p class="note bad" id="never-attempted">The run stopped before these hosts '
                     '(its failure budget was spent): %d never attempted: %s.</p>'
                     % (len(never), _e(', '.join(never))))
+    unknown = list(summary.get('engine_unknown') or [])
+    if unknown:
+        body.append('<p class="note bad" id="engine-unknown">The engine could not be read at the end of the run; '
+                    'the state of their containers is unknown: %s.</p>' % _e(', '.join(unknown)))
     lost = list(hosts_of.get('unreachable') or [])
     if lost:
         body.append('<p class="note bad">Unreachable (the connection was lost during the run; what it did there is '
@@ -421,6 +453,14 @@ def run_html(report, params=None):
             why.append('restore: %s' % r['restore_failure'])
         if r.get('stopped_by') == 'kill':
             why.append('killed on stop (%s)' % (r.get('stop_signal') or 'signal ignored'))
+        if r.get('diverged'):
+            why.append(r['diverged'])
+        elif r.get('module_outcome'):
+            why.append('the modules said %s' % r['module_outcome'])
+        if isinstance(r.get('recovered'), dict) and outcome != 'recovered':
+            why.append('recovered an interrupted swap first (%s)' % r['recovered'].get('action'))
+        if r.get('way_out'):
+            why.append('way out: %s' % r['way_out'])
         table.append([
             _num(batch_of.get(r.get('host'), 0)),
             _cell(r.get('host')),
@@ -431,6 +471,7 @@ def run_html(report, params=None):
             else _cell(''),
             _image_cell(r.get('new_image'), r.get('new_digests'), r.get('new_image_id')) if not r.get('held')
             else _cell(''),
+            _engine_cell(r.get('engine'), r.get('held')),
             _cell(r.get('strategy') or ''),
             _cell(_bar(r.get('downtime_ms'), longest), _int(r.get('downtime_ms')), 'nowrap', raw=True)
             if r.get('downtime_ms') is not None else _cell('', -1),
@@ -439,7 +480,8 @@ def run_html(report, params=None):
     body.append('<h2>Containers</h2>')
     body.append(_table('containers', 'containers', [
         ('batch', True), ('host', False), ('container', False), ('outcome', False), ('before', False),
-        ('after', False), ('strategy', False), ('downtime', True), ('verification', False)], table,
+        ('after', False), ('engine shows', False), ('strategy', False), ('downtime', True), ('verification', False)],
+        table,
         'No container was planned or patched in this run.'))
 
     body.append('<h2>Parameters</h2><dl class="params">')

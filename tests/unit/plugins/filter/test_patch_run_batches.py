@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_run_batch
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import patch_run_batch
 
 
 def test_batches_as_they_ran():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.patchops.containers.plugins.plugin_utils._outcomes import patch_run_hosts
+from ansible_collections.patchops.containers.plugins.plugin_utils._report_rules import patch_run_hosts
 
 
 def test_one_play_lost_and_not_attempted():

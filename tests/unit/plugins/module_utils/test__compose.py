@@ -187,3 +187,23 @@ def test_write_edit_keeps_a_backup_once_and_mode(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob('compose.yml.patchops-*.bak'))) == 1
     _compose.write_edit(web, 'shop/web:2', 'shop/web:1')  # the rollback
     assert 'image: shop/web:1\n' in path.read_text()
+
+
+def test_is_compose_only_for_what_compose_up_manages():
+    assert _compose.is_compose(container())
+    project_only = {'Config': {'Labels': {'com.docker.compose.project': 'p'}}}
+    assert not _compose.is_compose(project_only)  # compose selects by project and service
+    assert not _compose.is_compose(container(**{'com.docker.compose.oneoff': 'True'}))  # a `run` container
+    assert not _compose.is_compose({'Config': {'Labels': None}})
+
+
+def test_tag_users_are_the_containers_listed_by_the_reference():
+    def entry(name, image):
+        return {'Names': ['/' + name, '/other/alias'], 'Image': image}
+    entries = [entry('shop_web_1', 'shop/app:1'), entry('shop_db_1', 'shop/app:1'),
+               entry('proxy', 'docker.io/shop/app:1'),  # the same reference, written in full
+               entry('drifted', V2),  # listed by ID: the tag names another image now
+               entry('other', 'shop/app:2'), entry('plain', 'app:1')]
+    assert _compose.tag_users(entries, 'shop/app:1') == ['proxy', 'shop_db_1', 'shop_web_1']
+    assert _compose.tag_users(entries, 'shop/app:1', {'shop_web_1', 'proxy'}) == ['shop_db_1']
+    assert _compose.tag_users(entries, 'shop/app:3') == []

@@ -283,7 +283,7 @@ def test_plan_one_container(engine, swapper):
         'new_image': WEB_V2, 'new_image_id': IMAGES[WEB_V2],
         'new_digests': ['registry.example.com/shop/web@sha256:' + hexid(WEB_V2)],
         'strategy': 'stop-first', 'was_running': True, 'was_paused': False, 'depends_on': [],
-        'mac_addresses': {}, 'stop_timeout': 10}
+        'mac_addresses': {}, 'stop_timeout': 10, 'verifiable': False}
     assert entry['stop']['stop_signal'] == 'SIGTERM'
     assert entry['stop']['kill_risk'] is False
     assert engine.created == []  # a plan changes nothing
@@ -917,3 +917,200 @@ def test_abandon_result_names_the_step_it_was_at(engine, swapper, journal, tmp_p
 def test_plan_by_short_container_id(engine, swapper):
     cid = engine.add('web')
     assert summary(swapper.plan([target(cid[:12])])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
+
+
+# -- nothing outside the run: a shared tag --------------------------------------------------------------
+
+COMPOSE = {'com.docker.compose.project': 'shop', 'com.docker.compose.version': '1.29.2'}
+
+
+def compose_project(engine, services=(('web', 2), ('db', 1), ('proxy', 1))):
+    """Services that all name WEB_V1 in their image: (the same tag), as compose creates them."""
+    for service, replicas in services:
+        for number in range(1, replicas + 1):
+            engine.add('shop_%s_%d' % (service, number),
+                       labels=dict(COMPOSE, **{'com.docker.compose.service': service}))
+
+
+def test_plan_refuses_to_move_a_tag_that_containers_outside_the_run_use(engine, swapper):
+    compose_project(engine)
+    engine.add('other', running=False)  # created from the same reference, not compose: uses the tag too
+    with pytest.raises(SwapError) as caught:
+        swapper.plan([{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
+    msg = caught.value.msg
+    assert ('patching shop_web_1, shop_web_2 would move the tag %s to the patched image, and containers not in '
+            'this run use it: other, shop_db_1, shop_proxy_1 (compose would recreate them' % WEB_V1) in msg, msg
+    for way_out in ('compose_file: update', 'patch those containers in the same run', 'move_shared_tag: true'):
+        assert way_out in msg
+    assert caught.value.details['changed'] is False
+    assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
+    assert engine.created == []
+
+
+def test_plan_refuses_in_check_mode_too(engine, journal, tmp_path, verified):
+    compose_project(engine)
+    with pytest.raises(SwapError, match='containers not in this run use it'):
+        make_swapper(engine, journal, tmp_path, check_mode=True).plan(
+            [{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
+
+
+def test_plan_moves_a_shared_tag_when_every_user_is_in_the_run_or_when_asked(engine, journal, tmp_path, verified):
+    compose_project(engine)
+    everyone = [{'compose_project': 'shop', 'service': s, 'image': WEB_V2} for s in ('web', 'db', 'proxy')]
+    plan = make_swapper(engine, journal, tmp_path).plan(everyone)
+    assert {p['compose_ref'] for p in plan} == {WEB_V1}
+    asked = make_swapper(engine, journal, tmp_path, move_shared_tag=True)
+    plan = asked.plan([{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
+    assert [(p['container'], p['compose_ref']) for p in plan] == [('shop_web_1', WEB_V1), ('shop_web_2', WEB_V1)]
+    assert any('also concerns shop_db_1, shop_proxy_1' in n for n in asked.notes), asked.notes
+
+
+def test_plan_leaves_the_tag_of_a_container_with_a_project_label_only(engine, swapper):
+    engine.add('labelled', labels={'com.docker.compose.project': 'p'})  # not a service compose manages
+    engine.add('other')
+    plan = swapper.plan([target('labelled')])
+    assert plan[0]['action'] == 'recreate' and 'compose_ref' not in plan[0]
+
+
+# -- a container on its target is verified; an image that failed is not put on what cannot be ------------
+
+
+@pytest.fixture
+def by_image(monkeypatch, engine):
+    """verify() as _swap imported it: a container fails when it runs an image in ``failing``."""
+    state = {'calls': [], 'failing': set()}
+
+    def fake_verify(engine_, container_id, probes, wait_health=True, timeout=60, settle=2.0):
+        state['calls'].append(engine.lookup(container_id)['Name'].lstrip('/'))
+        if engine.lookup(container_id)['Image'] in state['failing']:
+            return False, [{'type': 'health', 'ok': False, 'output': 'health unhealthy'}]
+        return True, [{'type': 'health', 'ok': True, 'output': 'health healthy'}]
+    monkeypatch.setattr(_swap, 'verify', fake_verify)
+    return state
+
+
+def with_healthcheck(engine, ref=WEB_V2):
+    engine.images[IMAGES[ref]]['Config']['Healthcheck'] = {'Test': ['CMD', 'true'], 'Interval': 1000000000}
+
+
+def test_plan_says_which_containers_can_be_verified(engine, journal, tmp_path, by_image):
+    with_healthcheck(engine)
+    engine.add('web')
+    engine.add('stopped', running=False)
+    engine.add('paused')
+    engine.containers[hexid('paused')]['State'].update(Paused=True, Status='paused')
+    engine.add('nocheck')
+    engine.containers[hexid('nocheck')]['Config']['Healthcheck'] = {'Test': ['NONE']}  # the operator turned it off
+    targets = [target(n) for n in ('web', 'stopped', 'paused', 'nocheck')]
+    plan = make_swapper(engine, journal, tmp_path).plan(targets)
+    assert [(p['container'], p['verifiable']) for p in plan] == [
+        ('web', True), ('stopped', False), ('paused', False), ('nocheck', False)]
+    plan = make_swapper(engine, journal, tmp_path, wait_health=False).plan(targets)
+    assert [p['verifiable'] for p in plan] == [False] * 4
+    plan = make_swapper(engine, journal, tmp_path, probes=[{'type': 'tcp', 'port': 8080}]).plan(targets)
+    assert [p['verifiable'] for p in plan] == [True, False, False, True]
+    engine.images[IMAGES[WEB_V2]]['Config'].pop('Healthcheck')
+    plan = make_swapper(engine, journal, tmp_path).plan(targets)
+    assert [p['verifiable'] for p in plan] == [False] * 4
+
+
+def test_current_container_is_verified(engine, journal, tmp_path, by_image):
+    cid = engine.add('web', image=WEB_V2)
+    engine.add('stopped', image=WEB_V2, running=False)
+    swapper = make_swapper(engine, journal, tmp_path)
+    result = swapper.execute(swapper.plan([target('web'), target('stopped')]))
+    assert [(r['container'], r['outcome'], r['changed'], r['new_id']) for r in result] == [
+        ('web', 'current', False, cid), ('stopped', 'current', False, hexid('stopped'))]
+    assert result[0]['verification'] == [{'type': 'health', 'ok': True, 'output': 'health healthy'}]
+    assert by_image['calls'] == ['web']  # nothing runs in the stopped one to verify
+
+
+def test_current_container_that_fails_verification_fails_the_run(engine, journal, tmp_path, by_image):
+    by_image['failing'].add(IMAGES[WEB_V2])
+    cid = engine.add('web', image=WEB_V2)  # e.g. kept after a failed give-back (kept_new), unhealthy
+    swapper = make_swapper(engine, journal, tmp_path)
+    with pytest.raises(SwapError) as caught:
+        swapper.execute(swapper.plan([target('web')]))
+    assert caught.value.msg == ('web: it runs its target image %s already but fails verification: health unhealthy; '
+                                'nothing changed' % WEB_V2)
+    result = caught.value.details['results'][0]
+    assert (result['outcome'], result['changed'], result['new_id']) == ('failed', False, cid)
+    assert caught.value.details['changed'] is False
+    assert engine.by_name('web')['Id'] == cid and engine.created == []
+
+
+def test_image_that_failed_is_held_from_containers_that_cannot_be_verified(engine, journal, tmp_path, by_image):
+    with_healthcheck(engine)
+    by_image['failing'].add(IMAGES[WEB_V2])
+    stopped = engine.add('stopped', running=False)  # first in the plan: waits for web's verification
+    web = engine.add('web')
+    swapper = make_swapper(engine, journal, tmp_path, parallel=3, on_failure='continue')
+    with pytest.raises(SwapError) as caught:
+        swapper.execute(swapper.plan([target('stopped'), target('web')]))
+    results = {r['container']: r for r in caught.value.details['results']}
+    assert results['web']['outcome'] == 'rolled_back' and engine.by_name('web')['Id'] == web
+    held = results['stopped']
+    assert (held['outcome'], held['changed'], held['new_id']) == ('held', False, stopped)
+    assert held['reason'] == ('held: %s failed verification on web in this run, and stopped cannot be verified '
+                              '(it does not run)' % WEB_V2)
+    assert 'stopped: held: %s failed verification on web' % WEB_V2 in caught.value.msg
+    assert engine.created == ['web'] and engine.by_name('stopped')['Image'] == IMAGES[WEB_V1]
+    assert journal.pending() == []
+    assert journal.load('stopped')['swaps'][-1]['outcome'] == 'held'
+
+
+def test_held_when_the_run_stops_at_the_failure(engine, journal, tmp_path, by_image):
+    with_healthcheck(engine)
+    by_image['failing'].add(IMAGES[WEB_V2])
+    engine.add('web')
+    engine.add('stopped', running=False)
+    swapper = make_swapper(engine, journal, tmp_path)  # on_failure: stop, parallel 1
+    with pytest.raises(SwapError) as caught:
+        swapper.execute(swapper.plan([target('web'), target('stopped')]))
+    assert [(r['container'], r['outcome']) for r in caught.value.details['results']] == [
+        ('web', 'rolled_back'), ('stopped', 'held')]
+    assert caught.value.details['not_attempted'] == []
+
+
+def test_current_container_failing_holds_the_image_from_the_others(engine, journal, tmp_path, by_image):
+    with_healthcheck(engine)
+    by_image['failing'].add(IMAGES[WEB_V2])
+    engine.add('kept', image=WEB_V2)
+    engine.add('stopped', running=False)
+    swapper = make_swapper(engine, journal, tmp_path, on_failure='continue')
+    with pytest.raises(SwapError):
+        swapper.execute(swapper.plan([target('stopped'), target('kept')]))
+    assert engine.created == [] and engine.by_name('stopped')['Image'] == IMAGES[WEB_V1]
+
+
+def test_image_that_passed_is_put_on_the_others_after_its_verification(engine, journal, tmp_path, by_image):
+    with_healthcheck(engine)
+    engine.add('stopped', running=False)
+    engine.add('web')
+    swapper = make_swapper(engine, journal, tmp_path, parallel=3)
+    result = swapper.execute(swapper.plan([target('stopped'), target('web')]))
+    assert [(r['container'], r['outcome']) for r in result] == [('stopped', 'patched'), ('web', 'patched')]
+    assert engine.created == ['web', 'stopped']  # the one that cannot be verified waited for web's verification
+
+
+def test_waiting_for_a_verifier_that_needs_it_does_not_deadlock(engine, journal, tmp_path, by_image):
+    with_healthcheck(engine)
+    engine.add('db', running=False)
+    engine.add('api', labels={'patchops.depends-on': 'db'})
+    swapper = make_swapper(engine, journal, tmp_path, parallel=3)
+    plan = swapper.plan([target('api'), target('db')])
+    assert [p['container'] for p in plan] == ['db', 'api']
+    result = swapper.execute(plan)
+    assert [(r['container'], r['outcome']) for r in result] == [('db', 'patched'), ('api', 'patched')]
+
+
+def test_not_attempted_containers_have_a_result(engine, journal, tmp_path, by_image):
+    by_image['failing'].add(IMAGES[WEB_V2])
+    engine.add('web')
+    engine.add('current', image=BUSYBOX)
+    swapper = make_swapper(engine, journal, tmp_path)
+    with pytest.raises(SwapError) as caught:
+        swapper.execute(swapper.plan([target('web'), target('current', image=BUSYBOX)]))
+    assert [(r['container'], r['outcome']) for r in caught.value.details['results']] == [
+        ('web', 'rolled_back'), ('current', 'not_attempted')]
+    assert caught.value.details['not_attempted'] == ['current']

@@ -2,7 +2,8 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The filters patch_outcomes and patch_outcome_counts (plugins/plugin_utils/_outcomes.py)."""
+"""The report's rules (plugins/plugin_utils/_report_rules.py): the modules' outcomes, set against what the
+engine shows at the end of the run; host records and status; the run's counts."""
 
 from __future__ import annotations
 
@@ -31,11 +32,11 @@ def controller(name):
 
 
 def patch_outcomes(*args):
-    return controller('plugin_utils._outcomes').patch_outcomes(*args)
+    return controller('plugin_utils._report_rules').patch_outcomes(*args)
 
 
 def patch_outcome_counts(*args):
-    return controller('plugin_utils._outcomes').patch_outcome_counts(*args)
+    return controller('plugin_utils._report_rules').patch_outcome_counts(*args)
 
 
 V1, V2 = 'sha256:' + '1' * 64, 'sha256:' + '2' * 64
@@ -69,16 +70,6 @@ def rollout(*containers, plan=None):
 
 def by_name(records):
     return {r['container']: r for r in records}
-
-
-def test_filters_are_registered():
-    outcomes = controller('plugin_utils._outcomes')
-    wrapper = controller('filter.patch_outcomes').FilterModule().filters()['patch_outcomes']
-    assert wrapper({'containers': []}) == outcomes.patch_outcomes({'containers': []}) == []
-    with pytest.raises(controller('filter.patch_outcomes').AnsibleFilterError):
-        wrapper(['not a result'])
-    assert controller('filter.patch_outcome_counts').FilterModule().filters() == {
-        'patch_outcome_counts': outcomes.patch_outcome_counts}
 
 
 def test_patched_and_current():
@@ -213,16 +204,18 @@ def test_counts_every_outcome_word():
         {'containers': [result('api', 'restored', reason='rollback', old_image=V2, new_image=V1)]})
     assert patch_outcome_counts(records) == {
         'patched': 1, 'current': 1, 'recreated': 0, 'restored': 1, 'rolled_back': 1, 'restore_failed': 0,
-        'failed': 0, 'blocked': 0, 'not_attempted': 1}
+        'failed': 0, 'blocked': 0, 'not_attempted': 1, 'recovered': 0, 'unresolved': 0, 'kept_new': 0,
+        'abandoned': 0, 'held': 0, 'diverged': 0, 'unknown': 0}
 
 
 def test_counts_zeros_and_order():
     counts = patch_outcome_counts([])
-    outcomes = controller('plugin_utils._outcomes').OUTCOMES
+    outcomes = controller('plugin_utils._report_rules').OUTCOMES
     assert list(counts) == list(outcomes)
     assert set(counts.values()) == {0}
     assert outcomes == ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'restore_failed', 'failed',
-                        'blocked', 'not_attempted')
+                        'blocked', 'not_attempted', 'recovered', 'unresolved', 'kept_new', 'abandoned', 'held',
+                        'diverged', 'unknown')
     assert patch_outcome_counts(None) == counts
 
 
@@ -240,3 +233,150 @@ def test_rollout_stopped_by_a_journal_error_reports_not_attempted():
            'msg': 'cannot write the journal file /var/lib/patchops/x/journal/web.json before step planned: '
                   'No space left on device'}
     assert [(r['container'], r['outcome']) for r in patch_outcomes(out)] == [('web', 'not_attempted')]
+
+
+# -- the read-back: the modules' word set against what the engine shows ------------------------------
+def rules():
+    return controller('plugin_utils._report_rules')
+
+
+def shown(name, cid_, image, state='running', health=None):
+    """A container_inventory entry (what the engine shows)."""
+    return {'name': name, 'id': cid_, 'image': 'app', 'image_id': image, 'state': state, 'health': health}
+
+
+def readback(*containers):
+    return {'changed': False, 'containers': list(containers)}
+
+
+def record_of(rollout_result, read, **facts):
+    return rules().host_record(dict(facts, host='lab1', rollout=rollout_result, readback=read))
+
+
+def test_engine_agrees_the_modules_word_stands():
+    out = rollout(result('web', 'patched'), result('db', 'current', new_image=V1))
+    record = record_of(out, readback(shown('web', cid('web', 1), V2, health='healthy'), shown('db', cid('db', 0), V1)))
+    assert record['status'] == 'patched' and record['message'] == ''
+    assert record['readback'] == {'engine': 'read', 'error': None, 'diverged': 0}
+    web = by_name(record['containers'])['web']
+    assert web['outcome'] == 'patched' and 'module_outcome' not in web
+    assert web['engine'] == {'state': 'running', 'id': cid('web', 1), 'image': 'app', 'image_id': V2,
+                             'health': 'healthy'}
+
+
+def test_another_container_or_image_or_none_is_diverged_and_fails_the_host():
+    out = rollout(result('web', 'patched'), result('api', 'patched'), result('db', 'current', new_image=V1))
+    record = record_of(out, readback(shown('web', cid('web', 0), V1, state='exited'), shown('api', cid('api', 1), V1)))
+    c = by_name(record['containers'])
+    assert [c[n]['outcome'] for n in ('web', 'api', 'db')] == ['diverged'] * 3
+    assert [c[n]['module_outcome'] for n in ('web', 'api', 'db')] == ['patched', 'patched', 'current']
+    assert c['web']['engine']['state'] == 'exited' and c['db']['engine'] == {'state': 'missing'}
+    assert c['web']['diverged'] == ('web: the modules said patched (%s on image %s); the engine shows web is %s on '
+                                    'image %s, exited' % (cid('web', 1)[:12], '2' * 12, cid('web', 0)[:12], '1' * 12))
+    assert 'the engine shows no container is named db' in c['db']['diverged']
+    assert record['status'] == 'failed' and record['readback']['diverged'] == 3
+    assert c['api']['diverged'] in record['message']
+    report = rules().run_report([record], [{'hosts_all': ['lab1'], 'hosts_left': ['lab1']}])
+    assert report['summary']['hosts']['failed'] == ['lab1'] and report['summary']['containers']['diverged'] == 3
+
+
+def test_engine_unreadable_every_outcome_unknown_and_the_host_fails():
+    out = rollout(result('web', 'patched'))
+    for read in ({'failed': False, 'msg': 'cannot reach the engine at unix:///var/run/docker.sock'},
+                 {'unreachable': True, 'msg': 'ssh: connect timed out'}):
+        record = record_of(out, read)
+        web = record['containers'][0]
+        assert (web['outcome'], web['module_outcome'], web['engine']) == ('unknown', 'patched', {'state': 'unknown'})
+        assert record['status'] == 'failed' and record['readback']['engine'] == 'unknown'
+        assert record['message'].startswith("the engine could not be read after the run (%s): the containers' state "
+                                            'is unknown' % read['msg'])
+    report = rules().run_report([record], [])
+    assert report['summary']['engine_unknown'] == ['lab1'] and report['summary']['containers']['unknown'] == 1
+
+
+def test_nothing_to_read_back_is_no_failure():
+    record = record_of({'skipped': True, 'changed': False}, {'skipped': True, 'changed': False})
+    assert (record['status'], record['containers'], record['readback']['engine']) == ('unchanged', [], 'read')
+
+
+def test_give_back_without_the_set_aside_container_kept_new_or_abandoned():
+    kept = result('web', 'kept_new', failure='web: container is unhealthy')
+    kept['new_id'] = cid('web', 1)
+    out = dict(rollout(kept), failed=True)
+    record = record_of(out, readback(shown('web', cid('web', 1), V2, health='unhealthy')), host_failed=True,
+                       host_failure='lab1: patching web failed')
+    web = record['containers'][0]
+    assert (web['outcome'], web['final_id'], web['final_image_id']) == ('kept_new', cid('web', 1), V2)
+    assert web['engine']['health'] == 'unhealthy' and record['status'] == 'failed'
+    assert record['message'] == 'lab1: patching web failed'
+    # The new one kept by the module, the engine showing the old one: both said.
+    web = record_of(out, readback(shown('web', cid('web', 0), V1)), host_failed=True)['containers'][0]
+    assert (web['outcome'], web['module_outcome']) == ('diverged', 'kept_new')
+    gone = dict(result('web', 'abandoned'), new_id=None)
+    record = record_of(dict(rollout(gone), failed=True), readback(), host_failed=True)
+    assert record['containers'][0]['outcome'] == 'abandoned' and record['containers'][0]['final_id'] is None
+    web = record_of(dict(rollout(gone), failed=True), readback(shown('web', cid('web', 5), V1)))['containers'][0]
+    assert (web['outcome'], web['module_outcome']) == ('diverged', 'abandoned')
+    assert 'the modules said abandoned (no container)' in web['diverged']
+
+
+def test_recovered_and_unresolved_swaps_are_outcomes_with_the_way_out():
+    out = rollout(result('web', 'patched'), result('db', 'blocked', new_image=V1))
+    out['recovered'] = [{'container': 'old', 'step': 'verify', 'action': 'rolled_back'},
+                        {'container': 'web', 'step': 'create', 'action': 'finished'},
+                        {'container': 'db', 'action': 'unresolved', 'step': 'rename'},
+                        {'container': 'cache', 'action': 'unresolved', 'step': 'stop'}]
+    out['unresolved'] = [{'container': 'db', 'action': 'unresolved', 'step': 'rename', 'error': '409 conflict',
+                          'state': 'db is 1234 (the new container)'},
+                         {'container': 'cache', 'action': 'unresolved', 'step': 'stop', 'error': '500', 'state': 's'}]
+    read = readback(shown('web', cid('web', 1), V2), shown('db', cid('db', 0), V1), shown('old', cid('old', 0), V1),
+                    shown('cache', cid('cache', 3), V1, state='exited'))
+    c = by_name(record_of(out, read)['containers'])
+    assert [c[n]['outcome'] for n in ('web', 'db', 'old', 'cache')] == ['patched', 'unresolved', 'recovered',
+                                                                        'unresolved']
+    assert c['web']['recovered'] == {'action': 'finished', 'step': 'create'}
+    assert c['old']['recovered'] == {'action': 'rolled_back', 'step': 'verify'}
+    assert (c['db']['step'], c['db']['failure'], c['db']['state']) == ('rename', '409 conflict',
+                                                                       'db is 1234 (the new container)')
+    assert 'patchops.containers.container_rollback abandon: [db]' in c['db']['way_out']
+    assert c['cache']['engine']['state'] == 'exited'
+    # A recovered container the engine no longer shows is diverged.
+    out['containers'] = []
+    assert by_name(record_of(out, readback())['containers'])['old']['outcome'] == 'diverged'
+
+
+def test_held_ends_on_its_own_container():
+    held = result('job', 'held', reason='image failed verification on web')
+    record = record_of(dict(rollout(held), changed=False), readback(shown('job', cid('job', 0), V1, state='exited')))
+    assert record['containers'][0]['outcome'] == 'held' and record['status'] == 'unchanged'
+    assert record['containers'][0]['reason'] == 'image failed verification on web'
+
+
+def test_rolled_back_host_and_a_check_mode_plan():
+    out = dict(rollout(result('web', 'rolled_back')), failed=True)
+    record = record_of(out, readback(shown('web', cid('web', 0), V1)), host_failed=True, host_failure='failed')
+    assert record['status'] == 'rolled_back'
+    plan = {'changed': True, 'plan': [planned('web')]}
+    record = record_of(plan, readback(shown('web', cid('web', 0), V1)), check_mode=True)
+    assert (record['status'], record['containers'], record['plan'][0]['engine']['id']) == ('planned', [], cid('web', 0))
+    record = record_of(plan, {'failed': False, 'msg': 'engine stopped'}, check_mode=True)
+    assert (record['status'], record['plan'][0]['engine']) == ('failed', {'state': 'unknown'})
+
+
+def test_run_report_counts_hosts_and_downtime():
+    a = record_of(rollout(result('web', 'patched', downtime_ms=900)), readback(shown('web', cid('web', 1), V2)))
+    b = dict(record_of(rollout(result('web', 'patched', downtime_ms=40)), {'failed': False, 'msg': 'x'}), host='lab0')
+    plays = [{'hosts_all': ['lab0', 'lab1', 'lab2', 'lab3'], 'hosts_left': ['lab0', 'lab1', 'lab3']}]
+    report = rules().run_report([a, b, 'junk'], plays, run='r1', report='/r/report.json')
+    s = report['summary']
+    assert [r['host'] for r in report['hosts']] == ['lab0', 'lab1']
+    assert s['hosts'] == {'patched': ['lab1'], 'unchanged': [], 'planned': [], 'rolled_back': [], 'failed': ['lab0'],
+                          'unreachable': ['lab2'], 'not_attempted': ['lab3']}
+    assert (s['hosts_total'], s['max_downtime_ms'], s['run'], s['report']) == (4, 900, 'r1', '/r/report.json')
+    assert s['containers']['patched'] == 1 and s['containers']['unknown'] == 1
+    assert sum(s['containers'].values()) == 2 and s['engine_unknown'] == ['lab0']
+
+
+def test_host_record_wants_a_dict():
+    with pytest.raises(ValueError, match='patch_host_record: expected a dict'):
+        rules().host_record(['lab1'])
