@@ -3,12 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What the stage role stages on a host and how it reports it (controller side; the filters
-stage_items, stage_split, stage_host_summary and stage_run_summary).
+stage_items, stage_split, stage_host_summary, stage_run_summary and stage_report).
 
 Private: not a public API of the collection.
 """
 
 from __future__ import annotations
+
+import numbers
 
 
 def _append_new(out, item):
@@ -84,4 +86,37 @@ def run_summary(hosts, state, check_mode):
         'hosts': hosts,
         'failed': [h for h, line in hosts.items() if line.get('status') in ('failed', 'unreachable')],
         'changed': [h for h, line in hosts.items() if line.get('status') == 'changed'],
+    }
+
+
+def report(lines, run, state, check_mode, path):
+    """The stage report (stage.json): {host: its line} (empty or None: unreachable, it lost its
+    connection before the role's ``always`` ran there) with the host named in each, and the totals."""
+    hosts = [dict(line or {'status': 'unreachable', 'msg': '', 'images': [], 'not_copied': [], 'removed': [],
+                           'kept': [], 'forgotten': []}, host=host) for host, line in lines.items()]
+    images = [image for line in hosts for image in line.get('images') or []]
+    actions = {}
+    for image in images:
+        actions[image.get('action')] = actions.get(image.get('action'), 0) + 1
+
+    def count(status):
+        return len([line for line in hosts if line.get('status') == status])
+    return {
+        'run': run,
+        'state': state,
+        'check_mode': check_mode,
+        'report': path,
+        'totals': {
+            'hosts': len(hosts),
+            'hosts_changed': count('changed'),
+            'hosts_ok': count('ok'),
+            'hosts_failed': count('failed'),
+            'hosts_unreachable': count('unreachable'),
+            'images': len(images),
+            'actions': actions,
+            'fetch_bytes': sum(i['estimated_bytes'] for i in images
+                               if i.get('action') != 'present' and isinstance(i.get('estimated_bytes'), numbers.Number)),
+            'removed': sum(len(line.get('removed') or []) for line in hosts),
+        },
+        'hosts': hosts,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ansible_collections.patchops.containers.plugins.plugin_utils._stage_plan import (
     host_summary,
     items,
+    report,
     run_summary,
     split,
 )
@@ -95,3 +96,21 @@ def test_run_summary_lists_failed_unreachable_and_changed_hosts():
              'lab4': {'status': 'unreachable'}}
     assert run_summary(hosts, 'present', False) == {'state': 'present', 'check_mode': False, 'hosts': hosts,
                                                     'failed': ['lab3', 'lab4'], 'changed': ['lab1']}
+
+
+def test_report_names_each_host_and_counts_actions_and_bytes():
+    lab1 = {'status': 'changed', 'msg': '', 'not_copied': [], 'removed': ['sha256:a'], 'kept': [], 'forgotten': [],
+            'images': [{'reference': R + 'web:2', 'action': 'pulled', 'estimated_bytes': 10},
+                       {'reference': R + 'db:1', 'action': 'present', 'estimated_bytes': 500},
+                       {'reference': R + 'api:1', 'action': 'loaded', 'estimated_bytes': None}]}
+    lab2 = {'status': 'failed', 'msg': 'no space', 'images': [{'reference': R + 'web:2', 'action': 'pulled',
+                                                               'estimated_bytes': 7}], 'removed': []}
+    out = report({'lab1': lab1, 'lab2': lab2, 'lab3': {}}, 'r1', 'present', True, '/rep/r1/stage.json')
+    assert (out['run'], out['state'], out['check_mode'], out['report']) == ('r1', 'present', True, '/rep/r1/stage.json')
+    assert [h['host'] for h in out['hosts']] == ['lab1', 'lab2', 'lab3']
+    assert out['hosts'][0] == dict(lab1, host='lab1')
+    assert out['hosts'][2] == {'host': 'lab3', 'status': 'unreachable', 'msg': '', 'images': [], 'not_copied': [],
+                               'removed': [], 'kept': [], 'forgotten': []}
+    assert out['totals'] == {'hosts': 3, 'hosts_changed': 1, 'hosts_ok': 0, 'hosts_failed': 1, 'hosts_unreachable': 1,
+                             'images': 4, 'actions': {'pulled': 2, 'present': 1, 'loaded': 1}, 'fetch_bytes': 17,
+                             'removed': 1}
