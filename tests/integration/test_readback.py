@@ -8,13 +8,20 @@ import os
 import threading
 import time
 
+import pytest
+
 from patchkit import remove
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
-# Docker 20.10 shard (conftest): its tests run one after the other, so these hosts are the module's
-# while it runs. The engine-stop test takes the last one, which test_engine_errors stops as well.
-HOST_PICK = ('docker20', 1)
-STOP_HOST_PICK = ('docker20', 2)
+HOSTS = []  # engine_hosts of the engine kind under test: on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs once per engine kind, in that kind's shard (its tests run one after the
+    other, so these hosts are this module's while it runs): the give-back on the second host, the
+    engine stopped on the last, which the shard's other engine-stop tests stop too."""
+    HOSTS[:] = engine_hosts
 
 
 class Background(threading.Thread):
@@ -69,7 +76,7 @@ def test_sabotaged_give_back_reported_as_the_engine_shows_it(lab, tmp_path, uid)
     """While the new (broken) container is verified, an outside actor removes the set-aside one: the
     give-back keeps the new container (kept_new); the report names it with the state, image and health
     the engine shows, and the host fails."""
-    host = HOST
+    host = HOSTS[1]
     name = 'rb-' + uid
     api = lab.pull(host, 'v1', 'v2-broken')
     old = api.create_container(lab.image('v1'), name=name)['Id']
@@ -102,12 +109,13 @@ def test_sabotaged_give_back_reported_as_the_engine_shows_it(lab, tmp_path, uid)
         c, = record['containers']
         shown = engine_shows(api, name)
         broken = api.inspect_image(lab.image('v2-broken'))['Id']
-        assert (shown['state'], shown['image_id'], shown['health']) == ('running', broken, 'unhealthy'), shown
+        assert shown['image_id'].split(':')[-1] == broken.split(':')[-1], (shown, broken)
+        assert (shown['state'], shown['health']) == ('running', 'unhealthy'), shown
         assert c['outcome'] == 'kept_new' and 'module_outcome' not in c
         assert c['engine'] == shown
-        assert (c['final_id'], c['final_image_id']) == (shown['id'], broken)
+        assert (c['final_id'], c['final_image_id']) == (shown['id'], shown['image_id'])
         row = next(line for line in pages['report.md'].splitlines() if line.startswith('| %s | %s |' % (host, name)))
-        assert '| kept_new | running %s image %s, unhealthy |' % (shown['id'][:12], broken.split(':')[-1][:12]) in row
+        assert '| kept_new | running %s image %s, unhealthy |' % (shown['id'][:12], shown['image_id'].split(':')[-1][:12]) in row
         assert 'kept new' in pages['report.html'] and shown['id'][:12] in pages['report.html']
     finally:
         saboteur.join(10)
@@ -135,7 +143,7 @@ def test_engine_stopped_before_the_report_state_unknown_and_the_host_fails(lab, 
     """The engine stops after the rollout, while the post-patch checks run: the read-back cannot read
     it, so the report says the engine's state is unknown (every container unknown, the module's word
     beside it) and the host fails, though every module succeeded."""
-    host = lab.pick(STOP_HOST_PICK[0])[STOP_HOST_PICK[1]]
+    host = HOSTS[2]
     name = 'rb-' + uid
     api = lab.pull(host, 'v1', 'v2')
     api.start(api.create_container(lab.image('v1'), name=name))
