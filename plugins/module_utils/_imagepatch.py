@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.patchops.containers.plugins.module_utils._apt import package_changes
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse, parse_as
 from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import AptRun, PatchContainer, PatchError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
