@@ -24,6 +24,10 @@ description:
     module result and warnings of every run name the container and the state it is in). First put
     the container right by hand (or fix the cause and simply run again, since every run retries the
     recovery), then abandon the entry. Abandoning closes the journal entry and touches no container.
+  - O(recover=true) with no O(containers) runs only the recovery that every run starts with (each
+    interrupted swap finished or rolled back) and rolls nothing back.
+  - C(playbooks/rollback.yml) and the role P(patchops.containers.rollback#role) reach both with the
+    variables C(rollback_abandon) and C(rollback_recover) (an AWX job template needs no module task).
 extends_documentation_fragment:
   - patchops.containers.engine
   - patchops.containers.swap
@@ -43,10 +47,18 @@ options:
     description:
       - Names of the containers to roll back. V(all) alone rolls back every container the journal
         shows patched on this engine.
-      - May be empty when O(abandon) is given.
+      - May be empty when O(abandon) is given or O(recover=true).
     type: list
     elements: str
     default: []
+  recover:
+    description:
+      - V(true) makes a run with no O(containers) valid. Such a run settles the interrupted swaps of the
+        journal (finished or rolled back, as every run does first; those the engine refuses stay in
+        RV(unresolved)) and rolls nothing back.
+      - The module fails, changing nothing, if O(containers) is not empty too.
+    type: bool
+    default: false
   abandon:
     description:
       - Names of containers whose unfinished journal entry is closed (outcome V(abandoned)) without
@@ -71,6 +83,10 @@ EXAMPLES = r"""
 - name: Close the journal entry of web after putting it right by hand
   patchops.containers.container_rollback:
     abandon: [web]
+
+- name: Settle the interrupted swaps of this host, roll nothing back
+  patchops.containers.container_rollback:
+    recover: true
 """
 
 RETURN = r"""
@@ -133,6 +149,11 @@ def rollback_targets(module, swapper):
     names = module.params['containers']
     if not names and module.params['abandon']:
         return []
+    if not names and module.params['recover']:
+        # run_module plans every run that abandons nothing, and an empty plan is an error there:
+        # a run that only recovers (done before this call) has nothing to plan.
+        swapper.plan = lambda wanted: []
+        return []
     if names == ['all']:
         names = [n for n in swapper.journal.names() if swapper.journal.last_patched(n)]
     if not names:
@@ -159,9 +180,13 @@ def main():
     spec = engine_argument_spec(
         containers=dict(type='list', elements='str', default=[]),
         abandon=dict(type='list', elements='str', default=[]),
+        recover=dict(type='bool', default=False),
         **SWAP_ARGUMENT_SPEC
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    if module.params['recover'] and module.params['containers']:
+        module.fail_json(msg='recover: true rolls nothing back; containers must be empty (got %s)'
+                         % ', '.join(module.params['containers']), changed=False)
     module.params['pull'] = 'never'
     run_module(module, lambda swapper: rollback_targets(module, swapper))
 

@@ -1,0 +1,195 @@
+"""The way out of interrupted swaps from a playbook (playbooks/rollback.yml, rollback_abandon and
+rollback_recover) on the lab, once per engine kind: a swap that recovery cannot settle is closed
+without touching any container, one that it can is settled, and check mode changes nothing."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, engine_dir
+from patchkit import exec_out, remove
+
+HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
+ROLLBACK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'rollback.yml')
+SETTLE = 'Close the journal entries of rollback_abandon and settle the interrupted swaps'
+STUCK = 'Fail while an interrupted swap stays unresolved'
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs once per engine kind, in that kind's shard (conftest engine_kind); not on
+    the kind's first host, where test_crash leaves interrupted swaps for its own reruns to settle."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[1]
+
+
+@pytest.fixture
+def api(lab):
+    return lab.pull(HOST, 'v1', 'v2')
+
+
+def patch(lab, containers):
+    return lab.module(HOST, 'container_patch', {'containers': containers, 'verify_timeout': 20})[HOST]
+
+
+def crash_patch(lab, name, image, step):
+    """container_patch killed right after journaling ``step``."""
+    plays = [{'hosts': HOST, 'gather_facts': False, 'environment': {'PATCHOPS_TEST_CRASH_AT': step},
+              'tasks': [{'patchops.containers.container_patch': {'containers': [{'name': name, 'image': image}]}}]}]
+    return lab.playbook(plays)[1][HOST][-1]
+
+
+def way_out(lab, check=False, **extravars):
+    """playbooks/rollback.yml on HOST; returns (runner, {task name: result})."""
+    extravars['patchops_hosts'] = HOST
+    runner, results = lab.playbook(ROLLBACK, extravars=extravars, check=check)
+    return runner, {r['_task']: r for r in results.get(HOST, [])}
+
+
+def journal(lab, name):
+    """The journal file of ``name`` on HOST, as stored."""
+    path = '%s/journal/%s.json' % (engine_dir(DEFAULT_STATE_DIR, lab.engine_id(HOST)), name)
+    return lab.ssh(HOST, 'cat %s' % path).stdout
+
+
+def unfinished(lab, names):
+    """Which of ``names`` have an unfinished journal entry, as the module's check-mode recovery sees them."""
+    res = lab.module(HOST, 'container_rollback', {'recover': True}, check=True)[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    return sorted(r['container'] for r in res['recovered'] if r['container'] in names)
+
+
+def engine_view(api):
+    """Every container of the host: ID -> (names, image ID, state)."""
+    return {c['Id']: (tuple(c['Names']), c['ImageID'], c['State']) for c in api.containers(all=True)}
+
+
+def app(api, lab, name, **host):
+    cid = api.create_container(lab.image('v1'), name=name, host_config=api.create_host_config(**host))['Id']
+    api.start(cid)
+    return cid
+
+
+def test_abandon_an_entry_recovery_cannot_settle(lab, api, uid):
+    """Killed mid-swap, then the old container cannot start (its bind mount source is gone): patch runs
+    report it unresolved and block it; rollback.yml with rollback_recover fails naming the way out;
+    rollback_abandon (check mode first) closes the entry, no container changes, the next runs proceed."""
+    stuck, other = 'stuck-' + uid, 'other-' + uid
+    source = '/tmp/patchops-wayout-' + uid
+    os.makedirs(source)
+    try:
+        cid = app(api, lab, stuck, mounts=[{'Type': 'bind', 'Source': source, 'Target': '/cfg'}])
+        app(api, lab, other)
+        assert crash_patch(lab, stuck, lab.image('v2'), 'start_new')['_status'] == 'failed'
+        shutil.rmtree(source)
+
+        res = patch(lab, [{'name': other, 'image': lab.image('v2')}])
+        assert res['_status'] == 'ok', res.get('msg')
+        assert [(u['container'], u['step']) for u in res['unresolved']] == [(stuck, 'start_new')]
+        res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}])
+        assert res['_status'] == 'failed' and 'not patched: %s' % stuck in res['msg'], res.get('msg')
+        # The recovery got as far as the engine let it: the old container under its name, stopped.
+        found = api.inspect_container(stuck)
+        assert (found['Id'], found['State']['Running']) == (cid, False)
+
+        # Recover mode cannot settle it: the host fails, naming the container and the playbook's way out.
+        runner, tasks = way_out(lab, rollback_recover=True)
+        assert runner.rc != 0
+        assert [u['container'] for u in tasks[SETTLE]['unresolved']] == [stuck]
+        assert tasks[STUCK]['_status'] == 'failed'
+        assert '"rollback_abandon": ["%s"]' % stuck in tasks[STUCK]['msg'], tasks[STUCK]['msg']
+        assert '--limit %s' % HOST in tasks[STUCK]['msg'] and source in tasks[STUCK]['msg']
+
+        # The operator accepts the state (the old container, stopped) and closes the entry: check mode first.
+        before, entry = engine_view(api), journal(lab, stuck)
+        runner, tasks = way_out(lab, check=True, rollback_abandon=[stuck])
+        assert runner.rc == 0, runner.collected_stdout[-2000:]
+        assert [(a['container'], a['action']) for a in tasks[SETTLE]['abandoned']] == [(stuck, 'would abandon')]
+        assert tasks[SETTLE]['changed'] is False
+        assert (engine_view(api), journal(lab, stuck)) == (before, entry)
+        assert unfinished(lab, [stuck]) == [stuck]
+
+        runner, tasks = way_out(lab, rollback_abandon=[stuck])
+        assert runner.rc == 0, runner.collected_stdout[-2000:]
+        [closed] = tasks[SETTLE]['abandoned']
+        assert (closed['container'], closed['action'], closed['step']) == (stuck, 'abandoned', 'recovery_failed')
+        assert '%s is %s (the container from before the patch)' % (stuck, cid[:12]) in closed['state']
+        assert tasks[SETTLE]['changed'] is True and tasks[SETTLE]['unresolved'] == []
+        assert tasks[STUCK]['_status'] == 'skipped'
+        assert engine_view(api) == before
+        last = json.loads(journal(lab, stuck))['swaps'][-1]
+        assert (last['outcome'], last['abandoned_state']) == ('abandoned', closed['state'])
+        assert unfinished(lab, [stuck, other]) == []
+
+        # Abandoning again: nothing to close, a clear error, nothing changes.
+        entry = journal(lab, stuck)
+        runner, tasks = way_out(lab, rollback_abandon=[stuck])
+        assert runner.rc != 0 and tasks[SETTLE]['_status'] == 'failed'
+        assert 'no unfinished swap of %s' % stuck in tasks[SETTLE]['msg']
+        assert (engine_view(api), journal(lab, stuck)) == (before, entry)
+
+        # The next patch runs proceed: nothing unresolved, nothing recovered, the container no longer blocked.
+        res = patch(lab, [{'name': other, 'image': lab.image('v1')}])
+        assert res['_status'] == 'ok' and res['unresolved'] == [] and res['recovered'] == [], res
+        os.makedirs(source)
+        res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}])
+        assert res['_status'] == 'ok', res.get('msg')
+        assert [(c['container'], c['outcome']) for c in res['containers']] == [(stuck, 'patched')]
+        assert api.inspect_container(stuck)['Image'] == api.inspect_image(lab.image('v2'))['Id']
+    finally:
+        settle_leftovers(lab, stuck)
+        remove(api, stuck, other)
+        shutil.rmtree(source, ignore_errors=True)
+
+
+def test_recover_settles_a_crashed_swap_and_rolls_nothing_back(lab, api, uid):
+    """Killed mid-swap, recoverable: rollback.yml with rollback_recover (check mode first) gives the old
+    container back and restores nothing else, though the journal shows another container patched."""
+    crashed, done = 'crashed-' + uid, 'done-' + uid
+    v1, v2 = (api.inspect_image(lab.image(t))['Id'] for t in ('v1', 'v2'))
+    try:
+        cid = app(api, lab, crashed, binds={'data-' + crashed: {'bind': '/data', 'mode': 'rw'}})
+        exec_out(api, cid, 'echo precious > /data/file')
+        app(api, lab, done)
+        assert patch(lab, [{'name': done, 'image': lab.image('v2')}])['_status'] == 'ok'
+        done_id = api.inspect_container(done)['Id']
+        assert crash_patch(lab, crashed, lab.image('v2'), 'start_new')['_status'] == 'failed'
+        assert api.inspect_container(crashed + '-patchops-old')['Id'] == cid
+
+        before, entry = engine_view(api), journal(lab, crashed)
+        runner, tasks = way_out(lab, check=True, rollback_recover=True)
+        assert runner.rc == 0, runner.collected_stdout[-2000:]
+        mine = [(r['container'], r['action'], r['step']) for r in tasks[SETTLE]['recovered'] if r['container'] == crashed]
+        assert mine == [(crashed, 'would recover', 'start_new')]
+        assert tasks[SETTLE]['changed'] is False
+        assert (engine_view(api), journal(lab, crashed)) == (before, entry)
+
+        runner, tasks = way_out(lab, rollback_recover=True)
+        assert runner.rc == 0, runner.collected_stdout[-2000:]
+        assert [(r['container'], r['action']) for r in tasks[SETTLE]['recovered']] == [(crashed, 'rolled_back')]
+        assert tasks[SETTLE]['changed'] is True and tasks[SETTLE]['unresolved'] == []
+        assert tasks[SETTLE].get('containers', []) == [] and tasks[STUCK]['_status'] == 'skipped'
+        found = api.inspect_container(crashed)
+        assert (found['Id'], found['Image'], found['State']['Running']) == (cid, v1, True)
+        assert exec_out(api, crashed, 'cat /data/file')[0].strip() == 'precious'
+        names = {n.lstrip('/') for c in api.containers(all=True) for n in c['Names']}
+        assert not {crashed + '-patchops-old', crashed + '-patchops-new'} & names
+        found = api.inspect_container(done)  # patched before, in the journal: not rolled back
+        assert (found['Id'], found['Image']) == (done_id, v2)
+        assert unfinished(lab, [crashed, done]) == []
+
+        res = patch(lab, [{'name': crashed, 'image': lab.image('v2')}])
+        assert res['_status'] == 'ok' and res['recovered'] == [], res.get('msg')
+        assert api.inspect_container(crashed)['Image'] == v2
+    finally:
+        settle_leftovers(lab, crashed)
+        remove(api, crashed, done)
+        api.remove_volume('data-' + crashed, force=True)
+
+
+def settle_leftovers(lab, name):
+    """After a failed test: close an entry left open, so later tests on the host see a clean journal
+    (the module fails, changing nothing, when there is none)."""
+    lab.module(HOST, 'container_rollback', {'abandon': [name]})
