@@ -7,50 +7,12 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
-import json
-import os
-import tarfile
 
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils._archive import inspect_archive
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError
-
-
-# -- archives --------------------------------------------------------------------------------
-
-def _layer(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode='w') as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def make_archive(path, layers=None, tags=('example.test/app:v1',), images=1, gz_layers=False, corrupt=None):
-    layers = layers or [_layer({'bin/a': b'a' * 5000}), _layer({'etc/b': b'b' * 3000})]
-    diff_ids = ['sha256:' + hashlib.sha256(layer).hexdigest() for layer in layers]
-    config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {},
-                         'rootfs': {'type': 'layers', 'diff_ids': diff_ids}}).encode()
-    config_name = hashlib.sha256(config).hexdigest() + '.json'
-    stored = [gzip.compress(layer) if gz_layers else layer for layer in layers]
-    if corrupt == 'flip':
-        stored[0] = stored[0][:700] + bytes([stored[0][700] ^ 0xFF]) + stored[0][701:]
-    names = ['l%d/layer.tar' % n for n in range(len(layers))]
-    index = [{'Config': config_name, 'RepoTags': list(tags), 'Layers': names}] * images
-    with tarfile.open(path, 'w') as tar:
-        for name, data in [(config_name, config), ('manifest.json', json.dumps(index).encode())] + list(zip(names, stored)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    if corrupt == 'truncate':
-        with open(path, 'r+b') as fh:
-            fh.truncate(os.path.getsize(path) // 2)
-    return 'sha256:' + hashlib.sha256(config).hexdigest()
+from fake_engine import make_archive
 
 
 def test_inspect_archive_reads_id_tags_and_size(tmp_path):

@@ -1,0 +1,393 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One fake engine for the unit tests.
+
+``FakeEngine`` is the collection's real ``Engine`` (its ``call``, ``find_image``, ``find_container``
+and ``info``, so errors are translated as in production) over ``FakeAPI``, an in-memory stand-in
+for the Docker SDK's low-level ``APIClient``: images, containers, and a ``FakeRegistry`` that
+answers the engine's distribution endpoint and pulls, and the registry v2 API calls the collection
+makes itself (``image_blobs``, ``digest``).
+
+Failures are injected per API method in ``api.fail[method]``: an exception (raised on every call),
+a list (one entry per call, ``None`` to let that call through) or a function of the call's
+arguments returning an exception or ``None``. ``api.calls`` records ``(method, args, kwargs)``.
+Pull and load streams carry errors as the engine sends them: ``api.stream_errors[method]`` is a
+list, one entry (an error text, or ``None``) per call.
+
+``make_archive`` writes a ``docker save`` archive that ``_archive.inspect_archive`` accepts and
+``FakeAPI.load_image`` loads.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+
+from docker.errors import APIError, NotFound
+
+from ansible_collections.patchops.containers.plugins.module_utils._engine import Engine
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
+
+ENGINE_ID = 'ABCD:EFGH:IJKL:MNOP:QRST:UVWX:YZ23:4567:ABCD:EFGH:IJKL:MNOP'
+
+
+def sha(text):
+    """``sha256:<hex>`` of a text or bytes: stable fake image IDs and digests."""
+    data = text if isinstance(text, bytes) else text.encode()
+    return 'sha256:' + hashlib.sha256(data).hexdigest()
+
+
+def _repo(text):
+    """``name`` of ``name:tag`` or ``name@digest`` (a registry port is not a tag)."""
+    if '@' in text:
+        return text.split('@', 1)[0]
+    head, sep, tail = text.rpartition(':')
+    return head if sep and '/' not in tail else text
+
+
+# -- docker save archives --------------------------------------------------------------------------
+
+def tar_layer(files):
+    """An uncompressed layer tar of ``{path: bytes}``."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w') as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def make_archive(path, layers=None, tags=('example.test/app:v1',), images=1, gz_layers=False, corrupt=None,
+                 label=''):
+    """Write a ``docker save`` archive at ``path``; returns its image ID. ``corrupt``: ``flip`` (a
+    layer byte) or ``truncate`` (half the file); ``label`` makes a distinct image."""
+    layers = layers or [tar_layer({'bin/a': b'a' * 5000}), tar_layer({'etc/b': b'b' * 3000})]
+    diff_ids = ['sha256:' + hashlib.sha256(layer).hexdigest() for layer in layers]
+    config = json.dumps({'architecture': 'amd64', 'os': 'linux', 'config': {'Labels': {'l': label}} if label else {},
+                         'rootfs': {'type': 'layers', 'diff_ids': diff_ids}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + '.json'
+    stored = [gzip.compress(layer) if gz_layers else layer for layer in layers]
+    if corrupt == 'flip':
+        stored[0] = stored[0][:700] + bytes([stored[0][700] ^ 0xFF]) + stored[0][701:]
+    names = ['l%d/layer.tar' % n for n in range(len(layers))]
+    index = [{'Config': config_name, 'RepoTags': list(tags), 'Layers': names}] * images
+    with tarfile.open(path, 'w') as tar:
+        for name, data in [(config_name, config), ('manifest.json', json.dumps(index).encode())] + list(zip(names, stored)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    if corrupt == 'truncate':
+        with open(path, 'r+b') as fh:
+            fh.truncate(os.path.getsize(path) // 2)
+    return sha(config)
+
+
+# -- the registry ------------------------------------------------------------------------------------
+
+class FakeRegistry:
+    """Repositories of one or more registries: ``name:tag`` -> manifest digest, and per digest the
+    image it pulls (its ID, size and blobs). Also what ``RegistryAPI`` is asked (``image_blobs``,
+    ``digest``); ``api_error`` makes those raise (the size estimate then is unknown)."""
+
+    def __init__(self):
+        self.tags = {}
+        self.manifests = {}
+        self.api_error = None
+        self.api_calls = []
+
+    def push(self, ref, image_id=None, size=1000, blobs=None):
+        """Put an image under ``ref`` (``name:tag``); returns its manifest digest. ``blobs``:
+        {blob digest: compressed size} (default: a config and one layer of ``size``)."""
+        image_id = image_id or sha('image of ' + ref)
+        digest = sha('manifest of %s %s' % (image_id, sorted((blobs or {}).items())))
+        if blobs is None:
+            blobs = {image_id: 100, sha('layer of ' + image_id): size}
+        self.manifests[digest] = {'image_id': image_id, 'size': size, 'blobs': dict(blobs), 'name': _repo(ref)}
+        self.tags[ref] = digest
+        return digest
+
+    def resolve(self, ref):
+        """The digest of ``ref`` (``name:tag`` or ``name@digest``), or None."""
+        if '@' in ref:
+            digest = ref.split('@', 1)[1]
+            return digest if digest in self.manifests else None
+        return self.tags.get(ref)
+
+    # RegistryAPI's interface, as _stage uses it (RegistryAPI.for_params returns this object)
+    def image_blobs(self, repository, reference, os_type=None, arch=None):
+        self.api_calls.append(('image_blobs', repository, reference))
+        if self.api_error is not None:
+            raise self.api_error
+        manifest = self.manifests.get(reference)
+        if manifest is None:
+            raise KeyError(reference)
+        return dict(manifest['blobs'])
+
+    def digest(self, repository, reference):
+        self.api_calls.append(('digest', repository, reference))
+        if self.api_error is not None:
+            raise self.api_error
+        for ref, digest in self.tags.items():
+            if ref.endswith('/%s:%s' % (repository, reference)):
+                return digest
+        raise KeyError(reference)
+
+
+# -- the SDK's low-level client -----------------------------------------------------------------------
+
+class FakeAPI:
+    """The ``docker.APIClient`` methods the collection calls, over ``FakeEngine``'s state."""
+
+    api_version = '1.41'
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.calls = []
+        self.fail = {}
+        self.stream_errors = {}
+
+    def _call(self, method, *args, **kwargs):
+        self.calls.append((method, args, kwargs))
+        check = self.fail.get(method)
+        if isinstance(check, list):
+            exc = check.pop(0) if check else None
+        elif callable(check) and not isinstance(check, BaseException):
+            exc = check(*args, **kwargs)
+        else:
+            exc = check
+        if exc is not None:
+            raise exc
+
+    def _stream_error(self, method):
+        errors = self.stream_errors.get(method)
+        return errors.pop(0) if errors else None
+
+    def called(self, method):
+        """The calls of ``method``: [(args, kwargs)]."""
+        return [(a, k) for m, a, k in self.calls if m == method]
+
+    # -- engine --------------------------------------------------------------------------------
+    def version(self, api_version=True):
+        self._call('version')
+        return dict(self.engine.version)
+
+    def info(self):
+        self._call('info')
+        return dict(self.engine.engine_info)
+
+    # -- images --------------------------------------------------------------------------------
+    def inspect_image(self, image):
+        self._call('inspect_image', image)
+        found = self.engine.image(image)
+        if found is None:
+            raise NotFound('No such image: %s' % image)
+        return copy.deepcopy(found)
+
+    def images(self, name=None, quiet=False, all=False, filters=None):
+        self._call('images', name=name, all=all)
+        out = []
+        for image in self.engine.images.values():
+            refs = image['RepoTags'] + image['RepoDigests']
+            if name is None or any(_repo(r) == name for r in refs):
+                out.append({'Id': image['Id'], 'RepoTags': list(image['RepoTags']) or None,
+                            'RepoDigests': list(image['RepoDigests']), 'Created': image['Created'],
+                            'Size': image['Size']})
+        return out
+
+    def tag(self, image, repository, tag=None, force=False):
+        self._call('tag', image, repository, tag=tag, force=force)
+        found = self.engine.image(image)
+        if found is None:
+            raise NotFound('No such image: %s' % image)
+        self.engine.set_tag(found['Id'], '%s:%s' % (repository, tag or 'latest'))
+        return True
+
+    def remove_image(self, image, force=False, noprune=False):
+        """As the engine does: a tag or ``name@digest`` is untagged (the image goes with its last
+        tag); an ID removes the image unless a container uses it or, without force, tags of
+        several repositories name it."""
+        self._call('remove_image', image, force=force, noprune=noprune)
+        found = self.engine.image(image)
+        if found is None:
+            raise NotFound('No such image: %s' % image)
+        image_id = found['Id']
+        in_use = any(c['Image'] == image_id for c in self.engine.containers.values()) and not force
+        if image in found['RepoTags']:
+            found['RepoTags'].remove(image)
+            if found['RepoTags']:
+                return [{'Untagged': image}]
+        elif image in found['RepoDigests']:
+            found['RepoDigests'].remove(image)
+            if found['RepoTags'] or found['RepoDigests']:
+                return [{'Untagged': image}]
+        elif in_use:
+            raise APIError('conflict: unable to remove %s: image is being used by a container' % image)
+        elif len(set(_repo(t) for t in found['RepoTags'])) > 1 and not force:
+            raise APIError('conflict: unable to delete %s (must be forced) - image is referenced in multiple '
+                           'repositories' % image[:19])
+        if in_use:  # its last reference is gone, the image stays for the container
+            return [{'Untagged': image}]
+        del self.engine.images[image_id]
+        return [{'Deleted': image_id}]
+
+    def pull(self, repository, tag=None, stream=False, auth_config=None, decode=False, platform=None):
+        """Pull ``repository:tag`` or ``repository@digest`` from the registry; a stream error
+        (``stream_errors['pull']``) comes as the engine sends it, in the stream."""
+        self._call('pull', repository, tag=tag, auth_config=auth_config)
+        ref = '%s%s%s' % (repository, '@' if (tag or '').startswith('sha256:') else ':', tag or 'latest')
+        error = self._stream_error('pull')
+
+        def lines():
+            yield {'status': 'Pulling from %s' % repository}
+            if error is not None:
+                yield {'errorDetail': {'message': error}, 'error': error}
+                return
+            digest = self.engine.registry.resolve(ref)
+            if digest is None:
+                yield {'errorDetail': {'message': 'manifest unknown'}, 'error': '%s: manifest unknown' % ref}
+                return
+            manifest = self.engine.registry.manifests[digest]
+            self.engine.add_image(digests=['%s@%s' % (repository, digest)], image_id=manifest['image_id'],
+                                  size=manifest['size'])
+            if '@' not in ref:
+                self.engine.set_tag(manifest['image_id'], ref)
+            yield {'status': 'Digest: %s' % digest}
+        return lines() if stream else list(lines())
+
+    def load_image(self, data, quiet=None):
+        """Load a ``docker save`` archive (a file object). ``stream_errors['load_image']``: the load
+        fails after the image and its tags were added (what a failed load may leave)."""
+        self._call('load_image')
+        with tarfile.open(fileobj=data, mode='r:*') as tar:
+            index = json.loads(tar.extractfile('manifest.json').read())
+            config = tar.extractfile(index[0]['Config']).read()
+        image_id = sha(config)
+        self.engine.add_image(index[0].get('RepoTags') or [], image_id=image_id, size=len(config))
+        error = self._stream_error('load_image')
+        if error is not None:
+            return [{'stream': 'Loading layer'}, {'errorDetail': {'message': error}, 'error': error}]
+        return [{'stream': 'Loaded image ID: %s\n' % image_id}]
+
+    def inspect_distribution(self, image, auth_config=None):
+        self._call('inspect_distribution', image, auth_config=auth_config)
+        digest = self.engine.registry.resolve(image)
+        if digest is None:
+            raise NotFound('manifest unknown: %s' % image)
+        return {'Descriptor': {'mediaType': 'application/vnd.docker.distribution.manifest.v2+json',
+                               'digest': digest, 'size': 1234}, 'Platforms': []}
+
+    # -- containers ----------------------------------------------------------------------------
+    def inspect_container(self, container):
+        self._call('inspect_container', container)
+        found = self.engine.container(container)
+        if found is None:
+            raise NotFound('No such container: %s' % container)
+        return copy.deepcopy(found)
+
+    def containers(self, all=False, filters=None):
+        self._call('containers', all=all)
+        return [{'Id': c['Id'], 'Names': [c['Name']], 'Image': c['Config']['Image'], 'ImageID': c['Image'],
+                 'State': c['State']['Status'], 'Labels': dict(c['Config'].get('Labels') or {})}
+                for c in self.engine.containers.values() if all or c['State']['Running']]
+
+
+# -- the engine ----------------------------------------------------------------------------------------
+
+class FakeEngine(Engine):
+    """The real ``Engine`` without a connection, over ``FakeAPI``. ``kind``: ``docker`` or ``podman``."""
+
+    def __init__(self, kind='docker', info=None, registry=None, docker_host='unix:///var/run/docker.sock'):
+        # Engine.__init__ connects; what it would set is set here.
+        self.docker_host = docker_host
+        self.timeout = 60
+        self.kind = kind
+        self.kind_version = '5.4.2' if kind == 'podman' else '26.1.5'
+        self.version = {'ApiVersion': '1.41' if kind == 'podman' else '1.45', 'Version': self.kind_version}
+        self.engine_info = dict({'ID': ENGINE_ID, 'Name': 'lab1', 'DockerRootDir': '/var/lib/docker',
+                                 'OSType': 'linux', 'Architecture': 'x86_64'}, **(info or {}))
+        self.images = {}
+        self.containers = {}
+        self.registry = registry if registry is not None else FakeRegistry()
+        self.api = FakeAPI(self)
+        self._info = None
+        self._created = 0
+
+    # -- images --------------------------------------------------------------------------------
+    def add_image(self, tags=(), image_id=None, digests=(), size=1000):
+        """Add (or add references to) an image; a tag moves from the image that had it."""
+        image_id = image_id or sha('image ' + ' '.join(tags))
+        self._created += 1
+        image = self.images.setdefault(image_id, {'Id': image_id, 'RepoTags': [], 'RepoDigests': [],
+                                                  'Size': size, 'Created': 1700000000 + self._created,
+                                                  'Config': {'Labels': {}}})
+        for tag in tags:
+            self.set_tag(image_id, tag)
+        for digest in digests:
+            if digest not in image['RepoDigests']:
+                image['RepoDigests'].append(digest)
+        return image_id
+
+    def set_tag(self, image_id, tag):
+        for other in self.images.values():
+            if tag in other['RepoTags'] and other['Id'] != image_id:
+                other['RepoTags'].remove(tag)
+        if tag not in self.images[image_id]['RepoTags']:
+            self.images[image_id]['RepoTags'].append(tag)
+
+    def image(self, ref):
+        """The stored image (not a copy) for an ID, a 12+ digit ID prefix, ``name:tag`` or
+        ``name@digest``; None when the engine has none."""
+        if ref in self.images:
+            return self.images[ref]
+        bare = ref.split(':', 1)[1] if ref.startswith('sha256:') else ref
+        if len(bare) >= 12 and all(ch in '0123456789abcdef' for ch in bare):
+            hits = [i for i in self.images.values() if i['Id'].split(':', 1)[1].startswith(bare)]
+            if len(hits) == 1:
+                return hits[0]
+        try:
+            wanted = parse(ref)
+        except Exception:
+            return None
+        for image in self.images.values():
+            if wanted.digest and any(parse(d).with_digest(parse(d).digest) == wanted.with_digest(wanted.digest)
+                                     for d in image['RepoDigests']):
+                return image
+            if not wanted.digest and wanted.tagged() in [parse(t).tagged() for t in image['RepoTags']]:
+                return image
+        return None
+
+    def tags_of(self, ref):
+        image = self.image(ref)
+        return sorted(image['RepoTags']) if image else None
+
+    # -- containers ----------------------------------------------------------------------------
+    def add_container(self, name, image, running=True, labels=None):
+        """A container of ``image`` (a reference the engine has); returns its ID."""
+        found = self.image(image)
+        if found is None:
+            raise ValueError('no image %s on the fake engine' % image)
+        cid = sha('container ' + name).split(':', 1)[1]
+        self.containers[cid] = {
+            'Id': cid, 'Name': '/' + name, 'Image': found['Id'],
+            'Config': {'Image': image, 'Labels': dict(labels or {})},
+            'State': {'Status': 'running' if running else 'exited', 'Running': running, 'Paused': False,
+                      'ExitCode': 0}}
+        return cid
+
+    def container(self, ref):
+        ref = (ref or '').lstrip('/')
+        if ref in self.containers:
+            return self.containers[ref]
+        for container in self.containers.values():
+            if container['Name'] == '/' + ref:
+                return container
+        hits = [c for cid, c in self.containers.items() if len(ref) >= 4 and cid.startswith(ref)]
+        return hits[0] if len(hits) == 1 else None
