@@ -471,16 +471,16 @@ def run_html(report, params=None):
             else _cell(''),
             _image_cell(r.get('new_image'), r.get('new_digests'), r.get('new_image_id')) if not r.get('held')
             else _cell(''),
-            _engine_cell(r.get('engine'), r.get('held')),
             _cell(r.get('strategy') or ''),
             _cell(_bar(r.get('downtime_ms'), longest), _int(r.get('downtime_ms')), 'nowrap', raw=True)
             if r.get('downtime_ms') is not None else _cell('', -1),
             _cell(_verification(r.get('verification')), raw=True),
+            _engine_cell(r.get('engine'), r.get('held')),
         ])
     body.append('<h2>Containers</h2>')
     body.append(_table('containers', 'containers', [
         ('batch', True), ('host', False), ('container', False), ('outcome', False), ('before', False),
-        ('after', False), ('engine shows', False), ('strategy', False), ('downtime', True), ('verification', False)],
+        ('after', False), ('strategy', False), ('downtime', True), ('verification', False), ('engine shows', False)],
         table,
         'No container was planned or patched in this run.'))
 

@@ -218,3 +218,28 @@ def test_missing_parts_do_not_break_a_page():
     assert 'Container inventory' in fleet_html({})
     assert 'Patch run' in run_html({})
     assert 'Build' in build_html({}) and 'Stage (present)' in stage_html({'hosts': [{'images': [{}]}]})
+
+
+def test_run_page_shows_the_engines_word():
+    """The read-back's outcomes on the run page: what the engine shows, both words of a diverged
+    container, the way out beside an unresolved one, the hosts whose engine could not be read."""
+    shown = {'state': 'running', 'id': 'c' * 64, 'image_id': 'sha256:' + 'd' * 64, 'health': 'unhealthy'}
+    kept = {'container': 'web', 'outcome': 'kept_new', 'engine': shown, 'failure': 'unhealthy'}
+    diverged = {'container': 'api', 'outcome': 'diverged', 'module_outcome': 'patched', 'engine': {'state': 'missing'},
+                'diverged': 'api: the modules said patched; the engine shows no container is named api'}
+    stuck = {'container': 'db', 'outcome': 'unresolved', 'engine': {'state': 'exited'},
+             'way_out': 'close the entry with patchops.containers.container_rollback abandon: [db]'}
+    lost = {'container': 'job', 'outcome': 'unknown', 'module_outcome': 'patched', 'engine': {'state': 'unknown'}}
+    report = {'summary': {'hosts_total': 2, 'hosts': {'failed': ['h1', 'h2']}, 'engine_unknown': ['h2'],
+                          'containers': {'kept_new': 1, 'diverged': 1, 'unresolved': 1, 'unknown': 1}},
+              'hosts': [{'host': 'h1', 'status': 'failed', 'containers': [kept, diverged, stuck]},
+                        {'host': 'h2', 'status': 'failed', 'containers': [lost]}]}
+    page = run_html(report)
+    found = figures(page)
+    assert [found['containers.' + o] for o in ('kept_new', 'diverged', 'unresolved', 'unknown', 'patched')] == [
+        1, 1, 1, 1, 0]
+    assert '>kept new<' in page and '>unhealthy<' in page and 'c' * 12 + '</code>' in page
+    assert 'api: the modules said patched; the engine shows no container is named api' in page
+    assert 'way out: close the entry with patchops.containers.container_rollback abandon: [db]' in page
+    assert 'the modules said patched' in page and '>missing<' in page and '>exited<' in page
+    assert re.search(r'id="engine-unknown">[^<]*h2\.</p>', page)
