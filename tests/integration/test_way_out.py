@@ -12,7 +12,10 @@ from ansible_collections.patchops.containers.plugins.module_utils._journal impor
 from patchkit import exec_out, remove
 
 HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
-ROLLBACK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'rollback.yml')
+ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
+ROLLBACK = os.path.join(ROOT, 'playbooks', 'rollback.yml')
+SURVEY = os.path.join(ROOT, 'docs', 'awx', 'survey-rollback-way-out.json')
+TEMPLATE_VARS = {'rollback_recover': True}  # the extra vars of the job template in docs/awx.md
 SETTLE = 'Close the journal entries of rollback_abandon and settle the interrupted swaps'
 STUCK = 'Fail while an interrupted swap stays unresolved'
 
@@ -43,9 +46,19 @@ def crash_patch(lab, name, image, step):
 
 def way_out(lab, check=False, **extravars):
     """playbooks/rollback.yml on HOST; returns (runner, {task name: result})."""
-    extravars['patchops_hosts'] = HOST
+    extravars.setdefault('patchops_hosts', HOST)
     runner, results = lab.playbook(ROLLBACK, extravars=extravars, check=check)
     return runner, {r['_task']: r for r in results.get(HOST, [])}
+
+
+def survey_run(lab, answers):
+    """rollback.yml as the AWX job template of docs/awx.md launches it: the template's extra vars and the
+    survey's answers (strings; an unanswered question gives its default)."""
+    with open(SURVEY) as fh:
+        spec = json.load(fh)['spec']
+    assert set(answers) <= {q['variable'] for q in spec}
+    extravars = dict(TEMPLATE_VARS, **{q['variable']: answers.get(q['variable'], q['default']) for q in spec})
+    return way_out(lab, **extravars)
 
 
 def journal(lab, name):
@@ -111,7 +124,7 @@ def test_abandon_an_entry_recovery_cannot_settle(lab, api, uid):
         assert (engine_view(api), journal(lab, stuck)) == (before, entry)
         assert unfinished(lab, [stuck]) == [stuck]
 
-        runner, tasks = way_out(lab, rollback_abandon=[stuck])
+        runner, tasks = survey_run(lab, {'patchops_hosts': HOST, 'rollback_abandon': stuck})
         assert runner.rc == 0, runner.collected_stdout[-2000:]
         [closed] = tasks[SETTLE]['abandoned']
         assert (closed['container'], closed['action'], closed['step']) == (stuck, 'abandoned', 'recovery_failed')
@@ -166,8 +179,9 @@ def test_recover_settles_a_crashed_swap_and_rolls_nothing_back(lab, api, uid):
         assert tasks[SETTLE]['changed'] is False
         assert (engine_view(api), journal(lab, crashed)) == (before, entry)
 
-        runner, tasks = way_out(lab, rollback_recover=True)
+        runner, tasks = survey_run(lab, {'patchops_hosts': HOST})  # nothing to close: only settle
         assert runner.rc == 0, runner.collected_stdout[-2000:]
+        assert tasks[SETTLE].get('abandoned', []) == []
         assert [(r['container'], r['action']) for r in tasks[SETTLE]['recovered']] == [(crashed, 'rolled_back')]
         assert tasks[SETTLE]['changed'] is True and tasks[SETTLE]['unresolved'] == []
         assert tasks[SETTLE].get('containers', []) == [] and tasks[STUCK]['_status'] == 'skipped'
