@@ -21,6 +21,8 @@ import uuid
 import docker
 import requests
 
+from benchkit.doctable import fmt  # the tables' one number format
+
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(BENCH)
 LAB = os.path.join(ROOT, 'tests', 'lab', 'lab')
@@ -123,18 +125,6 @@ class Measure:
 
 def _short(label):
     return label.split(' (')[0][:11]
-
-
-def fmt(value):
-    if value is None:
-        return 'n/a'
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 100:
-        return '%d' % value
-    if abs(value) >= 100:
-        return '%.0f' % value
-    if abs(value) >= 10:
-        return '%.1f' % value
-    return '%.3f' % value
 
 
 # -- Ansible ----------------------------------------------------------------------------------

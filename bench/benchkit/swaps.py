@@ -149,7 +149,8 @@ def measure_swap(bench, cfg):
                             sum(1 for t, ok, dummy in samples if a < t < b and not ok)] for a, b in windows]
         info['t0'] = t0
         info['samples'] = len(samples)
-        info['last'] = samples[-1][2] if samples else None
+        # The last answer, not the last sample: on a loaded machine the final request may time out.
+        info['last'] = next((value for dummy, ok, value in reversed(samples) if ok), None)
         return info
 
     def check_version(info, target):
