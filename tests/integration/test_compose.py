@@ -104,6 +104,23 @@ def unchanged_by_up(lab, api, project, workdir):
     return before
 
 
+def config_hashes(lab, workdir, project):
+    """{service: hash} as the project's compose computes them now (`config --hash="*"`, in 1.29 as in v2)."""
+    out = compose(lab, workdir, project, 'config', '--hash=*')
+    assert out.returncode == 0, out.stderr
+    hashes = dict(line.split() for line in out.stdout.splitlines() if len(line.split()) == 2)
+    assert hashes, out.stdout
+    return hashes
+
+
+def hashes_match(lab, api, project, workdir):
+    """Every container of the project carries the config hash compose computes for its service."""
+    hashes = config_hashes(lab, workdir, project)
+    labels = {n: api.inspect_container(n)['Config']['Labels'] for n in containers(api, project)}
+    assert {n: l['com.docker.compose.config-hash'] for n, l in labels.items()} == \
+        {n: hashes[l['com.docker.compose.service']] for n, l in labels.items()}
+
+
 def verdicts(lab, project):
     res = lab.module(HOST, 'container_inventory', {'label': ['com.docker.compose.project=%s' % project]})[HOST]
     assert res['_status'] == 'ok', res.get('msg')
@@ -113,6 +130,7 @@ def verdicts(lab, project):
 def test_patch_a_service_without_drift(lab, shop):
     api, project, refs, workdir = shop
     assert {v['verdict'] for v in verdicts(lab, project).values()} == {'in sync'}
+    hashes_match(lab, api, project, workdir)
     exec_out(api, name(project, 'db'), 'echo kept > /data/file')
 
     res = lab.module(HOST, 'container_patch', {'containers': [
@@ -131,6 +149,7 @@ def test_patch_a_service_without_drift(lab, shop):
     assert {v['verdict'] for v in verdicts(lab, project).values()} == {'in sync'}
     ps = compose(lab, workdir, project, 'ps')
     assert ps.returncode == 0 and ps.stdout.count(' Up ') >= 4, ps.stdout
+    hashes_match(lab, api, project, workdir)  # compose sees no drift in the patched containers' hashes
 
     # A patched image under a -patched tag: the service's own reference is retagged to it.
     repo, tag = refs['api'].rsplit(':', 1)
@@ -141,7 +160,18 @@ def test_patch_a_service_without_drift(lab, shop):
     assert res['containers'][0]['compose_retagged'] == refs['api']
     state = unchanged_by_up(lab, api, project, workdir)
     assert state[name(project, 'api')][1] == v2
+    hashes_match(lab, api, project, workdir)
+
+    # The service with the named volume: the new db container has the data the old one wrote.
+    db = api.inspect_container(name(project, 'db'))['Id']
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': 'db', 'image': lab.image('v2')}]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    assert [(c['container'], c['outcome']) for c in res['containers']] == [(name(project, 'db'), 'patched')]
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert state[name(project, 'db')][1] == v2 and state[name(project, 'db')][0] != db
     assert exec_out(api, name(project, 'db'), 'cat /data/file')[0].strip() == 'kept'
+    hashes_match(lab, api, project, workdir)
 
 
 def test_failed_patch_rolls_the_service_back(lab, shop):
@@ -181,6 +211,74 @@ def test_inventory_says_when_compose_would_recreate(lab, shop):
     api.tag(lab.image('v2'), repo, tag)  # the tag moved (a pull): compose would recreate api
     api_verdict = verdicts(lab, project)[name(project, 'api')]
     assert api_verdict['in_sync'] is False and 'now means' in api_verdict['verdict'], api_verdict
+
+
+@pytest.fixture
+def shared(lab, uid, tmp_path):
+    """Project mix<uid>: web (2 replicas), db (named volume) and proxy, all three services on one local tag."""
+    api = lab.pull(HOST, 'v1', 'v2')
+    project = 'mix' + uid
+    ref = 'patchops-lab/%s-app:1' % project
+    repo, tag = ref.rsplit(':', 1)
+    api.tag(lab.image('v1'), repo, tag)
+    (tmp_path / 'compose.yml').write_text(textwrap.dedent('''\
+        version: "2.4"
+        services:
+          web:
+            image: %(ref)s
+            scale: 2
+          db:
+            image: %(ref)s
+            volumes: [dbdata:/data]
+          proxy:
+            image: %(ref)s
+        volumes:
+          dbdata: {}
+        ''' % {'ref': ref}))
+    up = compose(lab, str(tmp_path), project, 'up', '-d')
+    assert up.returncode == 0, up.stderr
+    yield api, project, ref, str(tmp_path)
+    compose(lab, str(tmp_path), project, 'down', '-v')
+    try:
+        api.remove_image(ref, noprune=True)
+    except Exception:
+        pass
+
+
+def test_a_tag_that_services_outside_the_run_use_is_not_moved(lab, shared):
+    """Patching web, whose image: tag db and proxy use too, would move that tag under them: the run
+    refuses (check mode too) naming them and the ways out, and changes nothing: compose's next up
+    recreates nothing. Patching every service of the tag in one run is allowed."""
+    api, project, ref, workdir = shared
+    web = [name(project, 'web'), name(project, 'web', 2)]
+    others = [name(project, 'db'), name(project, 'proxy')]
+    before = containers(api, project)
+    assert sorted(before) == sorted(web + others)
+    v1, v2 = (api.inspect_image(lab.image(t))['Id'] for t in ('v1', 'v2'))
+    target = [{'compose_project': project, 'service': 'web', 'image': lab.image('v2')}]
+    for check in (True, False):
+        res = lab.module(HOST, 'container_patch', {'containers': target}, check=check)[HOST]
+        assert res['_status'] == 'failed' and not res.get('changed'), res
+        msg = res['msg']
+        assert 'patching %s would move the tag %s to the patched image, and containers not in this run use it: %s' % (
+            ', '.join(web), ref, ', '.join(sorted(others))) in msg, msg
+        for way_out in ('compose_file: update', 'patch those containers in the same run', 'move_shared_tag: true'):
+            assert way_out in msg, msg
+        assert not res.get('containers'), res
+        assert containers(api, project) == before
+        assert api.inspect_image(ref)['Id'] == v1
+    assert unchanged_by_up(lab, api, project, workdir) == before
+    assert api.inspect_image(ref)['Id'] == v1
+    hashes_match(lab, api, project, workdir)
+
+    res = lab.module(HOST, 'container_patch', {'containers': [
+        {'compose_project': project, 'service': s, 'image': lab.image('v2')} for s in ('web', 'db', 'proxy')]})[HOST]
+    assert res['_status'] == 'ok', res.get('msg')
+    assert sorted((c['container'], c['outcome']) for c in res['containers']) == sorted(
+        (n, 'patched') for n in web + others)
+    state = unchanged_by_up(lab, api, project, workdir)
+    assert {state[n][1] for n in web + others} == {v2} and api.inspect_image(ref)['Id'] == v2
+    hashes_match(lab, api, project, workdir)
 
 
 PATCH_YML = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')

@@ -3,6 +3,7 @@
 import fcntl
 import os
 import shutil
+import threading
 import time
 
 import docker
@@ -344,3 +345,145 @@ def test_patch_follows_the_stage_manifest_when_the_tag_moved(lab, api, uid):
                         api.remove_image(ref)
                     except docker.errors.NotFound:  # went with the tag before it
                         pass
+
+
+# ---- CPU limits, the host's UTS namespace, an image HEALTHCHECK without retries (issue 25) ---------
+# What Podman shows differently of these (tests/integration/test_podman.py) the clone must send the way
+# the engine takes it. Each container is patched and verified on every engine kind, its configuration
+# equal to the original by the clone's rules (patchkit.normalise).
+
+@pytest.mark.parametrize('flags, shown', [
+    ({'nano_cpus': 500000000}, {'NanoCpus': 500000000}),  # --cpus 0.5
+    ({'cpu_period': 100000, 'cpu_quota': 50000}, {'CpuPeriod': 100000, 'CpuQuota': 50000}),
+    ({'uts_mode': 'host'}, {'UTSMode': 'host'}),
+], ids=['cpus', 'cpu-period-quota', 'uts-host'])
+def test_fidelity_cpu_limits_and_uts_host(lab, api, uid, flags, shown):
+    name = 'lim-' + uid
+    cid = api.create_container(lab.image('v1'), name=name, host_config=api.create_host_config(**flags))['Id']
+    api.start(cid)
+    try:
+        before = api.inspect_container(cid)
+        res = patch(lab, [{'name': name, 'image': lab.image('v2')}], verify_timeout=30)
+        assert res['_status'] == 'ok', res.get('msg')
+        assert res['containers'][0]['outcome'] == 'patched' and res['containers'][0]['verification'][-1]['ok']
+        after = api.inspect_container(name)
+        assert after['Id'] != cid and after['State']['Running']
+        assert after['Image'] == api.inspect_image(lab.image('v2'))['Id']
+        assert dict((k, after['HostConfig'][k]) for k in shown) == shown
+        assert normalise(after) == normalise(before)
+        if flags.get('uts_mode') and lab.kinds[HOST] == 'podman':  # Podman shows the host's name: again
+            assert after['Config']['Hostname'] == before['Config']['Hostname'] == lab.ssh(HOST, 'hostname').stdout.strip()
+    finally:
+        remove(api, name)
+
+
+def test_fidelity_image_healthcheck_without_retries(lab, api, uid):
+    """A container shows its image's HEALTHCHECK, which gives no retries: the new image's own check applies,
+    and no engine default (Podman fills in Retries 3 and a 30 s timeout) is frozen into the container."""
+    repo = 'patchops-hc-' + uid
+    checks = {'a': ('true', '2s'), 'b': ('test -d /', '1s')}
+    scratch = api.create_container('%s/patchops/busybox:latest' % lab.registry, name='hcs-' + uid)['Id']
+    try:
+        for tag, (test, interval) in checks.items():
+            api.commit(scratch, repository=repo, tag=tag, changes=[
+                'CMD ["sleep", "3600"]', 'HEALTHCHECK --interval=%s --timeout=3s CMD %s' % (interval, test)])
+    finally:
+        api.remove_container(scratch, force=True)
+    name = 'hcr-' + uid
+    cid = api.create_container(repo + ':a', name=name)['Id']
+    api.start(cid)
+    try:
+        before = api.inspect_container(cid)
+        assert before['Config']['Healthcheck'] == {
+            'Test': ['CMD-SHELL', 'true'], 'Interval': 2000000000, 'Timeout': 3000000000}, before['Config']
+        res = patch(lab, [{'name': name, 'image': repo + ':b'}], verify_timeout=30)
+        assert res['_status'] == 'ok', res.get('msg')
+        assert res['containers'][0]['outcome'] == 'patched' and res['containers'][0]['verification'][-1]['ok']
+        after = api.inspect_container(name)
+        assert after['Id'] != cid and after['Image'] == api.inspect_image(repo + ':b')['Id']
+        assert after['Config']['Healthcheck'] == {
+            'Test': ['CMD-SHELL', 'test -d /'], 'Interval': 1000000000, 'Timeout': 3000000000}, after['Config']
+        nb, na = normalise(before), normalise(after)
+        nb['config'].pop('Healthcheck')
+        na['config'].pop('Healthcheck')
+        assert na == nb
+    finally:
+        remove(api, name)
+        for tag in checks:
+            api.remove_image('%s:%s' % (repo, tag), force=True)
+
+
+def test_rerun_after_a_failed_give_back_fails_on_the_unhealthy_container(lab, api, uid):
+    """The set-aside container removed by someone else while the new one (v2-broken: starts, then turns
+    unhealthy) is verified: the give-back keeps the new container (kept_new). The rerun finds it on its
+    target image and verifies it: it fails naming the unhealthy container, and changes nothing."""
+    name = 'kn-' + uid
+    simple(api, lab, name)
+    aside = name + '-patchops-old'  # the swap's name for the set-aside container (_swap.ASIDE_SUFFIX)
+    removed = []
+    done = threading.Event()
+
+    def remove_the_set_aside_container():
+        watcher = lab.engine(HOST)
+        while not done.is_set():
+            try:
+                watcher.remove_container(aside, force=True, v=False)
+            except docker.errors.NotFound:  # not set aside yet
+                done.wait(0.05)
+                continue
+            removed.append(aside)
+            return
+    thread = threading.Thread(target=remove_the_set_aside_container)
+    thread.start()
+    try:
+        res = patch(lab, [{'name': name, 'image': lab.image('v2-broken')}], verify_timeout=30)
+        done.set()
+        thread.join()
+        assert removed == [aside], res.get('msg')
+        assert res['_status'] == 'failed', res
+        assert [(c['container'], c['outcome']) for c in res['containers']] == [(name, 'kept_new')]
+        kept = api.inspect_container(name)
+        broken = api.inspect_image(lab.image('v2-broken'))['Id']
+        assert kept['Image'] == broken and kept['State']['Running']
+
+        again = patch(lab, [{'name': name, 'image': lab.image('v2-broken')}], verify_timeout=30)
+        assert again['_status'] == 'failed' and not again.get('changed'), again
+        assert again['msg'].startswith('%s: it runs its target image %s already but fails verification: health '
+                                       'unhealthy' % (name, lab.image('v2-broken'))), again['msg']
+        result = again['containers'][0]
+        assert (result['container'], result['outcome'], result['changed']) == (name, 'failed', False)
+        assert result['verification'][-1]['ok'] is False
+        after = api.inspect_container(name)
+        assert (after['Id'], after['Image']) == (kept['Id'], broken)
+    finally:
+        done.set()
+        thread.join()
+        remove(api, name)
+        api.remove_volume('data-' + name, force=True)
+
+
+def test_an_image_that_failed_is_not_put_on_a_stopped_container(lab, api, uid):
+    """v2-broken fails verification on a running container; a stopped container of the same target in the
+    same run (nothing would verify it) is held: not recreated, with the reason."""
+    running, stopped = 'hr-' + uid, 'hs-' + uid
+    rid = simple(api, lab, running)
+    sid = api.create_container(lab.image('v1'), name=stopped)['Id']  # created, never started
+    v1 = api.inspect_image(lab.image('v1'))['Id']
+    try:
+        plan = patch(lab, [{'name': n, 'image': lab.image('v2-broken')} for n in (stopped, running)], _check=True)
+        assert [(p['container'], p['verifiable']) for p in plan['plan']] == [(stopped, False), (running, True)]
+        res = patch(lab, [{'name': n, 'image': lab.image('v2-broken')} for n in (stopped, running)], verify_timeout=30)
+        assert res['_status'] == 'failed', res
+        by_name = {c['container']: c for c in res['containers']}
+        assert by_name[running]['outcome'] == 'rolled_back'
+        held = by_name[stopped]
+        assert (held['outcome'], held['changed'], held['new_id']) == ('held', False, sid)
+        assert held['reason'] == 'held: %s failed verification on %s in this run, and %s cannot be verified (it does ' \
+            'not run)' % (lab.image('v2-broken'), running, stopped)
+        assert '%s: held: ' % stopped in res['msg'], res['msg']
+        for name, cid, running_now in ((running, rid, True), (stopped, sid, False)):
+            after = api.inspect_container(name)
+            assert (after['Id'], after['Image'], after['State']['Running']) == (cid, v1, running_now), name
+    finally:
+        remove(api, running, stopped)
+        api.remove_volume('data-' + running, force=True)
