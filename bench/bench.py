@@ -61,7 +61,7 @@ def parse_args(argv):
     parser.add_argument('--measures', default='1,2,3,4,5,6,7', help='comma-separated measure numbers')
     parser.add_argument('--reps', type=int, help='runs per method, for every measure')
     parser.add_argument('--fleet-hosts', help='host counts for measure 5, e.g. 2,4,6')
-    parser.add_argument('--host', help='lab host for measures 1-4, 6 and 7 (default: the last host when more '
+    parser.add_argument('--host', help='lab host for measures 1-4, 6 and 7 (default: the one before the last Docker host when more '
                         'than 3 are up, else lab2)')
     parser.add_argument('--no-lab-up', action='store_true',
                         help='never run tests/lab/lab up; use the hosts that are up (measure 5 shrinks to them)')
@@ -146,13 +146,13 @@ def main(argv=None):
     bench.hosts = [h for h in bench.hosts if h in hosts]
     if args.state_dir:
         bench.state_dir = os.path.abspath(args.state_dir)
-    # The integration suite uses lab1-lab3 and stops lab3's engine in its fault tests: a host past
-    # those when there is one, else lab2.
+    # The integration shards stop the engine of the last host of each engine kind in their fault
+    # tests (lab3, lab6): the one before the last Docker host when there are more than three, else lab2.
     # Docker hosts only: the measures compare with community.docker and the Docker engine floor.
     podman = set(os.environ.get('PATCHOPS_LAB_PODMAN_HOSTS', '').split()) | set(
         bench.env.get('PATCHOPS_LAB_PODMAN_HOSTS', '').split())
     docker_hosts = [h for h in hosts if h not in podman] or hosts
-    host = args.host or (docker_hosts[-1] if len(docker_hosts) > 3 else docker_hosts[min(1, len(docker_hosts) - 1)])
+    host = args.host or (docker_hosts[-2] if len(docker_hosts) > 3 else docker_hosts[min(1, len(docker_hosts) - 1)])
     for key in plan:
         plan[key]['host'] = host
     results_dir = os.path.join(BENCH, 'results')
