@@ -57,6 +57,15 @@ options:
     type: str
     default: auto
     aliases: [docker_api_version]
+  tls_insecure_ok:
+    description:
+      - Accept an engine address that lets anyone on the network path control the engine, which is root on
+        its host.
+      - Without it, a V(tcp://) address to a host other than the loopback (V(127.0.0.0/8), V(::1),
+        V(localhost)) without O(tls) or O(validate_certs), and any such V(http://) address, fail before anything
+        is sent; O(tls) without O(validate_certs) to such a host is allowed with a warning.
+    type: bool
+    default: false
 requirements:
   - The Python L(docker SDK,https://docker-py.readthedocs.io/) >= 5.0 on the managed host.
 notes:

@@ -97,6 +97,21 @@ def shares_netns(container):
     return mode.split(':', 1)[1] if mode.startswith('container:') else None
 
 
+def _image_healthcheck(image):
+    """The image's HEALTHCHECK: Config.Healthcheck on Docker. Podman's compat image inspect has none in
+    Config (its config is the OCI one); Engine.find_image adds it at the top level, where Podman's own
+    image inspect shows it."""
+    config = _image_config(image)
+    return config['Healthcheck'] if 'Healthcheck' in config else (image or {}).get('Healthcheck')
+
+
+def _same_healthcheck(check, image_check):
+    """Equal but for fields left at 0 (the engine's defaults), which one inspect shows and another omits."""
+    def given(value):
+        return dict((k, v) for k, v in (value or {}).items() if v)
+    return given(check) == given(image_check)
+
+
 def _subtract_env(env, image_env):
     image_env = set(image_env or [])
     return [item for item in (env or []) if item not in image_env]
@@ -199,7 +214,7 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
     for key in _IMAGE_SCALARS:
         if config.get(key) == image.get(key):
             config.pop(key, None)
-    if config.get('Healthcheck') == image.get('Healthcheck'):
+    if _same_healthcheck(config.get('Healthcheck'), _image_healthcheck(old_image)):
         config.pop('Healthcheck', None)
     bound = set((host.get('PortBindings') or {}).keys())
     config['ExposedPorts'] = {p: v for p, v in (config.get('ExposedPorts') or {}).items()
@@ -208,9 +223,12 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
         config.pop(key, None)
 
     mode = network_mode(container)
-    if config.get('Hostname') in (container['Id'][:12], '') or mode.startswith('container:') or mode == 'host':
+    # The provider's or the host's names (create refuses them): container: and host network modes, the host's
+    # UTS namespace (Podman shows the host's name there, Docker the short ID).
+    shared_names = mode.startswith('container:') or mode == 'host' or host.get('UTSMode') == 'host'
+    if config.get('Hostname') in (container['Id'][:12], '') or shared_names:
         config.pop('Hostname', None)
-        if mode.startswith('container:') or mode == 'host':
+        if shared_names:
             config.pop('Domainname', None)
     macs = configured_macs(container, engine_kind) if macs is None else macs
     endpoints_at_create = _api_tuple(api_version) >= _ENDPOINTS_AT_CREATE or engine_kind == 'podman'
@@ -224,6 +242,10 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
 
     for key in _HOSTCONFIG_DROP:
         host.pop(key, None)
+    if host.get('NanoCpus') and (host.get('CpuPeriod') or host.get('CpuQuota')):
+        # Podman shows a CPU limit both ways (NanoCpus beside the period and quota it stands for, whichever
+        # was given) and refuses both in a create; Docker shows only the one given. Period and quota are exact.
+        host.pop('NanoCpus')
     anon = anonymous_volumes(container)
     if anon:
         binds = list(host.get('Binds') or [])

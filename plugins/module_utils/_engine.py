@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import ipaddress
 import socket
 import sys
 import traceback
@@ -58,6 +59,7 @@ ENGINE_ARGUMENT_SPEC = dict(
     timeout=dict(type='int', default=60, fallback=(env_fallback, ['DOCKER_TIMEOUT'])),
     api_version=dict(type='str', default='auto', aliases=['docker_api_version'],
                      fallback=(env_fallback, ['DOCKER_API_VERSION'])),
+    tls_insecure_ok=dict(type='bool', default=False),
 )
 
 
@@ -167,6 +169,57 @@ def rename_problem(kind, version, docker_host):
     return None
 
 
+def _tcp_address(docker_host):
+    """(scheme, host) of a TCP engine address (tcp://, http://, https://, or none, as the SDK reads them), else None."""
+    text = str(docker_host or '')
+    scheme, sep, rest = text.partition('://')
+    if not sep:
+        if text.startswith('/'):
+            return None
+        scheme, rest = 'tcp', text
+    scheme = scheme.lower()
+    if scheme not in ('tcp', 'http', 'https'):
+        return None
+    rest = rest.split('/', 1)[0]
+    if rest.startswith('['):  # [IPv6]:port
+        return scheme, rest[1:].split(']', 1)[0]
+    return scheme, rest.rsplit(':', 1)[0] if rest.count(':') == 1 else rest
+
+
+def _loopback(host):
+    if host.lower() in ('', 'localhost'):  # the SDK reads tcp://:2375 as 127.0.0.1
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_problem(params):
+    """(why the engine address is refused or None, a warning or None), decided before anything is sent.
+
+    The engine API is root on its host: plain TCP to anything but this host's loopback hands it to
+    whoever is on the network path, and TLS that does not verify the engine's certificate lets them pose
+    as the engine. ``tls_insecure_ok`` is the operator accepting both. The SDK speaks TLS on tcp:// when
+    asked (``tls``, ``validate_certs``), always on https:// and never on http://; it verifies unless given
+    ``tls`` without ``validate_certs``."""
+    docker_host = params.get('docker_host') or DEFAULT_HOST
+    found = _tcp_address(docker_host)
+    if found is None or _loopback(found[1]) or params.get('tls_insecure_ok'):
+        return None, None
+    scheme = found[0]
+    if scheme == 'http' or (scheme == 'tcp' and not (params.get('tls') or params.get('validate_certs'))):
+        return ('docker_host %s is plain TCP without TLS to another host: anyone on the network path can drive '
+                'that engine, which is root on its host. Use tcp:// with TLS that verifies the engine '
+                '(validate_certs: true, ca_path, client_cert, client_key), the engine\'s unix socket, or an SSH '
+                'tunnel to a loopback address; or set tls_insecure_ok: true to accept the risk' % docker_host), None
+    if params.get('tls') and not params.get('validate_certs'):
+        return None, ('docker_host %s: TLS without verifying the engine\'s certificate (validate_certs: false): '
+                      'anyone on the network path can pose as the engine. Set validate_certs: true with ca_path '
+                      '(or tls_insecure_ok: true to accept the risk)' % docker_host)
+    return None, None
+
+
 def _socket_path(docker_host):
     if docker_host.startswith('unix://'):
         return docker_host[len('unix://'):]
@@ -235,6 +288,9 @@ class Engine:
                               % (docker.__version__, MIN_SDK_VERSION, sys.executable, MIN_SDK_VERSION))
         self.docker_host = params.get('docker_host') or DEFAULT_HOST
         self.timeout = params.get('timeout') or 60
+        why = transport_problem(params)[0]
+        if why:
+            raise EngineError(why)
         tls_config = None
         if params.get('tls') or params.get('validate_certs'):
             cert = None
@@ -299,11 +355,21 @@ class Engine:
             return None
 
     def find_image(self, ref):
-        """Inspect of an image by reference or ID, or None when the engine has none."""
+        """Inspect of an image by reference or ID, or None when the engine has none.
+
+        On Podman, whose compat inspect leaves the image's HEALTHCHECK out of Config, with the top-level
+        ``Healthcheck`` of its own image inspect (None: the image has none), which the clone reads."""
         try:
-            return self.call('inspect image %s' % ref, self.api.inspect_image, ref)
+            image = self.call('inspect image %s' % ref, self.api.inspect_image, ref)
+            if self.kind == 'podman' and 'Healthcheck' not in (image.get('Config') or {}):
+                native = self.call('inspect image %s' % ref, self._podman_image, image['Id'])
+                image = dict(image, Healthcheck=native.get('Healthcheck'))
+            return image
         except NotFound:
             return None
+
+    def _podman_image(self, image_id):
+        return self.api._result(self.api._get(self.api._url('/libpod/images/{0}/json', image_id)), json=True)
 
     def call(self, what, fn, *args, **kwargs):
         """Run one API call; engine failures become EngineError naming what was being done."""
@@ -320,6 +386,9 @@ class Engine:
 
 def connect(module):
     """Connect for an AnsibleModule or fail it with a clear message."""
+    warning = transport_problem(module.params)[1]
+    if warning:
+        module.warn(warning)
     try:
         return Engine(module.params)
     except EngineError as exc:

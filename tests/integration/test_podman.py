@@ -2,13 +2,15 @@
 
 The engine-parametrised suites (test_patch, test_crash, test_stage, test_inventory, test_engine_api)
 run on Podman hosts too; here: the HEALTHCHECK the engine does not run (no systemd in the lab's
-Podman hosts), containers of systemd units, the engine's identity and kind, bad input, and
-patch.yml over Docker and Podman hosts with one report.
+Podman hosts), containers of systemd units, the engine's identity and kind, bad input, what Podman
+shows of CPU limits, the host's UTS namespace and image HEALTHCHECKs (which the clone sends its own
+way), and patch.yml over Docker and Podman hosts with one report.
 """
 
 import json
 import os
 
+import docker
 import pytest
 
 from patchkit import remove
@@ -209,3 +211,47 @@ def test_mixed_fleet_one_report(lab, podman, tmp_path, uid):
     finally:
         for h in hosts:
             remove(lab.engine(h), name)
+
+
+def test_what_the_clone_sends_differently(lab, api, host, uid):
+    """What Podman shows of a CPU limit, the host's UTS namespace and an image's HEALTHCHECK, and refuses
+    when sent back as shown: why the clone sends these its own way on Podman (docs/hosts.md; the patch of
+    each, on every engine kind, is test_patch.py's test_fidelity_cpu_limits_and_uts_host and
+    test_fidelity_image_healthcheck_without_retries)."""
+    lab.pull(host, 'latest', repo='patchops/busybox')
+    busybox = '%s/patchops/busybox:latest' % lab.registry
+    name = 'shown-' + uid
+    try:
+        for flags in ({'nano_cpus': 500000000}, {'cpu_period': 100000, 'cpu_quota': 50000}):
+            cid = api.create_container(busybox, name=name, command=['sleep', '60'],
+                                       host_config=api.create_host_config(**flags))['Id']
+            host_config = api.inspect_container(cid)['HostConfig']
+            assert dict((k, host_config[k]) for k in ('NanoCpus', 'CpuPeriod', 'CpuQuota')) == {
+                'NanoCpus': 500000000, 'CpuPeriod': 100000, 'CpuQuota': 50000}, flags
+            api.remove_container(cid, force=True)
+        both = {'Image': busybox, 'Cmd': ['sleep', '60'],
+                'HostConfig': {'NanoCpus': 500000000, 'CpuPeriod': 100000, 'CpuQuota': 50000}}
+        with pytest.raises(docker.errors.APIError, match='NanoCpus conflicts with CpuPeriod and CpuQuota'):
+            api.create_container_from_config(both, name)
+
+        cid = api.create_container(busybox, name=name, command=['sleep', '60'],
+                                   host_config=api.create_host_config(uts_mode='host'))['Id']
+        assert api.inspect_container(cid)['Config']['Hostname'] == lab.ssh(host, 'hostname').stdout.strip()
+        api.remove_container(cid, force=True)
+        with pytest.raises(docker.errors.APIError, match='cannot set hostname when running in the host UTS namespace'):
+            api.create_container(busybox, name=name, hostname='mine', host_config=api.create_host_config(uts_mode='host'))
+
+        # The image's HEALTHCHECK: not in the compat image inspect, in Podman's own; a check given at
+        # create gets Podman's defaults filled in.
+        image = api.inspect_image(lab.image('v1'))
+        assert 'Healthcheck' not in image['Config'], image['Config']
+        native = api._result(api._get(api._url('/libpod/images/{0}/json', image['Id'])), json=True)
+        cid = api.create_container(lab.image('v1'), name=name)['Id']
+        assert native['Healthcheck'] == api.inspect_container(cid)['Config']['Healthcheck']
+        api.remove_container(cid, force=True)
+        cid = api.create_container(busybox, name=name, command=['sleep', '60'],
+                                   healthcheck={'test': ['CMD', 'true'], 'interval': 2000000000})['Id']
+        assert api.inspect_container(cid)['Config']['Healthcheck'] == {
+            'Test': ['CMD', 'true'], 'Interval': 2000000000, 'Timeout': 30000000000, 'Retries': 3}
+    finally:
+        remove(api, name)

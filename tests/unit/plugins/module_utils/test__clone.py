@@ -600,3 +600,61 @@ def test_operator_aliases_drop_only_what_the_engine_adds(kind, expected):
     container = {'Id': 'db3a6e00d69a' + '0' * 52, 'Config': {'Hostname': 'web01'}}
     settings = {'Aliases': ['db', 'db3a6e00d69a', container['Id'], 'web01']}
     assert operator_aliases(settings, container, kind) == expected
+
+
+# -- what Podman 5.4 shows of CPU limits, the host's UTS namespace and image HEALTHCHECKs -------------
+
+@pytest.mark.parametrize('shown, sent', [
+    # Podman: `--cpus 0.5` and `--cpu-period 100000 --cpu-quota 50000` both show all three
+    ({'NanoCpus': 500000000, 'CpuPeriod': 100000, 'CpuQuota': 50000}, {'CpuPeriod': 100000, 'CpuQuota': 50000}),
+    # Docker shows only the one given; so does Podman for a period other than 100000
+    ({'NanoCpus': 500000000, 'CpuPeriod': 0, 'CpuQuota': 0}, {'NanoCpus': 500000000, 'CpuPeriod': 0, 'CpuQuota': 0}),
+    ({'NanoCpus': 0, 'CpuPeriod': 200000, 'CpuQuota': 100000}, {'NanoCpus': 0, 'CpuPeriod': 200000, 'CpuQuota': 100000}),
+    ({'NanoCpus': 0, 'CpuPeriod': 0, 'CpuQuota': 50000}, {'NanoCpus': 0, 'CpuPeriod': 0, 'CpuQuota': 50000}),
+])
+def test_cpu_limit_sent_one_way(busybox, shown, sent):
+    """The engine refuses NanoCpus with CpuPeriod or CpuQuota: period and quota when both are shown."""
+    container = load('worker.json')
+    container['HostConfig'].update(shown)
+    body, dummy = clone(container, busybox, 'busybox:1.37', engine_kind='podman')
+    assert dict((k, body['HostConfig'][k]) for k in sent) == sent
+    assert ('NanoCpus' in body['HostConfig']) == ('NanoCpus' in sent)
+
+
+def test_host_uts_namespace_takes_the_hosts_names(busybox):
+    """--uts host: Podman shows the host's name as the container's, and refuses a create that gives one."""
+    container = load('worker.json')
+    container['HostConfig']['UTSMode'] = 'host'
+    container['Config']['Hostname'] = 'lab9'
+    body, dummy = clone(container, busybox, 'busybox:1.37', engine_kind='podman')
+    assert 'Hostname' not in body and 'Domainname' not in body
+    assert body['HostConfig']['UTSMode'] == 'host'
+    container['HostConfig']['UTSMode'] = 'private'  # Podman's default: the container's own names are kept
+    body, dummy = clone(container, busybox, 'busybox:1.37', engine_kind='podman')
+    assert body['Hostname'] == 'lab9'
+
+
+NO_RETRIES = {'Test': ['CMD', '/bin/true'], 'Interval': 2000000000, 'Timeout': 3000000000}
+
+
+@pytest.mark.parametrize('image', [
+    {'Config': {'Healthcheck': NO_RETRIES}},  # Docker
+    {'Config': {'Env': []}, 'Healthcheck': NO_RETRIES},  # Podman, through Engine.find_image
+    {'Config': {'Healthcheck': dict(NO_RETRIES, Retries=0, StartPeriod=0)}},  # fields at 0 shown
+])
+def test_image_healthcheck_without_retries_not_frozen(busybox, image):
+    """A container shows its image's check: it is the image's, so the new image's applies (Podman would
+    otherwise create it with its own defaults filled in, Retries 3 and a 30 s Timeout)."""
+    container = load('worker.json')
+    container['Config']['Healthcheck'] = dict(NO_RETRIES)
+    body, dummy = clone(container, image, 'busybox:1.37', engine_kind='podman')
+    assert 'Healthcheck' not in body
+
+
+@pytest.mark.parametrize('image', [{'Config': {}}, {'Config': {}, 'Healthcheck': None},
+                                   {'Config': {}, 'Healthcheck': dict(NO_RETRIES, Retries=5)}])
+def test_healthcheck_other_than_the_images_kept(busybox, image):
+    container = load('worker.json')
+    container['Config']['Healthcheck'] = dict(NO_RETRIES)
+    body, dummy = clone(container, image, 'busybox:1.37', engine_kind='podman')
+    assert body['Healthcheck'] == NO_RETRIES
