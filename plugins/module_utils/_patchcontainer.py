@@ -216,13 +216,12 @@ class AptRun:
 
     def _selection(self, installed, wanted):
         """The apt-get arguments of the update (see _apt.selection); named packages must be installed."""
-        packages = self.packages
-        if wanted is None and packages:
-            missing = missing_packages(packages, installed)
+        if wanted is None and self.packages:
+            missing = missing_packages(self.packages, installed)
             if missing:
                 raise PatchError('%s: %s not installed in the image; packages names installed packages to update'
                                  % (self.image, ', '.join(missing)), reason='not installed')
-        return selection(installed, wanted, packages, self.carry)
+        return selection(installed, wanted, self.packages, self.carry)
 
     def plan(self, installed, wanted):
         """Simulate the update: ({package: {before, after}}, open findings)."""
