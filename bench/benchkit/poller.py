@@ -6,8 +6,9 @@
 namespace (nsenter --net=...) or a container's (nsenter -t PID -n). Standard library only.
 
 Target either a fixed address (--host/--port: a published port) or a Docker network alias
-(--alias: resolved before every request through the engine's embedded DNS at 127.0.0.11, as a
-client container would; the first address answered is used).
+(--alias: resolved before every request through the engine's embedded DNS, --dns, default
+127.0.0.11: Docker's; a Podman network's is its gateway, as a client container would; the first
+address answered is used).
 
 Protocol: prints READY once the first request has been tried, then polls until a line arrives on
 stdin or --max-seconds pass (the loop is bounded), then prints one JSON line:
@@ -94,7 +95,7 @@ def once(args):
     try:
         host = args.host
         if args.alias:
-            addrs = dns_a(args.alias)
+            addrs = dns_a(args.alias, (args.dns, 53))
             if not addrs:
                 return False, 'no address for %s' % args.alias
             host = addrs[0]
@@ -107,6 +108,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--host', default='127.0.0.1')
     parser.add_argument('--alias')
+    parser.add_argument('--dns', default='127.0.0.11')
     parser.add_argument('--port', type=int, required=True)
     parser.add_argument('--path', default='/version')
     parser.add_argument('--interval', type=float, default=0.01)

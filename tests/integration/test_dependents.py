@@ -4,13 +4,20 @@ interrupted swap whose recovery the engine refuses — on the lab, checked again
 import os
 import shutil
 
+import docker
 import pytest
 
 from patchkit import exec_out, remove
 
-HOST_PICK = ('docker26', 2)  # HOST: a Docker 26 host of its own in CI's Docker 26 shard (conftest)
-HOST = None
-pytestmark = pytest.mark.shard('docker26')  # CI runs it in the Docker 26 shard (conftest)
+HOST = None  # engine_hosts[2] of the engine kind under test: on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs once per engine kind, in that kind's shard (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[2]
+
 
 
 @pytest.fixture
@@ -71,7 +78,15 @@ def linked(lab, api, uid):
     """web (app) and its legacy-link dependent client (--link web:db)."""
     web, client = 'web-' + uid, 'client-' + uid
     app(api, lab, web)
-    app(api, lab, client, links={web: 'db'})
+    try:
+        app(api, lab, client, links={web: 'db'})
+    except docker.errors.APIError as exc:
+        remove(api, web)
+        api.remove_volume('data-' + web, force=True)
+        # Podman refuses legacy links at create (docs/hosts.md): there is no such dependent to keep.
+        if lab.kinds.get(HOST) == 'podman' and 'link is not supported' in str(exc):
+            pytest.skip('Podman refuses legacy links: %s' % exc.explanation)
+        raise
     yield web, client
     remove(api, client, web)
     for name in (web, client):

@@ -9,14 +9,29 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, engine_dir
 from patchkit import remove
 
-HOST_PICK = ('docker26', 0)  # HOST: a Docker 26 host of its own in CI's Docker 26 shard (conftest)
-HOST = None
-pytestmark = pytest.mark.shard('docker26')  # CI runs it in the Docker 26 shard (conftest)
+HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
 
 
 # busybox sh execs the last command: httpd becomes PID 1, and it has no handler for SIGTERM.
 IGNORES = ['/bin/sh', '-c', 'mkdir -p /tmp/www && echo ok > /tmp/www/health && httpd -f -p 8080 -h /tmp/www']
 PHASES = {'stop', 'rename', 'create', 'start', 'ready', 'remove'}
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs once per engine kind, in that kind's shard (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[1]
+
+
+
+@pytest.fixture(autouse=True)
+def podman_numeric_stop_signal(lab, request):
+    """Podman gives every container's Config.StopSignal as a number ('15'), and the inventory and the
+    report repeat it as given ('no handler for 15', 'kill (15, waited 3.4 s)') where Docker says SIGTERM."""
+    if lab.kinds.get(HOST) == 'podman':
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "product bug: _stop.stop_settings reports Podman's numeric StopSignal '15' instead of SIGTERM")))
 
 
 @pytest.fixture
@@ -81,7 +96,7 @@ def test_prediction_breakdown_and_stopped_by(lab, api, trio):
     assert not [w for w in res.get('warnings', []) if names['handles'] in w]
 
     # The journal keeps it, and the next inventory says so from the journal too.
-    path = '%s/journal/%s.json' % (engine_dir(DEFAULT_STATE_DIR, api.info()['ID']), names['ignores'])
+    path = '%s/journal/%s.json' % (engine_dir(DEFAULT_STATE_DIR, lab.engine_id(HOST)), names['ignores'])
     journal = json.loads(lab.ssh(HOST, 'cat %s' % path).stdout)
     last = journal['swaps'][-1]
     assert (last['stopped_by'], last['outcome']) == ('kill', 'patched')

@@ -9,9 +9,15 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
 from patchkit import exec_out, remove
 
-HOST_PICK = ('docker26', 2)  # HOST: a Docker 26 host of its own in CI's Docker 26 shard (conftest)
-HOST = None
-pytestmark = pytest.mark.shard('docker26')  # CI runs it in the Docker 26 shard (conftest)
+HOST = None  # engine_hosts[2] of the engine kind under test: on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs once per engine kind, in that kind's shard (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[2]
+
 
 
 @pytest.fixture
@@ -36,7 +42,7 @@ def fleet(lab, api, uid):
 
 
 def journal(lab, api, name):
-    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', api.info()['ID']), name)
+    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', lab.engine_id(HOST)), name)
     return json.loads(lab.ssh(HOST, 'cat %s' % path).stdout)['swaps'][-1]
 
 

@@ -12,14 +12,22 @@ import time
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
-from patchkit import remove
+from patchkit import exec_out, remove
 
-HOST_PICK = ('docker26', 1)  # HOST: a Docker 26 host of its own in CI's Docker 26 shard (conftest)
-HOST = None
-pytestmark = pytest.mark.shard('docker26')  # CI runs it in the Docker 26 shard (conftest)
+HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
 
 
+# Requests sampled before and after the swap: a measurement window, not a wait for a condition.
+WINDOW = 0.5
 POLLER = os.path.join(os.path.dirname(__file__), '..', '..', 'bench', 'benchkit', 'poller.py')
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Every test here runs once per engine kind, in that kind's shard (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[1]
+
 
 
 @pytest.fixture
@@ -34,9 +42,11 @@ def service(lab, uid):
         networking_config=api.create_networking_config({net: api.create_endpoint_config(aliases=[alias])})))
     api.start(api.create_container('%s/patchops/busybox:latest' % lab.registry, name=client, command=['sleep', '3600'],
                                    host_config=api.create_host_config(network_mode=net)))
-    for dummy in range(100):
-        if (api.inspect_container(web)['State'].get('Health') or {}).get('Status') == 'healthy':
-            break
+    # Up when the client reaches it through the alias (the engine's own health status stays
+    # `starting` on the lab's Podman hosts: no systemd to run its checks).
+    deadline = time.monotonic() + 30
+    while exec_out(api, client, 'wget -q -O - http://%s:8080/health' % alias)[1] != 0:
+        assert time.monotonic() < deadline, '%s not answering as %s after 30 s' % (web, alias)
         time.sleep(0.1)
     yield api, net, web, client, alias
     remove(api, client, web)
@@ -48,8 +58,12 @@ class Poller:
 
     def __init__(self, api, client, alias):
         pid = api.inspect_container(client)['State']['Pid']
+        # The engine's DNS as the client sees it: Docker's 127.0.0.11, a Podman network's gateway.
+        resolv, rc = exec_out(api, client, 'cat /etc/resolv.conf')
+        assert rc == 0, resolv
+        dns = next(line.split()[1] for line in resolv.splitlines() if line.startswith('nameserver'))
         self.proc = subprocess.Popen(
-            ['nsenter', '-t', str(pid), '-n', sys.executable, POLLER, '--alias', alias, '--port', '8080',
+            ['nsenter', '-t', str(pid), '-n', sys.executable, POLLER, '--alias', alias, '--dns', dns, '--port', '8080',
              '--timeout', '0.5', '--max-seconds', '180'], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == 'READY'
 
@@ -68,10 +82,10 @@ def test_unverified_new_container_never_reached(lab, service):
     api, net, web, client, alias = service
     before = api.inspect_container(web)['Id']
     poller = Poller(api, client, alias)
-    time.sleep(0.5)
+    time.sleep(WINDOW)
     res = lab.module(HOST, 'container_patch', {'containers': [{'name': web, 'image': lab.image('v2-broken')}],
                                                'strategy': 'start-first', 'verify_timeout': 8})[HOST]
-    time.sleep(0.5)
+    time.sleep(WINDOW)
     samples = poller.stop()
     assert res['_status'] == 'failed' and res['rolled_back'] is True
     assert api.inspect_container(web)['Id'] == before
@@ -84,17 +98,17 @@ def test_alias_moves_before_the_old_one_leaves_and_stops(lab, service):
     api, net, web, client, alias = service
     old_ip = api.inspect_container(web)['NetworkSettings']['Networks'][net]['IPAddress']
     poller = Poller(api, client, alias)
-    time.sleep(0.5)
+    time.sleep(WINDOW)
     res = lab.module(HOST, 'container_patch', {'containers': [{'name': web, 'image': lab.image('v2')}],
                                                'strategy': 'start-first', 'drain_seconds': 1})[HOST]
-    time.sleep(0.5)
+    time.sleep(WINDOW)
     samples = poller.stop()
     assert res['_status'] == 'ok', res.get('msg')
     result = res['containers'][0]
     assert result['downtime_ms'] == 0 and 'aliases' in result['breakdown_ms']
     new = api.inspect_container(web)
     assert new['NetworkSettings']['Networks'][net]['Aliases'][:1] == [alias] or alias in new['NetworkSettings']['Networks'][net]['Aliases']
-    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', api.info()['ID']), web)
+    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', lab.engine_id(HOST)), web)
     swap = json.loads(lab.ssh(HOST, 'cat %s' % path).stdout)['swaps'][-1]
     at = {h['step']: datetime.datetime.fromisoformat(h['at']) for h in swap['history']}
     assert at['verified'] < at['take_aliases'] < at['release_old'] < at['stop_old']
