@@ -30,9 +30,10 @@ description:
 options:
   _input:
     description:
-      - V({host, check_mode, rollout, rollback, readback, held_by_scan_gate, engine, plan, unhealthy_before,
-        checks_failed, host_failed, host_failure}) (C(checks_failed): what the post-patch tests found failing); C(rollout), C(rollback) and C(readback) are registered
-        module results (may be skipped or empty).
+      - "V({host, check_mode, rollout, rollback, readback, held_by_scan_gate, engine, plan, unhealthy_before,
+        checks_failed, host_failed, host_failure})."
+      - C(rollout), C(rollback) and C(readback) are registered module results (may be skipped or empty);
+        C(checks_failed) is what the post-patch tests found failing.
     type: dict
     required: true
 """

@@ -243,8 +243,8 @@ def host_record(facts):
     records = _swaps_of_recovery(rollout, patch_outcomes(rollout, facts.get('rollback') or {}))
     view, error = engine_view(facts.get('readback'))
     containers = [decide(r, view) for r in records]
-    plan = [dict(p, engine=(view or {}).get(p.get('container')) or {'state': 'missing' if view is not None
-                                                                      else 'unknown'})
+    absent = {'state': 'missing' if view is not None else 'unknown'}
+    plan = [dict(p, engine=(view or {}).get(p.get('container')) or absent)
             for p in (facts.get('plan') or rollout.get('plan') or [])]
     problems = [c['diverged'] for c in containers if c.get('outcome') == 'diverged']
     if error is not None:

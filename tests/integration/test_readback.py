@@ -103,17 +103,19 @@ def test_sabotaged_give_back_reported_as_the_engine_shows_it(lab, tmp_path, uid,
         assert removed == [old]
         assert runner.rc != 0
         assert artifact['hosts']['failed'] == [host] and artifact['hosts']['patched'] == []
-        assert artifact['containers']['kept_new'] == 1 and sum(artifact['containers'].values()) == 1
+        assert artifact['containers']['kept_new'] == 1
         record = next(r for r in report['hosts'] if r['host'] == host)
         assert record['status'] == 'failed'
-        c, = record['containers']
+        # (Other containers may be in the record: interrupted swaps that another suite left on the host
+        # and this run recovered first.)
+        c, = [c for c in record['containers'] if c['container'] == name]
         shown = engine_shows(api, name)
         broken = api.inspect_image(lab.image('v2-broken'))['Id']
         assert shown['image_id'].split(':')[-1] == broken.split(':')[-1], (shown, broken)
         # Podman runs HEALTHCHECKs from systemd timers only (none in the lab): its status stays
         # "starting" (the module ran the check itself, _probe.own_healthcheck).
-        assert (shown['state'], shown['health']) == ('running', 'starting' if engine_kind == 'podman'
-                                                      else 'unhealthy'), shown
+        health = 'starting' if engine_kind == 'podman' else 'unhealthy'
+        assert (shown['state'], shown['health']) == ('running', health), shown
         assert c['outcome'] == 'kept_new' and 'module_outcome' not in c
         assert c['engine'] == shown
         assert (c['final_id'], c['final_image_id']) == (shown['id'], shown['image_id'])
@@ -162,11 +164,11 @@ def test_engine_stopped_before_the_report_state_unknown_and_the_host_fails(lab, 
         assert handler.stopped, runner.collected_stdout[-3000:]
         assert runner.rc != 0
         assert artifact['hosts']['failed'] == [host] and artifact['engine_unknown'] == [host]
-        assert artifact['containers']['unknown'] == 1 and sum(artifact['containers'].values()) == 1
+        assert artifact['containers']['unknown'] == sum(artifact['containers'].values()) >= 1
         record = next(r for r in report['hosts'] if r['host'] == host)
         assert record['status'] == 'failed' and record['readback']['engine'] == 'unknown'
         assert "the engine could not be read after the run" in record['message']
-        c, = record['containers']
+        c, = [c for c in record['containers'] if c['container'] == name]
         assert (c['outcome'], c['module_outcome'], c['engine']) == ('unknown', 'patched', {'state': 'unknown'})
         assert 'Engine state unknown (the engine could not be read at the end of the run): %s' % host in pages['report.md']
         assert 'id="engine-unknown"' in pages['report.html']
