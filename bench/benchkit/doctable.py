@@ -27,18 +27,14 @@ def fmt(value):
     return '%.3f' % value
 
 
-def _ref_name(label):
-    return label.split(' (')[0]
-
-
 def markdown(measure):
     """Rows `method | runs | median | min | max | vs <each reference>` of one measure's JSON."""
     methods = measure['methods']
     refs = [r for r in measure['refs'] if (methods.get(r) or {}).get('stats')]
     ratios = measure['ratios']
     head = ['method', 'runs', 'median', 'min', 'max']
-    head += ['vs %s' % _ref_name(methods[r]['label']) for r in refs] if refs else ['vs its reference']
-    lines = ['| %s |' % ' | '.join(head), '|%s' % ' --- |' * len(head)]
+    head += ['vs %s' % methods[r]['label'] for r in refs] if refs else ['vs its reference']
+    lines = ['| %s |' % ' | '.join(cell.replace('|', '\\|') for cell in head), '|' + ' --- |' * len(head)]
     for key, meta in methods.items():
         st = meta['stats']
         if not st:
