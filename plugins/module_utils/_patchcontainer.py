@@ -238,9 +238,8 @@ class AptRun:
 
     def _reachable(self, installed, wanted):
         """Report packages whose candidate reaches a fixed version and is newer than the installed one."""
-        names = sorted(wanted)
-        candidates = parse_candidates(self.box.exec('read candidate versions',
-                                                candidates_script(self.options, names))[1])
+        script = candidates_script(self.options, sorted(wanted))
+        candidates = parse_candidates(self.box.exec('read candidate versions', script)[1])
         pairs, index = version_pairs(installed, wanted, candidates)
         answers = []
         if pairs:

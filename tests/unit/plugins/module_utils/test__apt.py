@@ -95,8 +95,8 @@ def test_simulation_dpkg_and_answer_parsing():
     }
     listed = parse_dpkg_list('zlib1g\t1:1.2.13\tii \t168\nold\t1.0\trc \t5\nbad line\n')
     assert listed == {'zlib1g': {'version': '1:1.2.13', 'installed_kib': 168}}
-    assert parse_candidates('zlib1g\t1:1.3\ngone\t(none)\nnew\t\njunk\n') == {'zlib1g': '1:1.3', 'gone': None,
-                                                                            'new': None}
+    candidates = parse_candidates('zlib1g\t1:1.3\ngone\t(none)\nnew\t\njunk\n')
+    assert candidates == {'zlib1g': '1:1.3', 'gone': None, 'new': None}
     assert parse_compare('1\n0\nnoise\n', 2) == [True, False]
     assert parse_compare('1\n', 2) is None
 

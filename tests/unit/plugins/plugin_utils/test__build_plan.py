@@ -60,8 +60,8 @@ def test_host_summary_status_per_image():
     assert summary['images'][2] == {'image': R + 'bad:1', 'status': 'failed', 'msg': 'image not found',
                                     'patched': False, 'reference': R + 'bad:1', 'repo_digest': None, 'image_id': None,
                                     'packages': [], 'open': 0, 'layer_size': None}
-    assert host_summary({'results': []}, 'lab1', True) == {'build_host': 'lab1', 'check_mode': True, 'images': [],
-                                                          'failed': []}
+    empty = host_summary({'results': []}, 'lab1', True)
+    assert empty == {'build_host': 'lab1', 'check_mode': True, 'images': [], 'failed': []}
 
 
 def test_patched_targets_replace_only_what_was_built():
