@@ -7,7 +7,7 @@ SANITY_TREE := build/sanity/ansible_collections/patchops/containers
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv link lab-up lab-down sanity lint units integration reliability molecule test demo demo-check build galaxy-import clean
+.PHONY: all venv link lab-up lab-down sanity lint units integration reliability lab-suites molecule test demo demo-check build galaxy-import clean
 
 all: test
 
@@ -52,12 +52,21 @@ units: venv link
 integration: venv link
 	PY=$(PY) tests/integration/shards
 
-# Faults (engine killed, link cut, registry stopped, journal disk full, concurrent runs), the bad
-# input corpus and the secrets check, against the lab; see docs/reliability.md (about 4 minutes).
+# Faults (engine killed, link cut, journal disk full, concurrent runs: once per engine kind, as
+# shards like the integration suite's), the bad input corpus and the secrets check, then alone the
+# registry stopped for every host; see docs/reliability.md.
 reliability: venv link
-	$(PY) -m pytest tests/reliability -q
+	PY=$(PY) SUITES=tests/reliability tests/integration/shards
+	PY=$(PY) SUITES=tests/reliability tests/integration/shards serial
 
-test: sanity lint build galaxy-import units integration reliability molecule
+# What `make test` runs against the lab: each engine kind's shard runs its integration tests, then
+# its reliability tests, on its own hosts (no shard waits for the slowest one's integration
+# tests); then, alone, what touches every host.
+lab-suites: venv link
+	PY=$(PY) SUITES="tests/integration tests/reliability" tests/integration/shards
+	PY=$(PY) SUITES=tests/reliability tests/integration/shards serial
+
+test: sanity lint build galaxy-import units lab-suites molecule
 
 build: venv
 	ansible-galaxy collection build --force --output-path build/

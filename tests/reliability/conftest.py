@@ -1,15 +1,12 @@
-"""Fixtures of the reliability suite (the lab, a unique suffix per test)."""
+"""Fixtures of the reliability suite (the lab, engine kinds and shards as in the integration suite,
+a unique suffix per test)."""
 
 import uuid
 
 import pytest
 
-from labkit import Lab
-
-
-@pytest.fixture(scope='session')
-def lab():
-    return Lab()
+# pylint: disable-next=unused-import
+from shardkit import engine_hosts, engine_kind, lab, pytest_collection_modifyitems, pytest_configure  # noqa: F401
 
 
 @pytest.fixture

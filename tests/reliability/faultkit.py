@@ -27,7 +27,7 @@ def safe_id(engine_id):
 
 
 def journal_path(lab, host, name, state_dir=STATE_DIR):
-    return os.path.join(state_dir, safe_id(lab.engine(host).info()['ID']), 'journal', name + '.json')
+    return os.path.join(state_dir, safe_id(lab.engine_id(host)), 'journal', name + '.json')
 
 
 def last_swap(path):

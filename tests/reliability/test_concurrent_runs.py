@@ -5,10 +5,19 @@ nothing left to do; a run with a short lock_timeout refuses cleanly, naming the 
 (A lock held by a process of the test itself is tests/integration/test_patch.py::test_lock_held_by_another_run.)
 """
 
+import pytest
+
 from faultkit import (Background, Guard, app_container, forget_journals, freeze, journal_path, remove_app,
                       tagged_pids, tagged_play, thaw, wait_for_step)
 
-HOST = 'lab2'
+HOST = None  # the second host of the engine kind under test: on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Once per engine kind, in that kind's shard, on its second host (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[1]
 
 
 def test_two_runs_at_once_one_waits_one_refuses(lab, uid):

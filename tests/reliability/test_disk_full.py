@@ -10,12 +10,21 @@ docs/reliability.md).
 
 import os
 
+import pytest
+
 from labkit import LAB_DIR
 
 from faultkit import (Background, Guard, app_container, freeze, remove_app, safe_id, tagged_pids, tagged_play,
                       thaw, wait_for_step)
 
-HOST = 'lab2'
+HOST = None  # the second host of the engine kind under test: on_engine
+
+
+@pytest.fixture(scope='module', autouse=True)
+def on_engine(engine_hosts):
+    """Once per engine kind, in that kind's shard, on its second host (conftest engine_kind)."""
+    global HOST  # pylint: disable=global-statement
+    HOST = engine_hosts[1]
 
 
 def test_journal_disk_full_while_creating_rolls_back_then_converges(lab, uid):
@@ -25,7 +34,7 @@ def test_journal_disk_full_while_creating_rolls_back_then_converges(lab, uid):
     state_dir = '/tmp/patchops-full-%s' % uid
     with open(os.path.join(LAB_DIR, 'hosts', HOST, 'sshd.pid')) as fh:
         host_root = '/proc/%s/root' % fh.read().strip()  # the host's mount namespace, seen from here
-    journal = '%s%s/%s/journal/%s.json' % (host_root, state_dir, safe_id(api.info()['ID']), name)
+    journal = '%s%s/%s/journal/%s.json' % (host_root, state_dir, safe_id(lab.engine_id(HOST)), name)
     args = {'containers': [{'name': name, 'image': lab.image('v2')}], 'state_dir': state_dir, 'verify_timeout': 30}
     lab.ssh(HOST, 'mkdir -p %s && mount -t tmpfs -o size=64k,mode=700 patchops-full %s' % (state_dir, state_dir))
     try:

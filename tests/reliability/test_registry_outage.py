@@ -16,6 +16,7 @@ import tarfile
 import time
 
 import docker
+import pytest
 import requests
 
 from labkit import LAB_DIR
@@ -26,6 +27,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._manifest impo
 from faultkit import Background
 
 HOST = 'lab2'
+# It stops the registry for every host: CI runs it alone, after the concurrent shards (shardkit).
+pytestmark = pytest.mark.shard('serial')
 
 
 def big_archive(path, tag, size=48 * 1024 * 1024):
