@@ -13,6 +13,12 @@ def remove(api, *names):
     for name in names:
         for candidate in (name, name + '-patchops-old', name + '-patchops-new'):
             try:
+                # Podman's forced remove first stops with the stop timeout (10 s for a PID 1 that
+                # ignores SIGTERM, as `sleep` does); a kill first makes it immediate on every engine.
+                api.kill(candidate)
+            except Exception:  # absent or not running is fine
+                pass
+            try:
                 api.remove_container(candidate, force=True, v=True)
             except Exception:  # absent is fine
                 pass

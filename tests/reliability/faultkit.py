@@ -15,7 +15,7 @@ import threading
 import time
 
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR as STATE_DIR
-from patchkit import exec_out
+from patchkit import exec_out, remove
 
 TAG_VAR = 'PATCHOPS_RELIABILITY_TAG'
 SUFFIXES = ('-patchops-old', '-patchops-new')
@@ -242,11 +242,7 @@ def app_container(lab, api, name, tag='v1', **host_config):
 
 def remove_app(api, *names):
     for name in names:
-        for candidate in (name,) + tuple(name + s for s in SUFFIXES):
-            try:
-                api.remove_container(candidate, force=True)
-            except Exception:  # absent is fine
-                pass
+        remove(api, name)  # with its -patchops-old/-new
         try:
             api.remove_volume('vol-' + name, force=True)
         except Exception:  # absent is fine
