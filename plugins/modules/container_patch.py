@@ -262,11 +262,11 @@ containers:
         - V(rolled_back) - its swap, or its group's, failed; the same container runs again.
         - V(failed) - O(rollback=never), or the rollback failed too (RV(containers[].failure) says what state
           it is in); or it was on its target image already and failed verification (not changed).
-        - V(kept_new) - its swap failed and the container from before it was gone (removed by someone else):
+        - V(kept_new) - its swap failed and the container from before it was gone (removed by someone else), so
           the new container is kept under its name.
         - V(abandoned) - its swap failed, the container from before it was gone and no container holds its name.
-        - V(held) - not changed: its target image failed verification on another container of this run,
-          and this one cannot be verified (RV(containers[].reason) says why); so is every member of its group.
+        - V(held) - not changed, because its target image failed verification on another container of this
+          run and this one cannot be verified (RV(containers[].reason) says why); so is every member of its group.
         - V(not_attempted) - not started, after a failure (O(on_failure=stop)) or because a container it
           depends on failed.
         - V(blocked) - an unresolved interrupted swap involves it; not touched.

@@ -140,7 +140,8 @@ def test_fidelity_v1_to_v2(lab, api, rich, uid):
     assert side['Image'] == side_before['Image']
 
     again = patch(lab, [{'name': rich, 'image': lab.image('v2')}])
-    assert again['_status'] == 'ok' and again['changed'] is False
+    assert again['_status'] == 'ok' and again['changed'] is False, again.get('msg')
+    assert [c['outcome'] for c in again['containers']] == ['current']
     assert api.inspect_container(rich)['Id'] == after['Id']
 
 
