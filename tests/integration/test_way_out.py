@@ -8,10 +8,11 @@ import shutil
 
 import pytest
 
-from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, engine_dir
+from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
 from patchkit import exec_out, remove
 
 HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
+STATE = None  # the test's own journal directory on HOST: state_dir
 ROOT = os.path.join(os.path.dirname(__file__), '..', '..')
 ROLLBACK = os.path.join(ROOT, 'playbooks', 'rollback.yml')
 SURVEY = os.path.join(ROOT, 'docs', 'awx', 'survey-rollback-way-out.json')
@@ -28,25 +29,38 @@ def on_engine(engine_hosts):
     HOST = engine_hosts[1]
 
 
+@pytest.fixture(autouse=True)
+def state_dir(lab, uid):
+    """A journal of the test's own: any run on the host with the default state_dir (another suite's, the
+    lab's) recovers every interrupted swap of its journal, and would settle this test's before it does."""
+    global STATE  # pylint: disable=global-statement
+    STATE = '/tmp/patchops-wayout-state-' + uid
+    yield STATE
+    lab.ssh(HOST, 'rm -rf %s' % STATE)
+
+
 @pytest.fixture
 def api(lab):
     return lab.pull(HOST, 'v1', 'v2')
 
 
 def patch(lab, containers):
-    return lab.module(HOST, 'container_patch', {'containers': containers, 'verify_timeout': 20})[HOST]
+    args = {'containers': containers, 'verify_timeout': 20, 'state_dir': STATE}
+    return lab.module(HOST, 'container_patch', args)[HOST]
 
 
 def crash_patch(lab, name, image, step):
     """container_patch killed right after journaling ``step``."""
+    args = {'containers': [{'name': name, 'image': image}], 'state_dir': STATE}
     plays = [{'hosts': HOST, 'gather_facts': False, 'environment': {'PATCHOPS_TEST_CRASH_AT': step},
-              'tasks': [{'patchops.containers.container_patch': {'containers': [{'name': name, 'image': image}]}}]}]
+              'tasks': [{'patchops.containers.container_patch': args}]}]
     return lab.playbook(plays)[1][HOST][-1]
 
 
 def way_out(lab, check=False, **extravars):
-    """playbooks/rollback.yml on HOST; returns (runner, {task name: result})."""
+    """playbooks/rollback.yml on HOST, on the test's journal; returns (runner, {task name: result})."""
     extravars.setdefault('patchops_hosts', HOST)
+    extravars['rollback_state_dir'] = STATE
     runner, results = lab.playbook(ROLLBACK, extravars=extravars, check=check)
     return runner, {r['_task']: r for r in results.get(HOST, [])}
 
@@ -63,24 +77,27 @@ def survey_run(lab, answers):
 
 def journal(lab, name):
     """The journal file of ``name`` on HOST, as stored."""
-    path = '%s/journal/%s.json' % (engine_dir(DEFAULT_STATE_DIR, lab.engine_id(HOST)), name)
+    path = '%s/journal/%s.json' % (engine_dir(STATE, lab.engine_id(HOST)), name)
     return lab.ssh(HOST, 'cat %s' % path).stdout
 
 
 def unfinished(lab, names):
     """Which of ``names`` have an unfinished journal entry, as the module's check-mode recovery sees them."""
-    res = lab.module(HOST, 'container_rollback', {'recover': True}, check=True)[HOST]
+    res = lab.module(HOST, 'container_rollback', {'recover': True, 'state_dir': STATE}, check=True)[HOST]
     assert res['_status'] == 'ok', res.get('msg')
     return sorted(r['container'] for r in res['recovered'] if r['container'] in names)
 
 
-def engine_view(api):
-    """Every container of the host: ID -> (names, image ID, state)."""
-    return {c['Id']: (tuple(c['Names']), c['ImageID'], c['State']) for c in api.containers(all=True)}
+def engine_view(api, uid):
+    """Every container of the test: ID -> (names, image ID, state)."""
+    return {c['Id']: (tuple(c['Names']), c['ImageID'], c['State']) for c in api.containers(all=True)
+            if any(uid in n for n in c['Names'])}
 
 
 def app(api, lab, name, **host):
-    cid = api.create_container(lab.image('v1'), name=name, host_config=api.create_host_config(**host))['Id']
+    """A v1 app container; its HEALTHCHECK off, so that a busy lab's slow probe fails no swap here."""
+    cid = api.create_container(lab.image('v1'), name=name, healthcheck={'test': ['NONE']},
+                               host_config=api.create_host_config(**host))['Id']
     api.start(cid)
     return cid
 
@@ -100,6 +117,7 @@ def test_abandon_an_entry_recovery_cannot_settle(lab, api, uid):
 
         res = patch(lab, [{'name': other, 'image': lab.image('v2')}])
         assert res['_status'] == 'ok', res.get('msg')
+        assert [(c['container'], c['outcome']) for c in res['containers']] == [(other, 'patched')]
         assert [(u['container'], u['step']) for u in res['unresolved']] == [(stuck, 'start_new')]
         res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}])
         assert res['_status'] == 'failed' and 'not patched: %s' % stuck in res['msg'], res.get('msg')
@@ -116,12 +134,12 @@ def test_abandon_an_entry_recovery_cannot_settle(lab, api, uid):
         assert '--limit %s' % HOST in tasks[STUCK]['msg'] and source in tasks[STUCK]['msg']
 
         # The operator accepts the state (the old container, stopped) and closes the entry: check mode first.
-        before, entry = engine_view(api), journal(lab, stuck)
+        before, entry = engine_view(api, uid), journal(lab, stuck)
         runner, tasks = way_out(lab, check=True, rollback_abandon=[stuck])
         assert runner.rc == 0, runner.collected_stdout[-2000:]
         assert [(a['container'], a['action']) for a in tasks[SETTLE]['abandoned']] == [(stuck, 'would abandon')]
         assert tasks[SETTLE]['changed'] is False
-        assert (engine_view(api), journal(lab, stuck)) == (before, entry)
+        assert (engine_view(api, uid), journal(lab, stuck)) == (before, entry)
         assert unfinished(lab, [stuck]) == [stuck]
 
         runner, tasks = survey_run(lab, {'patchops_hosts': HOST, 'rollback_abandon': stuck})
@@ -131,7 +149,7 @@ def test_abandon_an_entry_recovery_cannot_settle(lab, api, uid):
         assert '%s is %s (the container from before the patch)' % (stuck, cid[:12]) in closed['state']
         assert tasks[SETTLE]['changed'] is True and tasks[SETTLE]['unresolved'] == []
         assert tasks[STUCK]['_status'] == 'skipped'
-        assert engine_view(api) == before
+        assert engine_view(api, uid) == before
         last = json.loads(journal(lab, stuck))['swaps'][-1]
         assert (last['outcome'], last['abandoned_state']) == ('abandoned', closed['state'])
         assert unfinished(lab, [stuck, other]) == []
@@ -141,7 +159,7 @@ def test_abandon_an_entry_recovery_cannot_settle(lab, api, uid):
         runner, tasks = way_out(lab, rollback_abandon=[stuck])
         assert runner.rc != 0 and tasks[SETTLE]['_status'] == 'failed'
         assert 'no unfinished swap of %s' % stuck in tasks[SETTLE]['msg']
-        assert (engine_view(api), journal(lab, stuck)) == (before, entry)
+        assert (engine_view(api, uid), journal(lab, stuck)) == (before, entry)
 
         # The next patch runs proceed: nothing unresolved, nothing recovered, the container no longer blocked.
         res = patch(lab, [{'name': other, 'image': lab.image('v1')}])
@@ -171,13 +189,13 @@ def test_recover_settles_a_crashed_swap_and_rolls_nothing_back(lab, api, uid):
         assert crash_patch(lab, crashed, lab.image('v2'), 'start_new')['_status'] == 'failed'
         assert api.inspect_container(crashed + '-patchops-old')['Id'] == cid
 
-        before, entry = engine_view(api), journal(lab, crashed)
+        before, entry = engine_view(api, uid), journal(lab, crashed)
         runner, tasks = way_out(lab, check=True, rollback_recover=True)
         assert runner.rc == 0, runner.collected_stdout[-2000:]
         mine = [(r['container'], r['action'], r['step']) for r in tasks[SETTLE]['recovered'] if r['container'] == crashed]
         assert mine == [(crashed, 'would recover', 'start_new')]
         assert tasks[SETTLE]['changed'] is False
-        assert (engine_view(api), journal(lab, crashed)) == (before, entry)
+        assert (engine_view(api, uid), journal(lab, crashed)) == (before, entry)
 
         runner, tasks = survey_run(lab, {'patchops_hosts': HOST})  # nothing to close: only settle
         assert runner.rc == 0, runner.collected_stdout[-2000:]
@@ -206,4 +224,19 @@ def test_recover_settles_a_crashed_swap_and_rolls_nothing_back(lab, api, uid):
 def settle_leftovers(lab, name):
     """After a failed test: close an entry left open, so later tests on the host see a clean journal
     (the module fails, changing nothing, when there is none)."""
-    lab.module(HOST, 'container_rollback', {'abandon': [name]})
+    lab.module(HOST, 'container_rollback', {'abandon': [name], 'state_dir': STATE})
+
+
+def test_recover_with_containers_is_refused(lab, api, uid):
+    """recover: true rolls nothing back: naming containers too is an error that changes nothing."""
+    name = 'named-' + uid
+    try:
+        app(api, lab, name)
+        assert patch(lab, [{'name': name, 'image': lab.image('v2')}])['_status'] == 'ok'
+        before = engine_view(api, uid)
+        res = lab.module(HOST, 'container_rollback', {'recover': True, 'containers': [name], 'state_dir': STATE})[HOST]
+        assert res['_status'] == 'failed' and res['changed'] is False
+        assert res['msg'] == 'recover: true rolls nothing back; containers must be empty (got %s)' % name
+        assert engine_view(api, uid) == before
+    finally:
+        remove(api, name)
