@@ -2,12 +2,14 @@
 
 import json
 import os
+import threading
 
 import pytest
 
 from patchkit import exec_out, remove
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
+REPORT_PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'report.yml')
 
 
 @pytest.fixture
@@ -177,6 +179,9 @@ def test_check_mode_plans_without_change(lab, fleet, tmp_path):
     for record in report['hosts']:
         assert {p['container'] for p in record['plan']} == set(names)
         assert all(p['action'] == 'recreate' for p in record['plan'])
+        # The read-back runs under --check too: each planned container as its engine shows it.
+        for p in record['plan']:
+            assert (p['engine']['id'], p['engine']['state']) == (ids[(record['host'], p['container'])], 'running')
     v1 = lab.engine('lab1').inspect_image(lab.image('v1'))['Id']
     for (host, name), cid in ids.items():
         assert image_of(lab, host, name) == (v1, cid)
@@ -255,6 +260,77 @@ def test_slices_write_one_report(lab, fleet, tmp_path):
     assert report['summary']['hosts']['not_attempted'] == [] and report['summary']['hosts']['unreachable'] == []
     assert report['summary']['containers']['patched'] == 6
     assert set(matches_engines(lab, report).values()) == {'patched'}
+
+
+def at_once(*calls):
+    """Run the calls (functions) at the same time; their results, in order."""
+    out, errors = [None] * len(calls), []
+
+    def one(i, call):
+        try:
+            out[i] = call()
+        except BaseException as exc:  # re-raised in the test
+            errors.append(exc)
+    threads = [threading.Thread(target=one, args=(i, c), daemon=True) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(900)
+    assert not errors, errors
+    return out
+
+
+def test_two_slices_at_once_one_report(lab, fleet, tmp_path):
+    """Two ansible-playbook processes over parts of the inventory at the same time (as AWX job slicing
+    runs them) with one report_run_id and report_dir: they write the report in turn under the run's
+    lock, and the last one holds every host once, equal to the engines."""
+    hosts, names, ids = fleet
+    slices = at_once(lambda: run(lab, tmp_path, names, patchops_hosts='lab1', report_run_id='together'),
+                     lambda: run(lab, tmp_path, names, patchops_hosts='lab2,lab3', report_run_id='together'))
+    for runner, artifact, report in slices:
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+    with open(slices[0][1]['report']) as fh:
+        report = json.load(fh)
+    assert sorted(r['host'] for r in report['hosts']) == ['lab1', 'lab2', 'lab3']
+    assert report['summary']['hosts_total'] == 3
+    assert sorted(report['summary']['hosts']['patched']) == ['lab1', 'lab2', 'lab3']
+    assert report['summary']['containers']['patched'] == 6
+    assert set(matches_engines(lab, report).values()) == {'patched'}
+    assert not os.path.exists(os.path.join(os.path.dirname(slices[0][1]['report']), 'lock'))
+
+
+def test_slices_without_shared_storage_one_report_from_their_artifacts(lab, fleet, tmp_path):
+    """Two slices each with a directory of its own (AWX slices on different execution nodes): their
+    artifacts, merged the way AWX merges them (dict.update, later slices winning), handed to
+    playbooks/report.yml as extra variables make one report, every host once, equal to the engines."""
+    hosts, names, ids = fleet
+    merged = {}
+    for number, part in enumerate(('lab1', 'lab2,lab3')):
+        runner, dummy = lab.playbook(PLAYBOOK, extravars={
+            'patchops_hosts': part, 'patchops_targets': [{'name': n, 'image': lab.image('v2')} for n in names],
+            'report_dir': str(tmp_path / ('node%d' % number)), 'pretest_min_free_bytes': 1})
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+        merged.update(stats['artifact_data'])
+    assert len([k for k in merged if k.startswith('patchops_patch_host_')]) == 3
+    assert len([k for k in merged if k.startswith('patchops_patch_play_')]) == 2
+    runner, dummy = lab.playbook(REPORT_PLAYBOOK, extravars=dict(merged, report_dir=str(tmp_path / 'final')))
+    assert runner.rc == 0, runner.collected_stdout[-3000:]
+    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+    artifact = stats['artifact_data']['patchops_patch']
+    assert artifact['report'].startswith(str(tmp_path / 'final'))
+    with open(artifact['report']) as fh:
+        report = json.load(fh)
+    assert sorted(r['host'] for r in report['hosts']) == ['lab1', 'lab2', 'lab3']
+    assert artifact == report['summary'] and artifact['hosts_total'] == 3
+    assert sorted(artifact['hosts']['patched']) == ['lab1', 'lab2', 'lab3'] and artifact['containers']['patched'] == 6
+    assert set(matches_engines(lab, report).values()) == {'patched'}
+    root = os.path.dirname(artifact['report'])
+    with open(os.path.join(root, 'report.md')) as fh:
+        assert '| 3 | 3 | 0 | 0 | 0 | 0 |' in fh.read()
+    with open(os.path.join(root, 'report.html')) as fh:
+        page = fh.read()
+    assert all('data-host="%s"' % h in page for h in ('lab1', 'lab2', 'lab3'))
 
 
 def test_mixed_fleet_one_report(lab, tmp_path, uid):
