@@ -59,7 +59,9 @@ class Spec:
         cid = self.create(api, image)
         api.start(cid)
         if wait:
-            ok, why = wait_ready(api, cid, 60)
+            # Set-up only: on a loaded machine one health check can time out (2 s) before the
+            # container turns healthy; the measured swaps keep the strict rule.
+            ok, why = wait_ready(api, cid, 120, strict=False)
             if not ok:
                 raise RuntimeError('%s did not get ready: %s' % (self.name, why))
         return cid
@@ -85,8 +87,9 @@ class Spec:
         return args
 
 
-def wait_ready(api, cid, timeout, poll=0.02):
-    """The readiness ours waits for: running and HEALTHCHECK healthy; fails on exit or unhealthy."""
+def wait_ready(api, cid, timeout, poll=0.02, strict=True):
+    """The readiness ours waits for: running and HEALTHCHECK healthy; fails on exit or unhealthy
+    (strict=False: waits through unhealthy until the timeout)."""
     deadline = time.monotonic() + timeout
     while True:
         state = api.inspect_container(cid)['State']
@@ -95,7 +98,7 @@ def wait_ready(api, cid, timeout, poll=0.02):
         health = (state.get('Health') or {}).get('Status')
         if health == 'healthy' or health is None:
             return True, health or 'running'
-        if health == 'unhealthy':
+        if health == 'unhealthy' and strict:
             return False, 'unhealthy'
         if time.monotonic() > deadline:
             return False, 'not healthy after %s s' % timeout
