@@ -240,3 +240,20 @@ def test_recover_with_containers_is_refused(lab, api, uid):
         assert engine_view(api, uid) == before
     finally:
         remove(api, name)
+
+
+def test_without_the_way_out_variables_rollback_yml_restores(lab, api, uid):
+    """The role's own run with neither variable is the restore it was: rollback_containers back on v1."""
+    name = 'restored-' + uid
+    try:
+        cid = app(api, lab, name)
+        assert patch(lab, [{'name': name, 'image': lab.image('v2')}])['_status'] == 'ok'
+        runner, tasks = way_out(lab, rollback_containers=[name])
+        assert runner.rc == 0, runner.collected_stdout[-2000:]
+        assert SETTLE not in tasks
+        [restored] = tasks['Roll back containers to their pre-patch images']['containers']
+        assert (restored['container'], restored['outcome']) == (name, 'restored')
+        found = api.inspect_container(name)
+        assert found['Id'] != cid and found['Image'] == api.inspect_image(lab.image('v1'))['Id']
+    finally:
+        remove(api, name)
