@@ -49,8 +49,8 @@ def check(report, expected=None):
                 problems.append('%s %s: in the report %d times, expected once' % (host, name, seen.get((host, name), 0)))
             running, wanted = inspect(api, name)['Image'], api.inspect_image(ref)['Id']
             if running != wanted:
-                problems.append('%s %s: engine runs %s, expected %s (%s)' % (host, name, (running or 'nothing')[:19], ref,
-                                                                               wanted[:19]))
+                problems.append('%s %s: engine runs %s, expected %s (%s)' % (
+                    host, name, (running or 'nothing')[:19], ref, wanted[:19]))
     return problems, counted
 
 

@@ -95,7 +95,7 @@ def test_the_page_quotes_results(page):
 
 
 def _first_backed_table(page):
-    for line, table, after in tables_of(page):
+    for dummy, table, after in tables_of(page):
         if RESULTS_LINE.match(after):
             return table
     raise AssertionError('no table with a Results line')
