@@ -49,10 +49,11 @@ def sidecar(api, lab, name, **host):
     return cid
 
 
-def crash_patch(lab, name, image, step):
+def crash_patch(lab, name, image, step, **args):
     """container_patch killed right after journaling ``step``."""
+    args['containers'] = [{'name': name, 'image': image}]
     plays = [{'hosts': HOST, 'gather_facts': False, 'environment': {'PATCHOPS_TEST_CRASH_AT': step},
-              'tasks': [{'patchops.containers.container_patch': {'containers': [{'name': name, 'image': image}]}}]}]
+              'tasks': [{'patchops.containers.container_patch': args}]}]
     return lab.playbook(plays)[1][HOST][-1]
 
 
@@ -269,18 +270,21 @@ def test_unresolved_recovery_names_the_state_and_the_way_out(lab, api, uid, tmp_
     runs say which container is in which state, patch the others, and the way out clears it."""
     stuck, other = 'stuck-' + uid, 'other-' + uid
     source = '/tmp/patchops-stuck-' + uid
+    # A journal of its own: a run of another test on the host (default state_dir) would settle the
+    # interrupted swap before the test takes the bind mount's source away.
+    journal = {'state_dir': '/tmp/patchops-stuck-state-' + uid}
     os.makedirs(source)
     try:
         mount = {'Type': 'bind', 'Source': source, 'Target': '/cfg'}
         cid = api.create_container(lab.image('v1'), name=stuck, host_config=api.create_host_config(mounts=[mount]))['Id']
         api.start(cid)
         app(api, lab, other)
-        run = crash_patch(lab, stuck, lab.image('v2'), 'start_new')
+        run = crash_patch(lab, stuck, lab.image('v2'), 'start_new', **journal)
         assert run['_status'] == 'failed'  # the module died after journaling start_new
         assert api.inspect_container(stuck + '-patchops-old')['Id'] == cid
         shutil.rmtree(source)
 
-        res = patch(lab, [{'name': other, 'image': lab.image('v2')}])
+        res = patch(lab, [{'name': other, 'image': lab.image('v2')}], **journal)
         assert res['_status'] == 'ok', res.get('msg')
         assert [(c['container'], c['outcome']) for c in res['containers']] == [(other, 'patched')]
         [entry] = res['unresolved']
@@ -289,14 +293,14 @@ def test_unresolved_recovery_names_the_state_and_the_way_out(lab, api, uid, tmp_
         assert '%s is %s (the container from before the patch)' % (stuck, cid[:12]) in entry['state']
         assert any('abandon: [%s]' % stuck in w for w in res.get('warnings', [])), res.get('warnings')
 
-        res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}])
+        res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}], **journal)
         assert res['_status'] == 'failed'
         assert 'not patched: %s' % stuck in res['msg'] and 'abandon: [%s]' % stuck in res['msg']
         assert api.inspect_container(stuck)['Id'] == cid
 
         # Way out 1: fix the cause, run again: the recovery is retried and the patch goes on.
         os.makedirs(source)
-        res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}])
+        res = patch(lab, [{'name': stuck, 'image': lab.image('v2')}], **journal)
         assert res['_status'] == 'ok', res.get('msg')
         assert [(r['container'], r['action']) for r in res['recovered']] == [(stuck, 'rolled_back')]
         assert res['unresolved'] == []
@@ -304,30 +308,31 @@ def test_unresolved_recovery_names_the_state_and_the_way_out(lab, api, uid, tmp_
 
         # Way out 2: put it right by hand, then abandon the entry.
         cid = api.inspect_container(stuck)['Id']
-        assert crash_patch(lab, stuck, lab.image('v1'), 'start_new')['_status'] == 'failed'
+        assert crash_patch(lab, stuck, lab.image('v1'), 'start_new', **journal)['_status'] == 'failed'
         shutil.rmtree(source)
-        res = patch(lab, [{'name': other, 'image': lab.image('v1')}])
+        res = patch(lab, [{'name': other, 'image': lab.image('v1')}], **journal)
         [entry] = res['unresolved']
         # The recovery got as far as it could: the new container removed, the old one named back.
         assert entry['state'].startswith('%s is %s (the container from before the patch)' % (stuck, cid[:12]))
         assert stuck + '-patchops-' not in entry['state']
         os.makedirs(source)
         api.start(stuck)  # the operator's fix, by hand
-        check = lab.module(HOST, 'container_rollback', {'abandon': [stuck]}, check=True)[HOST]
+        check = lab.module(HOST, 'container_rollback', dict(journal, abandon=[stuck]), check=True)[HOST]
         assert check['_status'] == 'ok' and check['abandoned'][0]['action'] == 'would abandon', check
-        res = lab.module(HOST, 'container_rollback', {'abandon': [stuck]})[HOST]
+        res = lab.module(HOST, 'container_rollback', dict(journal, abandon=[stuck]))[HOST]
         assert res['_status'] == 'ok' and res['changed'] is True, res
         assert res['abandoned'][0]['container'] == stuck
         assert 'the container from before the patch' in res['abandoned'][0]['state']
-        res = patch(lab, [{'name': other, 'image': lab.image('v1')}])
+        res = patch(lab, [{'name': other, 'image': lab.image('v1')}], **journal)
         assert res['_status'] == 'ok' and res['recovered'] == [] and res['unresolved'] == [], res
         assert state(api, stuck) == (cid, api.inspect_image(lab.image('v2'))['Id'], 'running')
-        bad = lab.module(HOST, 'container_rollback', {'abandon': [stuck]})[HOST]
+        bad = lab.module(HOST, 'container_rollback', dict(journal, abandon=[stuck]))[HOST]
         assert bad['_status'] == 'failed' and 'no unfinished swap of %s' % stuck in bad['msg']
     finally:
         remove(api, stuck, other)
         api.remove_volume('data-' + other, force=True)
         shutil.rmtree(source, ignore_errors=True)
+        shutil.rmtree(journal['state_dir'], ignore_errors=True)
 
 
 def test_link_both_patched_together_one_broken(lab, api, linked):
