@@ -155,7 +155,8 @@ def describe_engine(name, shown):
 def way_out(name):
     """What an operator does about an unresolved interrupted swap (the module's own advice)."""
     return ('fix the cause and run again (every run retries the recovery first), or put %s right by hand '
-            'and close the entry with patchops.containers.container_rollback abandon: [%s]' % (name, name))
+            'and close the entry with patchops.containers.container_rollback abandon: [%s] (from a playbook: '
+            "playbooks/rollback.yml --limit HOST -e rollback_abandon='[%s]')" % (name, name, name))
 
 
 def _claims(record):
