@@ -1326,7 +1326,7 @@ def run_module(module, targets):
             settled = [r for r in result['recovered'] if r['action'] in ('finished', 'rolled_back')]
             result['changed'] = result['changed'] or (bool(settled) and not module.check_mode)
             wanted = targets(swapper)
-            if wanted or not abandon:
+            if wanted or not (abandon or module.params.get('recover')):
                 plan = swapper.plan(wanted)
                 result['plan'] = plan
                 result['plan_inspected'] = len(swapper.inspected)
