@@ -41,7 +41,18 @@ def stop_settings(inspect, default_timeout):
     where set, else SIGTERM and ``default_timeout``."""
     config = inspect.get('Config') or {}
     timeout = config.get('StopTimeout')
-    return config.get('StopSignal') or 'SIGTERM', default_timeout if timeout is None else timeout
+    return signal_name(config.get('StopSignal')), default_timeout if timeout is None else timeout
+
+
+def signal_name(value):
+    """A stop signal as people name it: Podman reports every container's as a number ('15')."""
+    text = str(value or 'SIGTERM').strip()
+    if text.isdigit():
+        try:
+            return signal.Signals(int(text)).name
+        except ValueError:
+            return text
+    return text
 
 
 def pid1(top):

@@ -19,7 +19,6 @@ def on_engine(engine_hosts):
     HOST = engine_hosts[2]
 
 
-
 @pytest.fixture
 def api(lab):
     lab.pull(HOST, 'latest', repo='patchops/busybox')

@@ -24,16 +24,6 @@ def on_engine(engine_hosts):
     HOST = engine_hosts[1]
 
 
-
-@pytest.fixture(autouse=True)
-def podman_numeric_stop_signal(lab, request):
-    """Podman gives every container's Config.StopSignal as a number ('15'), and the inventory and the
-    report repeat it as given ('no handler for 15', 'kill (15, waited 3.4 s)') where Docker says SIGTERM."""
-    if lab.kinds.get(HOST) == 'podman':
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "product bug: _stop.stop_settings reports Podman's numeric StopSignal '15' instead of SIGTERM")))
-
-
 @pytest.fixture
 def api(lab):
     return lab.pull(HOST, 'v1', 'v2')

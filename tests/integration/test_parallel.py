@@ -19,7 +19,6 @@ def on_engine(engine_hosts):
     HOST = engine_hosts[2]
 
 
-
 @pytest.fixture
 def api(lab):
     return lab.pull(HOST, 'v1', 'v2', 'v2-broken')

@@ -29,7 +29,6 @@ def on_engine(engine_hosts):
     HOST = engine_hosts[1]
 
 
-
 @pytest.fixture
 def service(lab, uid):
     """web (v1) answering to the alias svc-<uid> on a user network, and a client container on it."""

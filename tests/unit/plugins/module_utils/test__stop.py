@@ -118,3 +118,11 @@ def test_first_process_from_local_proc_else_from_top():
     assert _stop.first_process(_Engine(fail=True), running(), reader({})) == (None, None)
     assert _stop.first_process(engine, {'Id': CID, 'State': {'Running': False}}, reader(files)) == (None, None)
     assert engine.calls == 1
+
+
+def test_stop_settings_name_a_numeric_signal():
+    # Podman reports every container's StopSignal as a number.
+    assert _stop.stop_settings({'Config': {'StopSignal': '15'}}, 10) == ('SIGTERM', 10)
+    assert _stop.stop_settings({'Config': {'StopSignal': '3'}}, 10) == ('SIGQUIT', 10)
+    assert _stop.signal_name('999') == '999'
+    assert _stop.signal_name('SIGRTMIN+3') == 'SIGRTMIN+3'
