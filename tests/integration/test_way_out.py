@@ -257,3 +257,64 @@ def test_without_the_way_out_variables_rollback_yml_restores(lab, api, uid):
         assert found['Id'] != cid and found['Image'] == api.inspect_image(lab.image('v1'))['Id']
     finally:
         remove(api, name)
+
+
+PATCH = os.path.join(ROOT, 'playbooks', 'patch.yml')
+
+
+def patch_run(lab, tmp_path, targets):
+    """playbooks/patch.yml on HOST with the test's journal; returns (runner, artifact, report.json, pages)."""
+    extravars = {'patchops_hosts': HOST, 'patchops_targets': targets, 'report_dir': str(tmp_path / 'reports'),
+                 'rollout_state_dir': STATE, 'pretest_state_dir': STATE, 'pretest_min_free_bytes': 1}
+    runner, dummy = lab.playbook(PATCH, extravars=extravars)
+    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+    artifact = stats.get('artifact_data', {}).get('patchops_patch')
+    assert artifact, runner.collected_stdout[-3000:]
+    root = os.path.dirname(artifact['report'])
+    with open(artifact['report']) as fh:
+        report = json.load(fh)
+    pages = {}
+    for page in ('report.md', 'report.html'):
+        with open(os.path.join(root, page)) as fh:
+            pages[page] = fh.read()
+    return runner, artifact, report, pages
+
+
+def test_unresolved_swap_in_every_report_format_until_rollback_yml_closes_it(lab, api, uid, tmp_path):
+    """A swap recovery cannot settle is `unresolved` in the job's artifact, report.json, report.md and
+    report.html, with the way out beside it; rollback.yml closes it and the next run's report has none."""
+    stuck, other = 'unres-' + uid, 'peer-' + uid
+    source = '/tmp/patchops-unres-' + uid
+    os.makedirs(source)
+    try:
+        app(api, lab, stuck, mounts=[{'Type': 'bind', 'Source': source, 'Target': '/cfg'}])
+        app(api, lab, other)
+        assert crash_patch(lab, stuck, lab.image('v2'), 'start_new')['_status'] == 'failed'
+        shutil.rmtree(source)
+
+        runner, artifact, report, pages = patch_run(lab, tmp_path / 'first', [{'name': other, 'image': lab.image('v2')}])
+        assert artifact['containers']['unresolved'] == 1 and artifact['containers']['patched'] == 1, artifact
+        record = next(r for r in report['hosts'] if r['host'] == HOST)
+        outcomes = {c['container']: c for c in record['containers']}
+        assert outcomes[other]['outcome'] == 'patched'
+        assert outcomes[stuck]['outcome'] == 'unresolved' and outcomes[stuck]['step'] == 'start_new'
+        way = "rollback_abandon='[%s]'" % stuck
+        assert way in outcomes[stuck]['way_out']
+        row = next(line for line in pages['report.md'].splitlines() if line.startswith('| %s | %s |' % (HOST, stuck)))
+        assert '| unresolved;' in row and way in row, row
+        assert stuck in pages['report.html'] and 'unresolved' in pages['report.html']
+        assert 'rollback_abandon=' in pages['report.html']
+
+        runner, tasks = way_out(lab, rollback_abandon=[stuck])
+        assert runner.rc == 0, runner.collected_stdout[-2000:]
+
+        runner, artifact, report, pages = patch_run(lab, tmp_path / 'second', [{'name': other, 'image': lab.image('v2')}])
+        assert runner.rc == 0, runner.collected_stdout[-3000:]
+        assert artifact['containers']['unresolved'] == 0 and artifact['containers']['current'] == 1, artifact
+        record = next(r for r in report['hosts'] if r['host'] == HOST)
+        assert stuck not in {c['container'] for c in record['containers']}
+        assert 'unresolved;' not in pages['report.md']
+    finally:
+        settle_leftovers(lab, stuck)
+        remove(api, stuck, other)
+        shutil.rmtree(source, ignore_errors=True)
