@@ -152,11 +152,11 @@ def describe_engine(name, shown):
         shown.get('state'), ', %s' % shown['health'] if shown.get('health') else '')
 
 
-def way_out(name):
+def way_out(name, host='HOST'):
     """What an operator does about an unresolved interrupted swap (the module's own advice)."""
     return ('fix the cause and run again (every run retries the recovery first), or put %s right by hand '
             'and close the entry with patchops.containers.container_rollback abandon: [%s] (from a playbook: '
-            "playbooks/rollback.yml --limit HOST -e rollback_abandon='[%s]')" % (name, name, name))
+            "playbooks/rollback.yml --limit %s -e rollback_abandon='[%s]')" % (name, name, host, name))
 
 
 def _claims(record):
@@ -203,7 +203,7 @@ def decide(record, view):
     return record
 
 
-def _swaps_of_recovery(rollout, records):
+def _swaps_of_recovery(rollout, records, host='HOST'):
     """The rollout's recovered and unresolved swaps folded into the container records: a container
     the run only recovered is ``recovered``, one whose recovery failed ``unresolved`` (with the way
     out); one also patched or left current by the run keeps that outcome, the recovery beside it."""
@@ -228,7 +228,7 @@ def _swaps_of_recovery(rollout, records):
         elif record.get('outcome') != 'blocked':
             continue
         record.update(outcome='unresolved', step=entry.get('step'), failure=entry.get('error'),
-                      state=entry.get('state'), way_out=way_out(name))
+                      state=entry.get('state'), way_out=way_out(name, host))
     return records
 
 
@@ -241,7 +241,8 @@ def host_record(facts):
                          % type(facts).__name__)
     rollout = facts.get('rollout') or {}
     check = bool(facts.get('check_mode'))
-    records = _swaps_of_recovery(rollout, patch_outcomes(rollout, facts.get('rollback') or {}))
+    records = _swaps_of_recovery(rollout, patch_outcomes(rollout, facts.get('rollback') or {}),
+                                 facts.get('host') or 'HOST')
     view, error = engine_view(facts.get('readback'))
     containers = [decide(r, view) for r in records]
     absent = {'state': 'missing' if view is not None else 'unknown'}

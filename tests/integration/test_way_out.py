@@ -298,7 +298,7 @@ def test_unresolved_swap_in_every_report_format_until_rollback_yml_closes_it(lab
         outcomes = {c['container']: c for c in record['containers']}
         assert outcomes[other]['outcome'] == 'patched'
         assert outcomes[stuck]['outcome'] == 'unresolved' and outcomes[stuck]['step'] == 'start_new'
-        way = "rollback_abandon='[%s]'" % stuck
+        way = "--limit %s -e rollback_abandon='[%s]'" % (HOST, stuck)
         assert way in outcomes[stuck]['way_out']
         row = next(line for line in pages['report.md'].splitlines() if line.startswith('| %s | %s |' % (HOST, stuck)))
         assert '| unresolved;' in row and way in row, row

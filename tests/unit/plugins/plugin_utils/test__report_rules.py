@@ -339,7 +339,7 @@ def test_recovered_and_unresolved_swaps_are_outcomes_with_the_way_out():
     assert (c['db']['step'], c['db']['failure'], c['db']['state']) == ('rename', '409 conflict',
                                                                        'db is 1234 (the new container)')
     assert 'patchops.containers.container_rollback abandon: [db]' in c['db']['way_out']
-    assert "playbooks/rollback.yml --limit HOST -e rollback_abandon='[db]'" in c['db']['way_out']
+    assert "playbooks/rollback.yml --limit lab1 -e rollback_abandon='[db]'" in c['db']['way_out']
     assert c['cache']['engine']['state'] == 'exited'
     # A recovered container the engine no longer shows is diverged.
     out['containers'] = []
