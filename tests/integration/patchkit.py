@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import random
 import tarfile
 
@@ -81,3 +82,23 @@ def write_image_archive(path, tag, layer):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return 'sha256:' + hashlib.sha256(config).hexdigest()
+
+
+PATCH_PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'playbooks', 'patch.yml')
+
+
+def patch_report(lab, extravars):
+    """playbooks/patch.yml with ``extravars``: (runner, the patchops_patch artifact, report.json, {page: text}
+    of report.md and report.html)."""
+    runner, dummy = lab.playbook(PATCH_PLAYBOOK, extravars=extravars)
+    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
+    artifact = stats.get('artifact_data', {}).get('patchops_patch')
+    assert artifact, runner.collected_stdout[-3000:]
+    root = os.path.dirname(artifact['report'])
+    with open(artifact['report']) as fh:
+        report = json.load(fh)
+    pages = {}
+    for page in ('report.md', 'report.html'):
+        with open(os.path.join(root, page)) as fh:
+            pages[page] = fh.read()
+    return runner, artifact, report, pages

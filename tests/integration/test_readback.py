@@ -3,16 +3,13 @@ engine at the end, and the report names what the engine shows, even when that is
 modules did (a give-back sabotaged by an outside actor) or nothing at all (the engine stopped)."""
 
 import http.server
-import json
-import os
 import threading
 import time
 
 import pytest
 
-from patchkit import remove
+from patchkit import patch_report, remove
 
-PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
 HOSTS = []  # engine_hosts of the engine kind under test: on_engine
 
 
@@ -44,24 +41,12 @@ class Background(threading.Thread):
 
 
 def run(lab, tmp_path, host, targets, **extra):
-    extravars = dict({
+    return patch_report(lab, dict({
         'patchops_hosts': host,
         'patchops_targets': targets,
         'report_dir': str(tmp_path / 'reports'),
         'pretest_min_free_bytes': 1,
-    }, **extra)
-    runner, dummy = lab.playbook(PLAYBOOK, extravars=extravars)
-    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
-    artifact = stats.get('artifact_data', {}).get('patchops_patch')
-    assert artifact, runner.collected_stdout[-3000:]
-    root = os.path.dirname(artifact['report'])
-    with open(artifact['report']) as fh:
-        report = json.load(fh)
-    pages = {}
-    for page in ('report.md', 'report.html'):
-        with open(os.path.join(root, page)) as fh:
-            pages[page] = fh.read()
-    return runner, artifact, report, pages
+    }, **extra))
 
 
 def engine_shows(api, name):

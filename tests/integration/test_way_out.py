@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils._journal import engine_dir
-from patchkit import exec_out, remove
+from patchkit import exec_out, patch_report, remove
 
 HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
 STATE = None  # the test's own journal directory on HOST: state_dir
@@ -259,25 +259,11 @@ def test_without_the_way_out_variables_rollback_yml_restores(lab, api, uid):
         remove(api, name)
 
 
-PATCH = os.path.join(ROOT, 'playbooks', 'patch.yml')
-
-
 def patch_run(lab, tmp_path, targets):
     """playbooks/patch.yml on HOST with the test's journal; returns (runner, artifact, report.json, pages)."""
-    extravars = {'patchops_hosts': HOST, 'patchops_targets': targets, 'report_dir': str(tmp_path / 'reports'),
-                 'rollout_state_dir': STATE, 'pretest_state_dir': STATE, 'pretest_min_free_bytes': 1}
-    runner, dummy = lab.playbook(PATCH, extravars=extravars)
-    stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
-    artifact = stats.get('artifact_data', {}).get('patchops_patch')
-    assert artifact, runner.collected_stdout[-3000:]
-    root = os.path.dirname(artifact['report'])
-    with open(artifact['report']) as fh:
-        report = json.load(fh)
-    pages = {}
-    for page in ('report.md', 'report.html'):
-        with open(os.path.join(root, page)) as fh:
-            pages[page] = fh.read()
-    return runner, artifact, report, pages
+    return patch_report(lab, {'patchops_hosts': HOST, 'patchops_targets': targets,
+                              'report_dir': str(tmp_path / 'reports'), 'rollout_state_dir': STATE,
+                              'pretest_state_dir': STATE, 'pretest_min_free_bytes': 1})
 
 
 def test_unresolved_swap_in_every_report_format_until_rollback_yml_closes_it(lab, api, uid, tmp_path):
