@@ -28,3 +28,13 @@ def fake_registry():
 def fake_engine(fake_registry):
     """A Docker engine with no image or container, pulling from ``fake_registry``."""
     return FakeEngine(registry=fake_registry)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def on_the_controller():
+    """Importing controller code (ansible.errors, controller_code.controller) marks the process as the
+    controller; each test module leaves the mark as it found it."""
+    from ansible.module_utils import _internal
+    was = _internal.is_controller
+    yield
+    _internal.is_controller = was

@@ -10,21 +10,7 @@ import importlib
 
 import pytest
 
-from ansible.module_utils import _internal
-
-COLLECTION = 'ansible_collections.patchops.containers.plugins.'
-
-
-@pytest.fixture(autouse=True, scope='module')
-def on_the_controller():
-    """Importing the filters (ansible.errors) marks the process as the controller; undone after."""
-    was = _internal.is_controller
-    yield
-    _internal.is_controller = was
-
-
-def controller(name):
-    return importlib.import_module(COLLECTION + name)
+from controller_code import controller
 
 
 @pytest.mark.parametrize('name, what', [

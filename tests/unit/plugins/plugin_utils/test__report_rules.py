@@ -7,28 +7,9 @@ engine shows at the end of the run; host records and status; the run's counts.""
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
-from ansible.module_utils import _internal
-
-COLLECTION = 'ansible_collections.patchops.containers.plugins.'
-
-
-@pytest.fixture(autouse=True, scope='module')
-def on_the_controller():
-    """The filters are controller code: importing them (ansible.errors) marks the whole process as
-    the controller, and from then on module warnings go to the display instead of the module result
-    (tests/unit/plugins/modules/ would lose theirs). So they are imported only while this module's
-    tests run, and the process is a module's again afterwards."""
-    was = _internal.is_controller
-    yield
-    _internal.is_controller = was
-
-
-def controller(name):
-    return importlib.import_module(COLLECTION + name)
+from controller_code import controller
 
 
 def patch_outcomes(*args):
