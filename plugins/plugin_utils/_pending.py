@@ -187,7 +187,7 @@ def summary_line(count, security):
 def unknown_reason(image, failed):
     """Why an image's pending updates cannot be known, or None."""
     if not image.get('package_db'):
-        return 'no package database read (not a Debian or Ubuntu image, or none found)'
+        return 'no package database read: %s' % (image.get('packages_note') or 'not a Debian or Ubuntu image')
     if failed:
         return 'package sources not read: %s' % ', '.join('%s%s' % (s['url'], s['suite']) for s in failed)
     return None

@@ -147,7 +147,9 @@ def test_counts_per_image_and_unknown_never_zero():
         'ok', 2, 2, '2 pending (2 security)')
     assert (patched['pending_status'], patched['pending_summary'], patched['pending']) == ('ok', '0 pending (0 security)', [])
     assert (busybox['pending_status'], busybox['pending_count']) == ('unknown', None)
-    assert 'no package database' in busybox['pending_reason']
+    assert busybox['pending_reason'] == 'no package database read: not a Debian or Ubuntu image'
+    noted = with_pending([dict(image([], db=None), packages_note='Alpine (apk): not read')], [])[0]
+    assert noted['pending_reason'] == 'no package database read: Alpine (apk): not read'
     failed = with_pending([image([pkg('zlib1g', '1')])], [index('./', packages), index('security/', {}, status='failed')])
     assert (failed[0]['pending_status'], failed[0]['pending_count']) == ('unknown', None)
     assert failed[0]['pending_reason'] == 'package sources not read: http://m/security/'
