@@ -14,7 +14,7 @@ author:
 description:
   - Fetches the C(Packages) index of each source once (C(Packages.xz), else C(Packages.gz), else C(Packages)),
     on the controller, and returns per source the versions and architectures of the packages named in O(names).
-  - A source is V({url, suite, components, security, architectures}), as an apt source line: a C(suite) ending
+  - A source is V({url, suite, components, security, architectures}), as an apt source line; a C(suite) ending
     in C(/) is a flat repository (its index right under C(url/suite)); any other suite reads
     C(url/dists/SUITE/COMPONENT/binary-ARCH/Packages) for each component (default V([main])) and architecture.
   - C(security) marks the updates a source carries as security updates; default true when the suite ends in
