@@ -16,6 +16,9 @@ description:
     images, then the images of the patch targets, then those of the inventory's container records. An
     earlier source wins; an entry without an image is skipped.
   - An item's C(report) is its own, else the one O(reports) names for its image.
+  - From an inventory report with pending updates (O(from_inventory) the content of C(inventory.json)), an image
+    without a report or packages of its own gets its pending packages (every host's) as C(packages), or C(skip)
+    (V(nothing pending), or V(pending updates unknown: ...)) when none are known to be pending.
 options:
   _input:
     description: The images to patch (C(build_images)), C({image, output, packages, report}).
@@ -27,8 +30,8 @@ options:
     type: list
     elements: dict
   from_inventory:
-    description: Container records of an inventory report (C(image)), or a mapping of inventory host name to
-      such lists.
+    description: Container records of an inventory report (C(image)), a mapping of inventory host name to
+      such lists, or the inventory report itself (C(hosts), with its images' pending updates).
     type: raw
   reports:
     description: Mapping of image reference to the path of its scanner report on the build host.
@@ -43,7 +46,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The items to patch, C({image, output, packages, report}) (null when not given).
+  description: The items to patch, C({image, output, packages, report, skip}) (null when not given); an item with
+    C(skip) is not built (the reason).
   type: list
   elements: dict
 """

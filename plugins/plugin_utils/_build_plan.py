@@ -11,16 +11,64 @@ Private: not a public API of the collection.
 from __future__ import annotations
 
 
+NOTHING_PENDING = 'nothing pending'
+
+
+def _report_records(report):
+    """The container records of an inventory report, each with the pending updates of its image
+    (``hosts[].images`` by image ID) when the report has them."""
+    records = []
+    for host in report.get('hosts') or []:
+        images = dict((image.get('id'), image) for image in host.get('images') or [])
+        for record in host.get('containers') or []:
+            image = images.get(record.get('image_id'))
+            if image is not None and 'pending_status' in image:
+                record = dict(record, pending_status=image['pending_status'], pending=image.get('pending') or [],
+                              pending_reason=image.get('pending_reason'))
+            records.append(record)
+    return records
+
+
+def _records(from_inventory):
+    if isinstance(from_inventory, dict) and isinstance(from_inventory.get('hosts'), list):
+        return _report_records(from_inventory)
+    if isinstance(from_inventory, dict):
+        return [record for value in from_inventory.values() for record in (value if isinstance(value, list) else [value])]
+    return list(from_inventory or [])
+
+
+def _fixable(records):
+    """Per image reference of inventory records that carry pending updates: the packages to update
+    (every record's, a reference on several hosts once), or why nothing is built."""
+    out = {}
+    for record in records:
+        if not record.get('image') or 'pending_status' not in record:
+            continue
+        plan = out.setdefault(record['image'], {'packages': set(), 'unknown': None})
+        if record['pending_status'] != 'ok':
+            plan['unknown'] = plan['unknown'] or record.get('pending_reason') or 'unknown'
+        plan['packages'].update(p['name'] for p in record.get('pending') or [])
+    return out
+
+
+def _skip(plan):
+    if plan['packages']:
+        return None
+    return 'pending updates unknown: %s' % plan['unknown'] if plan['unknown'] else NOTHING_PENDING
+
+
 def items(images, targets=None, from_inventory=None, reports=None):
     """One item per image reference, the first one named winning: ``images``, then the images of
-    ``targets``, then of ``from_inventory`` (container records, or a mapping of host to such lists).
-    An entry without an image is skipped; an item's report is its own, else ``reports``' for its image.
+    ``targets``, then of ``from_inventory`` (container records, a mapping of host to such lists, or
+    the inventory report). An entry without an image is skipped; an item's report is its own, else
+    ``reports``' for its image.
+
+    Exactly what is fixable: an image whose inventory records carry pending updates (the inventory
+    report with package sources) and that has no report is patched for its pending packages only,
+    or not at all (``skip``: nothing pending, or why its pending updates are unknown).
     """
-    if isinstance(from_inventory, dict):
-        records = [record for value in from_inventory.values()
-                   for record in (value if isinstance(value, list) else [value])]
-    else:
-        records = list(from_inventory or [])
+    records = _records(from_inventory)
+    fixable = _fixable(records)
     reports = reports or {}
     out, seen = [], set()
     for entry in list(images or []) + list(targets or []) + records:
@@ -28,18 +76,27 @@ def items(images, targets=None, from_inventory=None, reports=None):
         if not image or image in seen:
             continue
         seen.add(image)
-        out.append({'image': image, 'output': entry.get('output'), 'packages': entry.get('packages'),
-                    'report': entry['report'] if 'report' in entry else reports.get(image)})
+        item = {'image': image, 'output': entry.get('output'), 'packages': entry.get('packages'),
+                'report': entry['report'] if 'report' in entry else reports.get(image), 'skip': None}
+        plan = fixable.get(image)
+        if plan is not None and not item['report'] and not item['packages']:
+            item.update(packages=sorted(plan['packages']) or None, skip=_skip(plan))
+        out.append(item)
     return out
 
 
 def _image_line(result):
-    # A result without `patched` is a failure (the module failed, or never ran for the item).
-    status = 'failed' if 'patched' not in result else ('changed' if result.get('changed') else 'ok')
+    # A result without `patched` is a failure (the module failed, or never ran for the item), but for
+    # an item left out on purpose: nothing pending, or pending updates unknown.
+    skip = result['item'].get('skip')
+    if skip and result.get('skipped'):
+        status = 'nothing_pending' if skip == NOTHING_PENDING else 'skipped'
+    else:
+        status = 'failed' if 'patched' not in result else ('changed' if result.get('changed') else 'ok')
     return {
         'image': result['item']['image'],
         'status': status,
-        'msg': result.get('msg', ''),
+        'msg': skip if status in ('nothing_pending', 'skipped') else result.get('msg', ''),
         'patched': result.get('patched', False),
         'reference': result.get('image', result['item']['image']),
         'repo_digest': result.get('repo_digest'),
@@ -91,6 +148,8 @@ def report(summaries, run, check_mode, path):
             'would_build': len([i for i in images if i['status'] == 'changed' and not i.get('patched')]),
             'unchanged': len([i for i in images if i['status'] == 'ok']),
             'failed': len([i for i in images if i['status'] == 'failed']),
+            'nothing_pending': len([i for i in images if i['status'] == 'nothing_pending']),
+            'skipped': len([i for i in images if i['status'] == 'skipped']),
             'packages': sum(len(i.get('packages') or []) for i in patched),
             'layer_bytes': sum(int(i.get('layer_size') or 0) for i in patched),
         },

@@ -34,7 +34,7 @@ HOST_STATES = ('patched', 'unchanged', 'planned', 'rolled_back', 'failed', 'unre
 _WORDS = {
     'would_build': 'would build', 'would_pull': 'would pull', 'would_load': 'would load', 'would_tag': 'would tag',
     'rolled_back': 'rolled back', 'restore_failed': 'restore failed', 'not_attempted': 'not attempted',
-    'kept_new': 'kept new',
+    'kept_new': 'kept new', 'nothing_pending': 'nothing pending',
     'skip': 'skipped (scan gate)', 'refuse': 'refused (scan gate)', 'ok': 'ok',
 }
 # What each outcome means, shown as the badge's title.
@@ -60,7 +60,7 @@ _MEANINGS = {
 }
 
 # Outcomes of the build and stage pages (their colours are in _CSS).
-BUILD_OUTCOMES = ('built', 'would_build', 'unchanged', 'failed')
+BUILD_OUTCOMES = ('built', 'would_build', 'unchanged', 'nothing_pending', 'skipped', 'failed')
 STAGE_ACTIONS = ('pulled', 'loaded', 'tagged', 'present', 'would_pull', 'would_load', 'would_tag')
 _OTHER_BADGES = BUILD_OUTCOMES + STAGE_ACTIONS + ('changed',)
 
@@ -97,7 +97,7 @@ tr:last-child td{border-bottom:0}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
 .muted{color:var(--muted)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap;color:#fff;background:#6b7480}
-.b-patched,.b-ok,.b-current-update,.b-unchanged{background:#2e8b57}
+.b-patched,.b-ok,.b-current-update,.b-unchanged,.b-nothing_pending{background:#2e8b57}
 .b-current{background:#4f7cac}.b-recreated{background:#16877f}.b-planned{background:#4f7cac}
 .b-restored{background:#c77700}.b-rolled_back{background:#d35400}
 .b-failed,.b-restore_failed,.b-unreachable,.b-refuse,.b-unhealthy{background:#c0392b}
@@ -669,8 +669,8 @@ def _host_notes(hosts, key='host', states=('failed', 'unreachable')):
 
 def build_outcome(image):
     """What the build did with one image of the build role's summary."""
-    if image.get('status') == 'failed':
-        return 'failed'
+    if image.get('status') in ('failed', 'nothing_pending', 'skipped'):
+        return image['status']
     if image.get('status') == 'changed':
         return 'built' if image.get('patched') else 'would_build'
     return 'unchanged'
@@ -684,6 +684,7 @@ def build_html(report):
     body = ['<h2>Images</h2><div class="figures">']
     for key, label, tone in (('hosts', 'build hosts', ''), ('images', 'images', ''), ('built', 'built', 'good'),
                              ('would_build', 'would build', ''), ('unchanged', 'unchanged', ''),
+                             ('nothing_pending', 'nothing pending', ''), ('skipped', 'skipped', ''),
                              ('failed', 'failed', 'bad'), ('packages', 'packages updated', ''),
                              ('layer_bytes', 'patch layer bytes', '')):
         if key == 'would_build' and not check:

@@ -16,8 +16,8 @@ from ansible_collections.patchops.containers.plugins.plugin_utils._build_plan im
 R = 'reg:5000/shop/'
 
 
-def item(image, output=None, packages=None, report_path=None):
-    return {'image': image, 'output': output, 'packages': packages, 'report': report_path}
+def item(image, output=None, packages=None, report_path=None, skip=None):
+    return {'image': image, 'output': output, 'packages': packages, 'report': report_path, 'skip': skip}
 
 
 def test_items_each_image_once_the_first_source_wins():
@@ -37,6 +37,53 @@ def test_items_from_an_inventory_mapping_and_nothing():
     inventory = {'lab1': [{'image': R + 'a:1'}], 'lab2': [{'image': R + 'b:1'}, {'image': R + 'a:1'}]}
     assert [i['image'] for i in items([], [], inventory, {})] == [R + 'a:1', R + 'b:1']
     assert items(None, None, None, None) == []
+
+
+def pending(*names):
+    return [{'name': n, 'installed': '1', 'candidate': '2', 'security': True} for n in names]
+
+
+def fleet_report():
+    """An inventory report with pending updates: web on two hosts (other packages pending on each
+    host's image), db patched already, tool without a package database, job never read."""
+    def image(image_id, status, names=(), reason=None):
+        return {'id': image_id, 'pending_status': status, 'pending': pending(*names), 'pending_reason': reason}
+    return {'hosts': [
+        {'host': 'lab1', 'containers': [{'name': 'web', 'image': R + 'web:2', 'image_id': 'sha256:w1'},
+                                        {'name': 'db', 'image': R + 'db:1', 'image_id': 'sha256:d'}],
+         'images': [image('sha256:w1', 'ok', ['zlib1g', 'perl']), image('sha256:d', 'ok')]},
+        {'host': 'lab2', 'containers': [{'name': 'web', 'image': R + 'web:2', 'image_id': 'sha256:w2'},
+                                        {'name': 'tool', 'image': R + 'tool:1', 'image_id': 'sha256:t'},
+                                        {'name': 'job', 'image': R + 'job:3', 'image_id': 'sha256:j'}],
+         'images': [image('sha256:w2', 'ok', ['libssl3', 'zlib1g']),
+                    image('sha256:t', 'unknown', reason='no package database read: busybox')]},
+        {'host': 'lab3', 'status': 'unreachable'}]}
+
+
+def test_items_from_an_inventory_report_exactly_what_is_fixable():
+    assert items([], [], fleet_report(), {}) == [
+        item(R + 'web:2', packages=['libssl3', 'perl', 'zlib1g']),  # both hosts' pending, once
+        item(R + 'db:1', skip='nothing pending'),
+        item(R + 'tool:1', skip='pending updates unknown: no package database read: busybox'),
+        item(R + 'job:3'),  # no pending updates in the report for its image: as before, every update
+    ]
+
+
+def test_a_report_or_packages_named_win_over_the_pending_updates():
+    out = items([{'image': R + 'db:1', 'packages': ['tzdata']}], [], fleet_report(), {R + 'web:2': '/r/web.json'})
+    assert out[:2] == [item(R + 'db:1', packages=['tzdata']), item(R + 'web:2', report_path='/r/web.json')]
+
+
+def test_host_summary_an_image_left_out_is_nothing_pending_or_skipped_not_failed():
+    left_out = {'changed': False, 'skipped': True, 'skip_reason': 'Conditional result was False'}
+    summary = host_summary(results(dict(left_out, item=item(R + 'db:1', skip='nothing pending')),
+                                   dict(left_out, item=item(R + 'tool:1', skip='pending updates unknown: x'))),
+                           'lab1', False)
+    assert [(i['status'], i['msg'], i['patched']) for i in summary['images']] == [
+        ('nothing_pending', 'nothing pending', False), ('skipped', 'pending updates unknown: x', False)]
+    assert summary['failed'] == []
+    totals = report({'lab1': summary}, 'b', False, '/b')['totals']
+    assert (totals['nothing_pending'], totals['skipped'], totals['built'], totals['failed']) == (1, 1, 0, 0)
 
 
 def results(*entries):
@@ -89,5 +136,6 @@ def test_report_totals_and_unreachable_hosts():
     assert out['hosts'][2] == {'build_host': 'lab3', 'status': 'unreachable', 'check_mode': False, 'images': [],
                                'failed': []}
     assert out['totals'] == {'hosts': 3, 'hosts_unreachable': 1, 'images': 4, 'built': 2, 'would_build': 1,
-                             'unchanged': 1, 'failed': 1, 'packages': 2, 'layer_bytes': 100}
+                             'unchanged': 1, 'failed': 1, 'nothing_pending': 0, 'skipped': 0, 'packages': 2,
+                             'layer_bytes': 100}
     assert report({'lab1': None}, 'b-2', True, '/x')['hosts'][0]['status'] == 'unreachable'

@@ -194,6 +194,19 @@ def test_build_page_figures_and_outcomes():
     assert 'cccccccccccc' in page  # the pushed digest, short
 
 
+def test_build_page_images_left_out_say_why():
+    report = build_report()
+    left = [{'image': 'reg/db:1', 'status': 'nothing_pending', 'patched': False, 'msg': 'nothing pending', 'packages': []},
+            {'image': 'reg/tool:1', 'status': 'skipped', 'patched': False, 'packages': [],
+             'msg': 'pending updates unknown: no package database read'}]
+    report['hosts'][0]['images'] += left
+    report['totals'].update(images=5, nothing_pending=1, skipped=1)
+    page = build_html(report)
+    assert (figures(page)['nothing_pending'], figures(page)['skipped']) == (1, 1)
+    assert [build_outcome(i) for i in left] == ['nothing_pending', 'skipped']
+    assert 'nothing pending' in page and 'pending updates unknown: no package database read' in page
+
+
 def test_stage_page_figures_and_actions():
     report = stage_report()
     page = stage_html(report)
