@@ -540,6 +540,51 @@ def fleet_images(report):
     return sorted(images.values(), key=lambda i: i['image'])
 
 
+def fleet_pending(report):
+    """One dict per image ID with pending updates computed (the inventory's package sources): its
+    references, hosts and containers (over every host), and its pending updates."""
+    images = {}
+    for h in report.get('hosts') or []:
+        for i in h.get('images') or []:
+            if 'pending_status' not in i:
+                continue
+            item = images.setdefault(i.get('id'), dict(i, hosts=[], containers=[]))
+            item['hosts'].append(h.get('host'))
+            item['containers'] += [c for c in i.get('containers') or [] if c not in item['containers']]
+    return sorted(images.values(), key=lambda i: (-_int(i.get('pending_security')), -_int(i.get('pending_count')),
+                                                  str(i.get('id'))))
+
+
+def _pending_section(report):
+    """The fleet page's pending updates: per image "N pending (K security)", where it runs, the updates."""
+    sources = report.get('package_sources')
+    if sources is None:
+        return []
+    rows = []
+    for i in fleet_pending(report):
+        known = i.get('pending_status') == 'ok'
+        listed = ', '.join('%s %s%s' % (p.get('name'), p.get('candidate'), ' (security)' if p.get('security') else '')
+                           for p in i.get('pending') or [])
+        rows.append([
+            _cell('<code>%s</code>' % _e(' '.join(i.get('tags') or []) or i.get('id')), i.get('id'), raw=True),
+            _cell(', '.join(str(h) for h in i['hosts'])),
+            _cell(', '.join(str(c) for c in i['containers'])),
+            _cell(_e(i.get('pending_summary')) if known else '%s<br><span class="muted">%s</span>' % (
+                badge('unknown', ''), _e(i.get('pending_reason'))), _int(i.get('pending_count')) if known else -1,
+                'num', raw=True),
+            _num(i.get('pending_security')) if known else _cell('', -1, 'num'),
+            _cell(listed),
+        ])
+    out = ['<h2>Pending updates</h2>']
+    out += ['<p class="note bad">package source %s %s not read: %s</p>' % (_e(s.get('url')), _e(s.get('suite')),
+                                                                         _e(s.get('error')))
+            for s in sources if s.get('status') != 'ok']
+    out.append(_table('pending', 'pending updates', [('image', False), ('hosts', False), ('containers', False),
+                                                     ('pending', True), ('security', True), ('updates', False)],
+                      rows, 'No image with a package database.'))
+    return out
+
+
 def fleet_html(report):
     """The fleet page from the inventory role's JSON report."""
     totals = report.get('totals') or {}
@@ -599,6 +644,8 @@ def fleet_html(report):
     body.append(_table('images', 'images', [('image', False), ('containers', True), ('hosts', False),
                                             ('update', False), ('critical', True), ('high', True),
                                             ('medium', True), ('low', True), ('OS', False)], rows))
+
+    body.extend(_pending_section(report))
 
     projects = {}
     for h in hosts:

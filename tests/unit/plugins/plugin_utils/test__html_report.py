@@ -17,6 +17,7 @@ from ansible_collections.patchops.containers.plugins.plugin_utils._html_report i
     build_outcome,
     fleet_html,
     fleet_images,
+    fleet_pending,
     run_html,
     run_batches,
     run_rows,
@@ -134,6 +135,28 @@ def fleet_report():
                  'containers': []}],
             'vulnerabilities': {'web-1': {'CRITICAL': 2, 'HIGH': 5, 'MEDIUM': 1, 'LOW': 0, 'UNKNOWN': 0},
                                 'db': {'CRITICAL': 1, 'HIGH': 0}}}
+
+
+def test_fleet_page_pending_updates_per_image_where_it_runs_and_sources_not_read():
+    update = {'name': 'zlib1g', 'installed': '1', 'candidate': '1:1.2.13.dfsg-1+deb12u1', 'security': True}
+    app = {'id': 'sha256:a', 'tags': ['reg/app:v1'], 'containers': ['web-1', EVIL], 'pending_status': 'ok',
+           'pending': [update, dict(update, name='tzdata', security=False)], 'pending_count': 2,
+           'pending_security': 1, 'pending_summary': '2 pending (1 security)'}
+    db = {'id': 'sha256:d', 'tags': ['reg/db:15'], 'containers': ['db'], 'pending_status': 'unknown',
+          'pending_reason': 'no package database read: ' + EVIL, 'pending': [], 'pending_count': None}
+    report = fleet_report()
+    report['hosts'][0]['images'] = [app]
+    report['hosts'][1]['images'] = [db, dict(app, containers=['web-2'])]
+    report['package_sources'] = [{'url': 'http://m/', 'suite': './', 'status': 'ok'},
+                                 {'url': 'http://gone/', 'suite': 'bookworm-security', 'status': 'failed',
+                                  'error': 'cannot read ' + EVIL}]
+    assert [(i['id'], i['hosts'], i['containers']) for i in fleet_pending(report)] == [
+        ('sha256:a', ['d1', 'd2'], ['web-1', EVIL, 'web-2']), ('sha256:d', ['d2'], ['db'])]
+    page = fleet_html(report)
+    assert '2 pending (1 security)' in page and 'zlib1g 1:1.2.13.dfsg-1+deb12u1 (security), tzdata' in page
+    assert 'package source http://gone/ bookworm-security not read' in page
+    assert EVIL not in page
+    assert '<h2>Pending updates</h2>' not in fleet_html(fleet_report())  # no package sources given
 
 
 def test_fleet_page_figures_are_the_totals():
