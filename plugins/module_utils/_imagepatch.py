@@ -19,7 +19,8 @@ The method, with the Engine API only:
    nothing of it reaches the image;
 4. the result is checked: the base's layers unchanged plus exactly one.
 
-Re-patching a patched image starts again from the base its labels record.
+Re-patching a patched image starts again from the base its labels record. A distroless Debian image
+(``_distroless``) takes step 2 in a tooling container and its container is never started.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.patchops.containers.plugins.module_utils._apt import package_changes
+from ansible_collections.patchops.containers.plugins.module_utils._distroless import DistrolessRun
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse, parse_as
 from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import AptRun, PatchContainer, PatchError
@@ -140,7 +142,8 @@ class ImagePatcher:
         self.timings = {}
         self.box = PatchContainer(engine, params['image'], self.timings, self.warn, sleep,
                                   params.get('step_timeout', 1800))
-        self.apt = AptRun(self.box, params, self.retries, self.delay, sleep)
+        self.apt_run = AptRun(self.box, params, self.retries, self.delay, sleep)
+        self.distroless = DistrolessRun(self.box, params, self.retries, self.delay, self._source_image, sleep)
         self.remote_before = None  # the output's registry digest before the run (with push)
 
     # ---- entry point
@@ -151,13 +154,19 @@ class ImagePatcher:
             return self._run(t0)
         finally:
             self.box.remove()
+            self.distroless.remove()
+
+    @property
+    def apt(self):
+        """The package steps for the image in the patch container: apt in it, or the tooling container's."""
+        return self.distroless if self.box.status_d is not None else self.apt_run
 
     def _run(self, t0):
         ref = parse_as(self.params['image'], 'image', PatchError)
         image = self._source_image(ref)
         base, base_name = self._base_of(image, ref)
         # Re-patching with a selection keeps what the earlier patch updated (it is rebuilt from the base).
-        self.apt.carry = [] if image['Id'] == base['Id'] else previous_packages(image)
+        self.apt_run.carry = self.distroless.carry = [] if image['Id'] == base['Id'] else previous_packages(image)
         output_text = self.params.get('output') or default_output(ref)
         if not output_text:
             raise PatchError('image %s is given by digest only: set output to the reference of the patched '
@@ -332,8 +341,7 @@ class ImagePatcher:
 
     def _commit(self, base, base_name, changes, output_tag):
         t0 = time.monotonic()
-        self.engine.call('stop the patch container', self.api.kill, self.box.id)
-        self.engine.call('stop the patch container', self.api.wait, self.box.id, timeout=60)
+        self.box.stop()
         labels = {LABEL_BASE_NAME: base_name, LABEL_BASE_ID: base['Id'], LABEL_TOOL: TOOL, LABEL_CREATED: _stamp(),
                   LABEL_PACKAGES: ' '.join('%s=%s' % (row['name'], row['after']) for row in changes if row['after'])}
         digest = _repo_digest(base, base_name)

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The throwaway container of an image_patch run (steps 1 and 2 of ``_imagepatch``): created from
-the image with a sleeper, its OS checked, commands run in it as root by exec, removed at the end.
+the image with a sleeper, its OS checked, commands run in it as root by exec, removed at the end. A
+distroless Debian image's is created only (``_distroless`` writes into it through the archive API).
 
 Private: not a public API of the collection.
 """
@@ -27,6 +28,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
 CONTAINER_PREFIX = 'patchops-patch-'
 OUTPUT_READS = 8
 SLEEPER = 'exec sleep 2147483647'
+STATUS = '/var/lib/dpkg/status'
+STATUS_D = '/var/lib/dpkg/status.d'  # distroless: one file per package
 
 
 class PatchError(PatchopsError):
@@ -49,9 +52,12 @@ class PatchContainer:
         self.id = None
         self.subject_id = None  # the image it was created from
         self.os_release = None  # its parsed os-release (None: it has none)
+        self.status_d = None  # a distroless Debian image's status.d files {name: text}; None for others
+        self.started = False
 
     def start(self, image, network=None):
-        """Create the container from ``image`` (its inspect), check its OS, start it."""
+        """Create the container from ``image`` (its inspect), check its OS, start it; a distroless Debian
+        image's is only created."""
         config = image.get('Config') or {}
         if not config.get('Entrypoint') and not config.get('Cmd'):
             raise PatchError('%s has neither ENTRYPOINT nor CMD: the engine\'s commit would give the patched image '
@@ -70,16 +76,26 @@ class PatchContainer:
                                    image['Id'], name=name, host_config=host_config, **kwargs)
         self.id = created['Id']
         self.os_release = self._read_os_release()
+        self.status_d = self._distroless_status()
+        if self.status_d is not None:
+            return
         self._check_os()
         t0 = time.monotonic()
         self.engine.call('start the patch container', self.api.start, self.id)
+        self.started = True
         self.timings['start'] = round(time.monotonic() - t0, 2)
+
+    def stop(self):
+        """Stop a started container before its commit (a created one is committed as it is)."""
+        if self.started:
+            self.engine.call('stop the patch container', self.api.kill, self.id)
+            self.engine.call('stop the patch container', self.api.wait, self.id, timeout=60)
 
     def remove(self):
         """Remove the container (if any); a failure is a warning."""
         if not self.id:
             return
-        cid, self.id = self.id, None
+        cid, self.id, self.started = self.id, None, False
         try:
             self.api.remove_container(cid, v=True, force=True)
         except NotFound:
@@ -87,15 +103,34 @@ class PatchContainer:
         except Exception as exc:  # the run's own error matters more; say what was left
             self.warn('could not remove the patch container %s on %s: %s' % (cid[:12], self.host, error_text(exc)))
 
-    def file(self, path):
-        """(kind, content) of a file of the (created) container: kind 'file', 'link' or None."""
+    def archive(self, path):
+        """The tar (bytes) of ``path`` in the container through the archive API; None when it has no such path."""
         try:
             stream, stat = self.api.get_archive(self.id, path)
+            return b''.join(stream)
         except NotFound:
-            return None, None
+            return None
         except Exception as exc:
             raise PatchError('cannot read %s from %s: %s' % (path, self.image, error_text(exc)))
-        data = b''.join(stream)
+
+    def put(self, path, data):
+        """Extract the tar ``data`` at ``path`` of the container (the archive API: no process runs in it)."""
+        self.engine.call('write into the patch container at %s' % path, self.api.put_archive, self.id, path, data)
+
+    def tree(self, path):
+        """{relative name: text} of the regular files under the directory ``path``; None when it has none."""
+        data = self.archive(path)
+        if data is None:
+            return None
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            return dict((member.name.split('/', 1)[1], tar.extractfile(member).read().decode('utf-8', 'replace'))
+                        for member in tar.getmembers() if member.isfile() and '/' in member.name)
+
+    def file(self, path):
+        """(kind, content) of a file of the (created) container: kind 'file', 'link' or None."""
+        data = self.archive(path)
+        if data is None:
+            return None, None
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             for member in tar.getmembers():
                 if member.issym() or member.islnk():
@@ -111,12 +146,23 @@ class PatchContainer:
                 return parse_os_release(content)
         return None
 
+    def _distroless_status(self):
+        """status.d's files of a Debian-family image without a dpkg status file; None for any other."""
+        if self.os_release is None or os_family(self.os_release) != 'apt':
+            return None
+        files = self.tree(STATUS_D)
+        if files is None or self.file(STATUS)[0] is not None:
+            return None
+        return files
+
     @property
     def os_summary(self):
-        """id, version_id, pretty_name and family of the OS (None each when it has no os-release)."""
+        """id, version_id, pretty_name and family of the OS (None each when it has no os-release), and
+        whether the image is distroless (patched from a tooling container)."""
         release = self.os_release or {}
         return {'id': release.get('ID'), 'version_id': release.get('VERSION_ID'),
-                'pretty_name': release.get('PRETTY_NAME'), 'family': os_family(release) if release else None}
+                'pretty_name': release.get('PRETTY_NAME'), 'family': os_family(release) if release else None,
+                'distroless': self.status_d is not None}
 
     def _check_os(self):
         has_shell = self.file('/bin/sh')[0] is not None

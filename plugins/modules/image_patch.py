@@ -21,7 +21,15 @@ description:
     C(io.patchops.patch.base-id)) and the patch (C(io.patchops.patch.packages), C(.created), C(.tool)).
   - The OS is read from the image's C(/etc/os-release). Debian and Ubuntu (apt) images are patched.
     Other families (Alpine, the RPM family) fail with a clear "not supported yet" error; an image
-    without a package manager (distroless, scratch, busybox) fails with an error that says so.
+    without a package manager (scratch, busybox) fails with an error that says so.
+  - "A B(distroless) Debian or Ubuntu image (no C(/var/lib/dpkg/status); one file per package under
+    C(/var/lib/dpkg/status.d/), no shell, apt or dpkg) is patched through the engine's API alone: in a
+    container of O(tooling_image), apt reads the image's status.d as its package database, picks the
+    newer versions in the sources and downloads them, C(dpkg-deb -x) unpacks them and C(dpkg-deb -f) gives
+    their status.d entries (and their md5sums where the image keeps them); the files are written into a
+    container of the image that is created and never started, which is committed as the one patch layer.
+    Nothing of the tooling image reaches the result. Conffiles the image already has are kept, files an
+    update no longer ships are not removed, and new dependencies of an update are not added."
   - "The package manager runs in a throwaway container of the image (by image ID), as root, through
     the engine's exec; its package lists, caches and logs live on a tmpfs at C(/tmp), so the layer holds
     only what the updated packages change (their files and the package database). The container is then
@@ -79,6 +87,13 @@ options:
     description:
       - Network mode of the throwaway container (V(bridge), V(host), a network name). Default the engine's default.
     type: str
+  tooling_image:
+    description:
+      - Image with apt, dpkg and a shell (Debian or Ubuntu, for example V(registry.example.com/base/debian:12)) whose
+        container fetches and unpacks the updates of a B(distroless) O(image); pulled like O(image) when missing.
+        Its sources, or O(sources), must serve the distroless image's release and architecture.
+      - Required for distroless images only; other images are patched in a container of their own.
+    type: str
   push:
     description:
       - Push the patched image to its registry. Credentials are checked before anything is built.
@@ -116,7 +131,8 @@ attributes:
   check_mode:
     support: full
     description:
-      - The update is simulated in the throwaway container (C(apt-get -s)); the packages that would change are
+      - The update is simulated in the throwaway container (C(apt-get -s)), or, for a distroless image, the
+        candidate versions are read in the tooling container; the packages that would change are
         returned in RV(would_update). Nothing is built, tagged or pushed; the container is removed.
   diff_mode:
     support: full
@@ -157,6 +173,14 @@ EXAMPLES = r"""
     sources:
       - deb http://mirror.example.com/debian bookworm main
       - deb http://mirror.example.com/debian-security bookworm-security main
+
+- name: A distroless Debian image, its updates fetched and unpacked in a Debian tooling container
+  patchops.containers.image_patch:
+    image: registry.example.com/shop/gateway:3.1
+    tooling_image: registry.example.com/base/debian:12
+    push: true
+    registry_username: ci
+    registry_password: "{{ vault_registry_password }}"
 
 - name: What would change (nothing built)
   patchops.containers.image_patch:
@@ -222,7 +246,9 @@ source:
   returned: success
   type: dict
 os:
-  description: From the image's os-release, C(id), C(version_id), C(pretty_name), C(family).
+  description:
+    - From the image's os-release, C(id), C(version_id), C(pretty_name), C(family); C(distroless) true when the
+      image was read as distroless (packages in C(/var/lib/dpkg/status.d/)) and patched from O(tooling_image).
   returned: success
   type: dict
 layers:
@@ -242,7 +268,7 @@ replaced:
   returned: when built
   type: str
 timings:
-  description: Seconds per step (pull, start, update, install, commit, push, total).
+  description: Seconds per step (pull, start, tooling, update, install, commit, push, total).
   returned: always
   type: dict
 msg:
@@ -272,6 +298,7 @@ def argument_spec():
         sources=dict(type='list', elements='str'),
         http_proxy=dict(type='str'),
         network=dict(type='str'),
+        tooling_image=dict(type='str'),
         push=dict(type='bool', default=False),
         retries=dict(type='int', default=3),
         retry_delay=dict(type='float', default=2.0),

@@ -1,0 +1,138 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+
+from ansible_collections.patchops.containers.plugins.module_utils._distroless import (
+    layer_tar,
+    parse_control,
+    parse_unpacked,
+    read_status_dir,
+    status_text,
+    unpack_script,
+    upgrades,
+)
+
+ZLIB = """Package: zlib1g
+Source: zlib
+Version: 1:1.2.13.dfsg-1
+Architecture: amd64
+Installed-Size: 168
+Depends: libc6 (>= 2.14)
+Description: compression library - runtime
+ zlib is a library implementing the deflate compression method found
+ in gzip and PKZIP.
+"""
+TZDATA = """Package: tzdata
+Version: 2026b-0+deb12u1
+Architecture: all
+Installed-Size: 2961
+Description: time zone and daylight-saving time data
+"""
+
+
+def test_parse_control_first_stanza_with_continuations():
+    fields = parse_control(ZLIB + '\nPackage: other\nVersion: 1\n')
+    assert fields['Package'] == 'zlib1g' and fields['Version'] == '1:1.2.13.dfsg-1'
+    assert fields['Description'].splitlines()[1] == ' zlib is a library implementing the deflate compression method found'
+    assert parse_control('') == {}
+
+
+def test_read_status_dir_entries_and_md5sums():
+    files = {'zlib1g': ZLIB, 'zlib1g.md5sums': 'abc  usr/lib/libz.so.1\n', 'tz': TZDATA, 'README': 'no fields\n'}
+    got = read_status_dir(files)
+    assert sorted(got) == ['tzdata', 'zlib1g']
+    assert got['zlib1g']['version'] == '1:1.2.13.dfsg-1' and got['zlib1g']['md5sums'] is True
+    assert got['zlib1g']['installed_kib'] == 168 and got['zlib1g']['file'] == 'zlib1g'
+    # The file name is the image's own, not necessarily the package's.
+    assert got['tzdata']['file'] == 'tz' and got['tzdata']['md5sums'] is False
+
+
+def test_status_text_marks_each_package_installed():
+    text = status_text(read_status_dir({'zlib1g': ZLIB, 'tzdata': TZDATA.replace('Version', 'Status: deinstall\nVersion')}))
+    stanzas = text.strip().split('\n\n')
+    assert [s.splitlines()[0] for s in stanzas] == ['Package: tzdata', 'Package: zlib1g']
+    for stanza in stanzas:
+        assert stanza.splitlines()[1] == 'Status: install ok installed'
+        assert stanza.count('Status:') == 1
+    assert ' in gzip and PKZIP.' in text
+
+
+def test_upgrades_only_newer_candidates():
+    installed = read_status_dir({'zlib1g': ZLIB, 'tzdata': TZDATA})
+    asked = []
+
+    def at_least(pairs):
+        asked.extend(pairs)
+        return [False for dummy in pairs]
+    plan = upgrades(installed, ['zlib1g', 'tzdata'], {'zlib1g': '1:1.2.13.dfsg-1+deb12u1', 'tzdata': '2026b-0+deb12u1'},
+                    at_least)
+    # An equal or missing candidate is not asked about; dpkg decides the others.
+    assert asked == [('1:1.2.13.dfsg-1', '1:1.2.13.dfsg-1+deb12u1')]
+    assert plan == {'zlib1g': {'before': '1:1.2.13.dfsg-1', 'after': '1:1.2.13.dfsg-1+deb12u1'}}
+    older = upgrades(installed, ['zlib1g'], {'zlib1g': '1:1.2.11-1'}, lambda pairs: [True for dummy in pairs])
+    assert older == {}
+    assert upgrades(installed, ['tzdata'], {}, at_least) == {}
+
+
+def test_unpack_script_is_valid_shell_naming_the_planned_versions():
+    plan = {'zlib1g': {'before': '1:1.2.13.dfsg-1', 'after': '1:1.2.13.dfsg-1+deb12u1'}}
+    script = unpack_script("-o 'Dir::State::status=/var/tmp/patchops/admin/status'", plan)
+    assert 'zlib1g=1:1.2.13.dfsg-1+deb12u1' in script and 'dpkg-deb -x' in script
+    assert subprocess.run(['sh', '-n', '-c', script], check=False).returncode == 0
+
+
+def test_parse_unpacked_versions_and_conffiles():
+    text = ('Get:1 http://mirror ./ zlib1g 1:1.2.13.dfsg-1+deb12u1 [87 kB]\n'
+            'conffile\tbase-files\t/etc/issue\nunpacked\tbase-files\t12.4+deb12u15\n'
+            'unpacked\tzlib1g\t1:1.2.13.dfsg-1+deb12u1\n')
+    assert parse_unpacked(text) == {'base-files': {'version': '12.4+deb12u15', 'conffiles': ['/etc/issue']},
+                                    'zlib1g': {'version': '1:1.2.13.dfsg-1+deb12u1', 'conffiles': []}}
+
+
+def _tar(entries):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w') as tar:
+        for name, kind, content in entries:
+            info = tarfile.TarInfo(name)
+            if kind == 'dir':
+                info.type, info.mode = tarfile.DIRTYPE, 0o755
+                tar.addfile(info)
+            elif kind in ('sym', 'hard'):
+                info.type = tarfile.SYMTYPE if kind == 'sym' else tarfile.LNKTYPE
+                info.linkname = content
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(content), 0o644
+                tar.addfile(info, io.BytesIO(content))
+    return buf.getvalue()
+
+
+def test_layer_tar_files_and_status_entries_in_the_image_names():
+    data = _tar([
+        ('root', 'dir', None), ('root/usr', 'dir', None), ('root/usr/lib', 'dir', None),
+        ('root/usr/lib/libz.so.1.2.13', 'file', b'ELF'), ('root/usr/lib/libz.so.1', 'sym', 'libz.so.1.2.13'),
+        ('root/usr/lib/again', 'hard', 'root/usr/lib/libz.so.1.2.13'),
+        ('root/etc/issue', 'file', b'new default'), ('root/etc/other', 'file', b'new'),
+        ('root/var/lib/dpkg/status.d/zlib1g', 'file', b'Package: zlib1g\n'),
+        ('root/var/lib/dpkg/status.d/zlib1g.md5sums', 'file', b'abc  usr/lib/libz.so.1.2.13\n'),
+        ('root/var/lib/dpkg/status.d/tzdata', 'file', b'Package: tzdata\n'),
+        ('root/var/lib/dpkg/status.d/tzdata.md5sums', 'file', b'def  usr/share/zoneinfo/UTC\n'),
+    ])
+    installed = read_status_dir({'zlib1g': ZLIB, 'zlib1g.md5sums': '', 'tz': TZDATA})
+    out = layer_tar(data, installed, keep={'/etc/issue'})
+    with tarfile.open(fileobj=io.BytesIO(out)) as tar:
+        members = dict((m.name, m) for m in tar.getmembers())
+        assert sorted(members) == ['etc/other', 'usr/lib/again', 'usr/lib/libz.so.1', 'usr/lib/libz.so.1.2.13',
+                                   'var/lib/dpkg/status.d/tz', 'var/lib/dpkg/status.d/zlib1g',
+                                   'var/lib/dpkg/status.d/zlib1g.md5sums']
+        assert tar.extractfile('usr/lib/libz.so.1.2.13').read() == b'ELF'
+        assert members['usr/lib/libz.so.1'].linkname == 'libz.so.1.2.13'
+        assert members['usr/lib/again'].linkname == 'usr/lib/libz.so.1.2.13'
+        assert tar.extractfile('var/lib/dpkg/status.d/tz').read() == b'Package: tzdata\n'
