@@ -18,7 +18,7 @@ description:
   - An item's C(report) is its own, else the one O(reports) names for its image.
   - From an inventory report with pending updates (O(from_inventory) the content of C(inventory.json)), an image
     without a report or packages of its own gets its pending packages (every host's) as C(packages), or C(skip)
-    (V(nothing pending), or V(pending updates unknown: ...)) when none are known to be pending.
+    (V(nothing pending), or why the pending updates are unknown) when none are known to be pending.
 options:
   _input:
     description: The images to patch (C(build_images)), C({image, output, packages, report}).
