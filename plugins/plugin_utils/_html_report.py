@@ -576,8 +576,8 @@ def _pending_section(report):
             _cell(listed),
         ])
     out = ['<h2>Pending updates</h2>']
-    out += ['<p class="note bad">package source %s %s not read: %s</p>' % (_e(s.get('url')), _e(s.get('suite')),
-                                                                         _e(s.get('error')))
+    out += ['<p class="note bad">package source %s %s not read: %s</p>'
+            % (_e(s.get('url')), _e(s.get('suite')), _e(s.get('error')))
             for s in sources if s.get('status') != 'ok']
     out.append(_table('pending', 'pending updates', [('image', False), ('hosts', False), ('containers', False),
                                                      ('pending', True), ('security', True), ('updates', False)],
