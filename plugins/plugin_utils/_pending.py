@@ -117,7 +117,7 @@ def parse_packages(text, names=None):
         for line in stanza.splitlines():
             if line[:1] in (' ', '\t') or ':' not in line:
                 continue  # continuation lines (descriptions, checksums)
-            key, _, value = line.partition(':')
+            key, dummy, value = line.partition(':')
             if key in ('Package', 'Version', 'Architecture'):
                 fields[key] = value.strip()
         name = fields.get('Package')
