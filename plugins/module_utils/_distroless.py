@@ -235,9 +235,9 @@ class DistrolessRun(AptRun):
         unpacked = parse_unpacked(text)
         missed = sorted(n for n in plan if (unpacked.get(n) or {}).get('version') != plan[n]['after'])
         if code != 0 or missed:
+            lacking = ', missing %s' % ', '.join(missed) if missed else ''
             raise PatchError('cannot fetch or unpack the updated packages of %s in the tooling container on %s '
-                             '(exit %s%s): %s; nothing was built' % (self.image, self.host, code, ', missing %s'
-                                                                      % ', '.join(missed) if missed else '', tail(text)))
+                             '(exit %s%s): %s; nothing was built' % (self.image, self.host, code, lacking, tail(text)))
         keep = set(path for name in plan for path in unpacked[name]['conffiles'] if self.target.file(path)[0])
         self.target.put('/', layer_tar(self.box.archive(OUT + '/root'), before, keep))
         self.box.timings['install'] = round(time.monotonic() - t0, 2)
