@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
-import io
 import os
-import posixpath
 import re
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.patchops.containers.plugins.module_utils._compose import sync as compose_sync
 from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies, entry_name as _name
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._image_packages import ImagePackages, image_os, images_result
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError,
     is_image_id,
@@ -28,7 +27,6 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
     parse,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, Journal, JournalError
-from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity, parse_os_release
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     REGISTRY_ARGUMENT_SPEC,
     auth_config,
@@ -48,8 +46,6 @@ INSPECT_ONLY = ('started_at', 'finished_at', 'restart_count', 'restart_policy', 
 _HEALTH_IN_STATUS = re.compile(r'\((healthy|unhealthy|health: starting)\)')
 _EXIT_IN_STATUS = re.compile(r'^Exited \((-?\d+)\)')
 COMPOSE = 'com.docker.compose.'
-OS_RELEASE_PATHS = ('/etc/os-release', '/usr/lib/os-release')
-MAX_FILE = 64 * 1024
 _ZERO_TIME = '0001-01-01T00:00:00Z'
 _HEX64 = re.compile(r'^[0-9a-f]{64}$')
 
@@ -66,6 +62,7 @@ def argument_spec():
         detail=dict(type='str', default='full', choices=list(DETAILS)),
         stop_check=dict(type='bool', default=True),
         stop_timeout=dict(type='int', default=10),
+        packages=dict(type='bool', default=False),
         state_dir=dict(type='path', default=DEFAULT_STATE_DIR),
     )
     spec.update(REGISTRY_ARGUMENT_SPEC)
@@ -306,11 +303,12 @@ class Inventory:
     """One pass over an engine: list once, then inspect containers, images and os-release
     concurrently (bounded), then ask the registry once per distinct reference."""
 
-    def __init__(self, engine, params, warn=None):
+    def __init__(self, engine, params, warn=None, check_mode=False):
         self.engine = engine
         self.api = engine.api
         self.params = params
         self.warn = warn or (lambda msg: None)
+        self.check_mode = check_mode
 
     def run(self):
         params = self.params
@@ -335,9 +333,10 @@ class Inventory:
             else:
                 inspected = [c for c in pool.map(self._inspect_container, [e['Id'] for e in chosen]) if c]
             for iid in {c['Image'] for c in inspected} - set(image_jobs):  # not named by the list
+                by_image[iid] = [{'Id': c['Id'], 'State': c['State'].get('Status')} for c in inspected
+                                 if c['Image'] == iid]
                 image_jobs[iid] = pool.submit(self._inspect_image, iid)
-                os_jobs[iid] = pool.submit(self._image_os, [
-                    {'Id': c['Id'], 'State': c['State'].get('Status')} for c in inspected if c['Image'] == iid])
+                os_jobs[iid] = pool.submit(self._image_os, by_image[iid])
             images = {iid: job.result() for iid, job in image_jobs.items()}
             containers = [self._record(c, images.get(c['Image']), os_jobs[c['Image']].result(), index, summary)
                           for c in inspected]
@@ -361,14 +360,25 @@ class Inventory:
             checks = []
             if params.get('check_updates'):
                 checks = self._check_updates(pool, containers, images)
+            reads = {}
+            if params.get('packages'):
+                reader = ImagePackages(self.engine, (info.result() or {}).get('ID'), params.get('state_dir'),
+                                       self.check_mode, self.warn)
+                used = sorted({c['image_id'] for c in containers})
+                reads = dict(zip(used, pool.map(lambda iid: reader.get(iid, by_image.get(iid) or []), used)))
             engine_facts = self._engine_facts(info.result())
         containers.sort(key=lambda c: c['name'])
+        summary = summarise(containers, params.get('check_updates'))
+        image_list, counts = images_result(images, containers, {iid: job.result() for iid, job in os_jobs.items()},
+                                           reads if params.get('packages') else None)
+        summary.update(counts)
         return {
             'engine': engine_facts,
             'detail': params.get('detail') or 'full',
             'containers': containers,
+            'images': image_list,
             'update_checks': checks,
-            'summary': summarise(containers, params.get('check_updates')),
+            'summary': summary,
         }
 
     def _volume_sources(self, inspected):
@@ -414,39 +424,10 @@ class Inventory:
             if container.get('State') in ('removing', 'dead'):
                 continue
             try:
-                for path in OS_RELEASE_PATHS:
-                    try:
-                        text = self._read_file(container['Id'], path)
-                    except NotFound:
-                        continue
-                    return os_identity(parse_os_release(text)) if text is not None else None
-                return None  # absent from the image: its other containers have none either
-            except (EngineError, tarfile.TarError, OSError):
+                return image_os(self.engine, container['Id'])  # None: absent from the image
+            except (EngineError, NotFound, tarfile.TarError, OSError):
                 continue  # this container cannot be read (being removed...): try another
         return None
-
-    def _read_file(self, cid, path, hops=0):
-        """A small file of a container through the archive endpoint, symlinks followed."""
-        if hops > 8:
-            return None
-        stream, stat = self.engine.call('read %s of %s' % (path, cid[:12]), self.api.get_archive, cid, path)
-        stat = stat or {}
-        if not stat.get('linkTarget') and (stat.get('size') or 0) > MAX_FILE:
-            stream.close()  # not an os-release file; don't read a container's big file
-            return None
-        data = b''.join(stream)
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            member = next((m for m in tar.getmembers()), None)
-            if member is None:
-                return None
-            if member.issym() or member.islnk():
-                target = stat.get('linkTarget') or posixpath.normpath(
-                    posixpath.join(posixpath.dirname(path), member.linkname))
-                return self._read_file(cid, target, hops + 1)
-            if not member.isfile():
-                return None
-            handle = tar.extractfile(member)
-            return handle.read(MAX_FILE).decode('utf-8', 'replace') if handle else None
 
     def _record(self, inspect, image, image_os, index, summary=False):
         """One container's record; ``summary``: ``inspect`` is a list entry's view (from_list), and

@@ -23,7 +23,9 @@ description:
   - The operating system of an image is read from the C(/etc/os-release) file (or C(/usr/lib/os-release))
     of one of its containers through the engine's archive endpoint, symbolic links followed. Nothing is
     run inside any container, and stopped containers are read as well.
-  - The module never changes anything on the host.
+  - With O(packages=true), also lists the installed packages of each image (RV(images)), read from its
+    dpkg database without running anything, once per image ID (cached on the host).
+  - The module never changes any container or image on the host.
 extends_documentation_fragment:
   - patchops.containers.engine
 options:
@@ -117,20 +119,42 @@ options:
     description: The stop timeout a patch run will use for containers that do not set their own.
     type: int
     default: 10
+  packages:
+    description:
+      - Read the installed packages of each image the listed containers use (RV(images[].packages)) from the
+        dpkg database C(/var/lib/dpkg/status), or from one file per package under C(/var/lib/dpkg/status.d/)
+        (distroless images), and the image's C(os-release), through the engine's archive endpoint.
+      - Read from an existing container of the image whose changes (C(docker diff)) do not touch that
+        database, else from a container created from the image for the read (named
+        C(patchops-pkgread-<image>-<random>), labelled C(patchops.pkgread), network V(none)), never started and
+        removed before the module returns, also on error.
+      - Each image is read once; the result is cached on the host by image ID under
+        O(state_dir)C(/<engine>/packages/), so a second run reads nothing (C(packages_cached) in RV(summary)).
+      - Alpine (C(/lib/apk/db/installed)) and RPM (C(/var/lib/rpm)) databases are named in
+        RV(images[].packages_note), not read.
+    type: bool
+    default: false
   state_dir:
-    description: Directory of the patch journal (how each container stopped at its last swap).
+    description:
+      - Directory of the patch journal (how each container stopped at its last swap) and of the packages
+        cache (O(packages)).
     type: path
     default: /var/lib/patchops
 attributes:
   check_mode:
     support: full
-    description: Can run in check_mode; returns the same data, since the module never changes anything.
+    description:
+      - Can run in check_mode and returns the same data. With O(packages=true) an image that no existing
+        container can give is read through a created container, removed in the same run (the engine ends as it
+        began); the packages cache is read but not written.
   diff_mode:
     support: none
     description: Nothing is changed, there is no diff.
   idempotent:
     support: full
-    description: Never changes anything; always returns RV(ignore:changed=false).
+    description:
+      - Never changes a container or image; always returns RV(ignore:changed=false). The packages cache it writes
+        under O(state_dir) is its own memory, not a change of the host.
   action_group:
     support: full
     description: Use C(group/patchops.containers.docker) in C(module_defaults) to set the engine options.
@@ -177,6 +201,19 @@ EXAMPLES = r"""
   patchops.containers.container_inventory:
     include_stopped: true
     detail: summary
+
+- name: The packages of every image (read once per image ID, then from the host's cache)
+  patchops.containers.container_inventory:
+    include_stopped: true
+    packages: true
+  register: inv_packages
+
+- name: How many packages each image has
+  ansible.builtin.debug:
+    msg: "{{ item.tags | first | default(item.id) }}: {{ item.packages | length }} ({{ item.package_db or item.packages_note }})"
+  loop: "{{ inv_packages.images }}"
+  loop_control:
+    label: "{{ item.id }}"
 
 - name: Only stopped and crashed containers, over TLS
   patchops.containers.container_inventory:
@@ -397,6 +434,83 @@ containers:
       type: str
       returned: always
       sample: "auth denied: unauthorized: authentication required"
+images:
+  description:
+    - One entry per image ID that the listed containers use, sorted by ID.
+    - Without O(packages=true), RV(images[].package_db) is V(null) and RV(images[].packages) empty.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The image ID.
+      type: str
+      returned: always
+      sample: sha256:2554952ae5cb77251eb0f720ede591a872c9482e2706dc76038f8be6a5fc6742
+    tags:
+      description: Tags of the image on the host now (C(RepoTags)).
+      type: list
+      elements: str
+      returned: always
+      sample: [registry.example.com:5000/shop/web:1.4]
+    repo_digests:
+      description: Repository digests of the image (C(RepoDigests)).
+      type: list
+      elements: str
+      returned: always
+      sample: [registry.example.com:5000/shop/web@sha256:caacd6125ed4240c5adf663515c91a7440a15f19889b1aa5bc4a2b897095dac7]
+    created:
+      description: When the image was built; V(null) if the image is gone from the host.
+      type: str
+      returned: always
+      sample: "2026-11-28T12:44:40.123456789Z"
+    containers:
+      description: Names of the listed containers that use the image, sorted.
+      type: list
+      elements: str
+      returned: always
+      sample: [shop-web-1, shop-web-2]
+    os:
+      description:
+        - The image's operating system from its C(os-release), as RV(containers[].image_os); V(null) when it has none.
+      type: dict
+      returned: always
+      sample: {id: debian, version_id: "12", name: Debian GNU/Linux, pretty_name: Debian GNU/Linux 12 (bookworm),
+               version_codename: bookworm}
+    package_db:
+      description:
+        - V(dpkg) (the C(/var/lib/dpkg/status) file), V(dpkg-status.d) (one file per package under
+          C(/var/lib/dpkg/status.d/), as distroless images have), or V(null) when no package database was read
+          (RV(images[].packages_note) tells why).
+      type: str
+      returned: always
+      sample: dpkg
+    packages_note:
+      description:
+        - Why RV(images[].package_db) is V(null), for example
+          V(no package database (/var/lib/dpkg/status or /var/lib/dpkg/status.d)), an Alpine or RPM database named
+          as not read, that the option O(packages) is off, or the engine's error; else V(null).
+      type: str
+      returned: always
+      sample: null
+    packages_source:
+      description:
+        - Where the packages came from in this run, V(cache) (read by an earlier run), V(container) (an existing
+          container of the image), V(created container) (created for the read and removed); V(null) when not read.
+      type: str
+      returned: always
+      sample: cache
+    packages:
+      description:
+        - The installed packages (dpkg status C(install ok installed)), sorted by name and architecture, each with
+          C(name), C(version), C(source) and C(source_version) (the source package; the package's own name and
+          version when the database names none) and C(arch).
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - {name: libssl3, version: 3.0.11-1~deb12u2, source: openssl, source_version: 3.0.11-1~deb12u2, arch: amd64}
+        - {name: zlib1g, version: "1:1.2.13.dfsg-1", source: zlib, source_version: "1:1.2.13.dfsg-1", arch: amd64}
 detail:
   description: The O(detail) of this result.
   returned: success
@@ -489,10 +603,14 @@ summary:
     - Counts over RV(containers). C(unhealthy) counts running containers whose health is V(unhealthy);
       C(stopped) is every container not running; the C(updates_*) counts are 0 unless O(check_updates=true);
       C(kill_risk) counts containers likely to be killed on stop (RV(containers[].stop)).
+    - With O(packages=true), C(packages_read) counts the images whose packages were read in this run,
+      C(packages_cached) those taken from the host's cache, C(packages_failed) those that could not be read
+      (RV(images[].packages_note)); all 0 otherwise.
   returned: success
   type: dict
   sample: {containers: 12, running: 10, stopped: 2, unhealthy: 1, kill_risk: 1, images: 4,
-           updates_available: 3, updates_current: 8, updates_unknown: 1}
+           updates_available: 3, updates_current: 8, updates_unknown: 1,
+           packages_read: 1, packages_cached: 3, packages_failed: 0}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -513,7 +631,7 @@ def main():
     )
     engine = connect(module)
     try:
-        result = Inventory(engine, module.params, warn=module.warn).run()
+        result = Inventory(engine, module.params, warn=module.warn, check_mode=module.check_mode).run()
     except EngineError as exc:
         module.fail_json(msg=exc.msg, **exc.details)
     module.exit_json(changed=False, **result)

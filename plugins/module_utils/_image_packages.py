@@ -1,0 +1,303 @@
+# -*- coding: utf-8 -*-
+# Copyright: patchops.containers contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What an image holds, read through the engine's archive endpoint without running anything: the
+one reader of a container's files (``read_file``, ``read_dir``; the inventory's os-release too),
+and the package database of each image (``ImagePackages``), cached on the host by image ID.
+
+Where the packages are read from, per image: an existing container of the image whose dpkg
+database is the image's (its changes list touches neither ``status`` nor ``status.d``), else a
+container created from the image for the read, never started, removed before the call returns
+(``patchops-pkgread-*``, removed on error too). The cache is
+``<state_dir>/<engine-dir>/packages/<image-id-hex>.json`` (an image ID names its content, so an
+entry never goes stale); check mode reads it but does not write it.
+
+Private: not a public API of the collection.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tarfile
+import uuid
+
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._journal import (
+    JournalError,
+    engine_dir,
+    read_json,
+    write_json_atomic,
+)
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity, parse_os_release
+from ansible_collections.patchops.containers.plugins.module_utils._packages import (
+    DB_DPKG,
+    DB_STATUS_D,
+    DPKG_STATUS,
+    DPKG_STATUS_D,
+    NO_DATABASE,
+    UNREAD_DATABASES,
+    parse_status,
+    parse_status_d,
+)
+from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
+
+MAX_FILE = 64 * 1024  # os-release and the like
+MAX_DATABASE = 32 * 1024 * 1024  # a dpkg status file or status.d directory
+CACHE_FORMAT = 1
+READER_PREFIX = 'patchops-pkgread-'
+READER_LABEL = 'patchops.pkgread'
+# Paths whose change in a container makes its dpkg database differ from its image's.
+_DPKG_PATHS = (DPKG_STATUS, DPKG_STATUS_D)
+_UNUSABLE_STATES = ('removing', 'dead')
+
+
+class TooLarge(Exception):
+    """The archive of a path is larger than the reader takes."""
+
+
+def _archive(engine, cid, path, limit):
+    """(tar, stat) of ``path`` in container ``cid``; raises NotFound, TooLarge."""
+    stream, stat = engine.call('read %s of %s' % (path, cid[:12]), engine.api.get_archive, cid, path)
+    stat = stat or {}
+    if not stat.get('linkTarget') and (stat.get('size') or 0) > limit:
+        stream.close()
+        raise TooLarge(path)
+    chunks, size = [], 0
+    for chunk in stream:
+        size += len(chunk)
+        if size > limit + 1024 * 1024:  # a directory's stat size says nothing of its content
+            stream.close()
+            raise TooLarge(path)
+        chunks.append(chunk)
+    return tarfile.open(fileobj=io.BytesIO(b''.join(chunks))), stat
+
+
+def _link_target(path, stat, member):
+    return stat.get('linkTarget') or posixpath.normpath(posixpath.join(posixpath.dirname(path), member.linkname))
+
+
+def read_file(engine, cid, path, limit=MAX_FILE, hops=0):
+    """A file of a container as text, symlinks followed; None when it is not a regular file or is
+    larger than ``limit``. Raises NotFound when the path does not exist."""
+    if hops > 8:
+        return None
+    try:
+        tar, stat = _archive(engine, cid, path, limit)
+    except TooLarge:
+        return None
+    with tar:
+        member = next(iter(tar.getmembers()), None)
+        if member is None:
+            return None
+        if member.issym() or member.islnk():
+            return read_file(engine, cid, _link_target(path, stat, member), limit, hops + 1)
+        if not member.isfile():
+            return None
+        handle = tar.extractfile(member)
+        return handle.read(limit).decode('utf-8', 'replace') if handle else None
+
+
+def read_dir(engine, cid, path, limit=MAX_DATABASE):
+    """The regular files right under a directory of a container, ``{name: text}``; None when the path
+    is not a directory. Raises NotFound when it does not exist, TooLarge past ``limit``."""
+    tar, stat = _archive(engine, cid, path, limit)
+    with tar:
+        members = tar.getmembers()
+        if not members:
+            return None
+        top = members[0]
+        if top.issym():
+            return read_dir(engine, cid, _link_target(path, stat, top), limit)
+        if not top.isdir():
+            return None
+        out = {}
+        for member in members[1:]:
+            rel = posixpath.relpath(member.name, top.name)
+            if member.isfile() and '/' not in rel:
+                out[rel] = tar.extractfile(member).read().decode('utf-8', 'replace')
+        return out
+
+
+def image_os(engine, cid):
+    """The OS identity of a container's image from its os-release (None: it has none)."""
+    for path in OS_RELEASE_PATHS:
+        try:
+            text = read_file(engine, cid, path)
+        except NotFound:
+            continue
+        return os_identity(parse_os_release(text)) if text is not None else None
+    return None
+
+
+def read_packages(engine, cid):
+    """{package_db, packages_note, packages} of a container's files."""
+    try:
+        text = read_file(engine, cid, DPKG_STATUS, MAX_DATABASE)
+        if text is not None:
+            return {'package_db': DB_DPKG, 'packages_note': None, 'packages': parse_status(text)}
+    except NotFound:
+        pass
+    try:
+        entries = read_dir(engine, cid, DPKG_STATUS_D)
+        if entries is not None:
+            return {'package_db': DB_STATUS_D, 'packages_note': None, 'packages': parse_status_d(entries)}
+    except NotFound:
+        pass
+    except TooLarge:
+        return {'package_db': None, 'packages': [],
+                'packages_note': '%s is larger than %d MiB: not read' % (DPKG_STATUS_D, MAX_DATABASE >> 20)}
+    for path, note in UNREAD_DATABASES:
+        try:
+            engine.call('look for %s in %s' % (path, cid[:12]), engine.api.get_archive, cid, path)[0].close()
+            return {'package_db': None, 'packages_note': note, 'packages': []}
+        except NotFound:
+            continue
+    return {'package_db': None, 'packages_note': NO_DATABASE, 'packages': []}
+
+
+def dpkg_changed(changes):
+    """Whether a container's changes list (``GET /containers/{id}/changes``) touches its dpkg
+    database: then what it holds is not the image's."""
+    for change in changes or []:
+        path = change.get('Path') or ''
+        for db in _DPKG_PATHS:
+            if path == db or path.startswith(db + '/') or (change.get('Kind') == 2 and db.startswith(path + '/')):
+                return True
+    return False
+
+
+def reader_name(image_id):
+    """The name of the container created to read ``image_id`` (unique per read)."""
+    return '%s%s-%s' % (READER_PREFIX, image_id.split(':')[-1][:12], uuid.uuid4().hex[:6])
+
+
+class ImagePackages:
+    """The packages of the images of one engine, each image read once and cached by its ID."""
+
+    def __init__(self, engine, engine_id, state_dir, check_mode=False, warn=None):
+        self.engine = engine
+        self.api = engine.api
+        self.dir = os.path.join(engine_dir(state_dir, engine_id), 'packages')
+        self.check_mode = check_mode
+        self.warn = warn or (lambda msg: None)
+        self.cache_problem = None
+
+    def path(self, image_id):
+        return os.path.join(self.dir, '%s.json' % image_id.split(':')[-1])
+
+    def cached(self, image_id):
+        """The cached read of an image, or None (absent, or unreadable: read again and replaced)."""
+        path = self.path(image_id)
+        if not os.path.exists(path):
+            return None
+        try:
+            data = read_json(path, 'packages cache')
+        except JournalError:
+            return None
+        if data.get('image_id') != image_id or not isinstance(data.get('packages'), list):
+            return None
+        return data
+
+    def _store(self, entry):
+        if self.check_mode:
+            return
+        try:
+            write_json_atomic(self.path(entry['image_id']), entry, mode=0o644)
+        except OSError as exc:
+            if self.cache_problem is None:  # once per run: the reads worked, only the cache did not
+                self.cache_problem = 'the packages cache %s cannot be written (%s): images are read again ' \
+                                     'on every run' % (self.dir, exc.strerror or exc)
+                self.warn(self.cache_problem)
+
+    def get(self, image_id, entries):
+        """(entry, 'cached' | 'read' | 'failed') of one image; ``entries`` are its containers' list
+        entries (Id, State), running first. An entry: {image_id, read_at, read_from, os, package_db,
+        packages_note, packages}."""
+        entry = self.cached(image_id)
+        if entry is not None:
+            return entry, 'cached'
+        errors = []
+        for container in entries:
+            if container.get('State') in _UNUSABLE_STATES:
+                continue
+            try:
+                changes = self.engine.call('list the changes of %s' % container['Id'][:12],
+                                           self.api.diff, container['Id'])
+                if dpkg_changed(changes):
+                    continue  # packages installed or removed in the container: not the image's
+                entry = self._read(image_id, container['Id'], 'container')
+                break
+            except (EngineError, NotFound, tarfile.TarError, OSError) as exc:
+                errors.append(error_text(exc))  # being removed, say: try another
+        if entry is None:
+            try:
+                entry = self._read_created(image_id)
+            except (EngineError, NotFound, tarfile.TarError, OSError) as exc:
+                errors.append(error_text(exc))
+                return {'image_id': image_id, 'read_at': None, 'read_from': None, 'os': None, 'package_db': None,
+                        'packages': [], 'packages_note': 'not read: %s' % '; '.join(errors)}, 'failed'
+        self._store(entry)
+        return entry, 'read'
+
+    def _read(self, image_id, cid, source):
+        entry = {'format': CACHE_FORMAT, 'image_id': image_id, 'read_at': utc_now().isoformat(timespec='seconds'),
+                 'read_from': source, 'os': image_os(self.engine, cid)}
+        entry.update(read_packages(self.engine, cid))
+        return entry
+
+    def _read_created(self, image_id):
+        """Read from a container created for it, never started, always removed."""
+        image = self.engine.call('inspect image %s' % image_id, self.api.inspect_image, image_id)
+        config = image.get('Config') or {}
+        kwargs = {}
+        if not config.get('Cmd') and not config.get('Entrypoint'):
+            kwargs['command'] = ['/never-started']  # the engine wants a command to create; it never runs
+        created = self.engine.call(
+            'create a container of %s to read its packages' % image_id, self.api.create_container, image_id,
+            name=reader_name(image_id), labels={READER_LABEL: image_id}, network_disabled=True,
+            host_config=self.api.create_host_config(network_mode='none'), **kwargs)
+        try:
+            return self._read(image_id, created['Id'], 'created container')
+        finally:
+            try:
+                self.engine.call('remove the reader container %s' % created['Id'][:12],
+                                 self.api.remove_container, created['Id'], v=True, force=True)
+            except NotFound:
+                pass
+            except EngineError as exc:
+                self.warn('could not remove the container %s made to read the packages of %s: %s; remove it '
+                          'with docker rm -f %s' % (created['Id'][:12], image_id, exc.msg, created['Id'][:12]))
+
+
+NOT_ASKED = 'not read: the packages option is off'
+
+
+def images_result(inspects, containers, oses, reads=None):
+    """(images, counts) of the result: one entry per image ID the containers use, sorted by ID;
+    ``reads`` {image ID: (entry, how)} from ImagePackages.get, None when packages were not asked for.
+    counts: packages_read, packages_cached, packages_failed (images)."""
+    counts = {'packages_read': 0, 'packages_cached': 0, 'packages_failed': 0}
+    out = []
+    for iid in sorted({c['image_id'] for c in containers}):
+        inspect = inspects.get(iid) or {}
+        entry, how = (reads or {}).get(iid) or (None, None)
+        if how:
+            counts['packages_%s' % how] += 1
+        entry = entry or {'package_db': None, 'packages_note': NOT_ASKED, 'packages': [], 'os': None}
+        out.append({
+            'id': iid,
+            'tags': list(inspect.get('RepoTags') or []),
+            'repo_digests': list(inspect.get('RepoDigests') or []),
+            'created': inspect.get('Created'),
+            'containers': sorted(c['name'] for c in containers if c['image_id'] == iid),
+            'os': oses.get(iid) or entry.get('os'),
+            'package_db': entry.get('package_db'),
+            'packages_note': entry.get('packages_note'),
+            'packages_source': how and ('cache' if how == 'cached' else entry.get('read_from')),
+            'packages': entry.get('packages') or [],
+        })
+    return out, counts
