@@ -23,6 +23,7 @@ import os
 import posixpath
 import tarfile
 import uuid
+from typing import List, Optional, TypedDict
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
@@ -35,6 +36,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._osrelease imp
 from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity, parse_os_release
 from ansible_collections.patchops.containers.plugins.module_utils._packages import (
     DB_DPKG,
+    Package,
     DB_STATUS_D,
     DPKG_STATUS,
     DPKG_STATUS_D,
@@ -276,6 +278,21 @@ class ImagePackages:
 NOT_ASKED = 'not read: the packages option is off'
 
 
+class ImageEntry(TypedDict):
+    """One item of container_inventory's ``images`` (the inventory role's ``hosts[].images``; the pending
+    updates and the SBOMs are computed from it on the controller)."""
+    id: str                         # sha256:...
+    tags: List[str]
+    repo_digests: List[str]
+    created: Optional[str]
+    containers: List[str]           # the listed containers that run it, sorted
+    os: Optional[dict]              # os_identity(): id, version_id, version_codename, name, pretty_name
+    package_db: Optional[str]       # DB_DPKG | DB_STATUS_D | None
+    packages_note: Optional[str]    # why package_db is None
+    packages_source: Optional[str]  # cache | container | created container | None
+    packages: List[Package]
+
+
 def images_result(inspects, containers, oses, reads=None):
     """(images, counts) of the result: one entry per image ID the containers use, sorted by ID;
     ``reads`` {image ID: (entry, how)} from ImagePackages.get, None when packages were not asked for.
@@ -288,16 +305,16 @@ def images_result(inspects, containers, oses, reads=None):
         if how:
             counts['packages_%s' % how] += 1
         entry = entry or {'package_db': None, 'packages_note': NOT_ASKED, 'packages': [], 'os': None}
-        out.append({
-            'id': iid,
-            'tags': list(inspect.get('RepoTags') or []),
-            'repo_digests': list(inspect.get('RepoDigests') or []),
-            'created': inspect.get('Created'),
-            'containers': sorted(c['name'] for c in containers if c['image_id'] == iid),
-            'os': oses.get(iid) or entry.get('os'),
-            'package_db': entry.get('package_db'),
-            'packages_note': entry.get('packages_note'),
-            'packages_source': how and ('cache' if how == 'cached' else entry.get('read_from')),
-            'packages': entry.get('packages') or [],
-        })
+        out.append(ImageEntry(
+            id=iid,
+            tags=list(inspect.get('RepoTags') or []),
+            repo_digests=list(inspect.get('RepoDigests') or []),
+            created=inspect.get('Created'),
+            containers=sorted(c['name'] for c in containers if c['image_id'] == iid),
+            os=oses.get(iid) or entry.get('os'),
+            package_db=entry.get('package_db'),
+            packages_note=entry.get('packages_note'),
+            packages_source=how and ('cache' if how == 'cached' else entry.get('read_from')),
+            packages=entry.get('packages') or [],
+        ))
     return out, counts

@@ -521,23 +521,45 @@ def _labels(labels):
 
 
 def fleet_images(report):
-    """One dict per image reference of the fleet: containers, hosts, update states, OS, severities."""
+    """One dict per image reference of the fleet: containers, hosts, update states, OS, severities, and
+    per image ID its packages (count, or why none) and SBOM file."""
     vulns = report.get('vulnerabilities') or {}
+    sboms = dict((s.get('image_id'), s.get('file')) for s in report.get('sboms') or [])
+    read = {}
+    for h in report.get('hosts') or []:
+        for i in h.get('images') or []:
+            if i.get('id') and (i.get('package_db') or i.get('id') not in read):
+                read[i['id']] = i
     images = {}
     for h in report.get('hosts') or []:
         for c in h.get('containers') or []:
             ref = c.get('image') or c.get('image_id') or ''
             item = images.setdefault(ref, {'image': ref, 'containers': 0, 'hosts': [], 'update': [], 'os': '',
-                                           'severities': None})
+                                           'severities': None, 'packages': []})
             item['containers'] += 1
             if h.get('host') not in item['hosts']:
                 item['hosts'].append(h.get('host'))
+            image = read.get(c.get('image_id'))
+            if image and c.get('image_id') not in [p['id'] for p in item['packages']]:
+                item['packages'].append({'id': c.get('image_id'), 'sbom': sboms.get(c.get('image_id')),
+                                         'count': len(image.get('packages') or []) if image.get('package_db') else None,
+                                         'note': image.get('packages_note') or ''})
             if c.get('update') and c.get('update') not in item['update']:
                 item['update'].append(c.get('update'))
             item['os'] = item['os'] or (c.get('image_os') or {}).get('pretty_name') or ''
             if item['severities'] is None and c.get('name') in vulns:
                 item['severities'] = vulns[c.get('name')]
     return sorted(images.values(), key=lambda i: i['image'])
+
+
+def _package_cell(image):
+    """An image ID's package count linked to its SBOM, or why it has none."""
+    if image['count'] is None:
+        return '<span class="muted">%s</span>' % _e(image['note'])
+    text = '%d' % image['count']
+    if image['sbom']:
+        text = '<a href="%s" title="CycloneDX SBOM of %s">%s (SBOM)</a>' % (_e(image['sbom']), _e(image['id']), text)
+    return text
 
 
 def fleet_pending(report):
@@ -631,6 +653,7 @@ def fleet_html(report):
     rows = []
     for i in fleet_images(report):
         sev = i['severities'] or {}
+        counts = [p['count'] for p in i['packages'] if p['count'] is not None]
         rows.append([
             _cell('<code>%s</code>' % _e(i['image']), i['image'], raw=True),
             _num(i['containers']),
@@ -639,11 +662,13 @@ def fleet_html(report):
         ] + [_cell('' if i['severities'] is None else _int(sev.get(s)),
                    -1 if i['severities'] is None else _int(sev.get(s)), 'num') for s in SEVERITIES[:4]] + [
             _cell(i['os']),
+            _cell('<br>'.join(_package_cell(p) for p in i['packages']), max(counts) if counts else -1, 'num', raw=True),
         ])
     body.append('<h2>Images</h2>')
     body.append(_table('images', 'images', [('image', False), ('containers', True), ('hosts', False),
                                             ('update', False), ('critical', True), ('high', True),
-                                            ('medium', True), ('low', True), ('OS', False)], rows))
+                                            ('medium', True), ('low', True), ('OS', False), ('packages', True)],
+                       rows))
 
     body.extend(_pending_section(report))
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import glob
 import re
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -35,6 +37,8 @@ STATUS_D = {
     'libc6.md5sums': 'd41d8cd98f00b204e9800998ecf8427e  lib/x86_64-linux-gnu/libc.so.6\n',
     'tzdata': 'Package: tzdata\nVersion: 2024a-0+deb12u1\nArchitecture: all\nDescription: time zones\n data\n',
 }
+# The .debs the lab's distroless-style app image is made of (tests/lab/lab, DISTROLESS_DEBS).
+DISTROLESS_DEBS = os.path.join(os.environ.get('PATCHOPS_LAB_CACHE', '/var/cache/patchops-lab'), 'distroless-bookworm')
 FAKE = '\nPackage: patchops-fake\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\n'
 
 
@@ -62,6 +66,7 @@ class Setup:
         self.debian_app = '%s/patchops/debian-app:v1' % lab.registry
         self.busybox = lab.image('v1')
         self.distroless = 'patchops-pkg/distroless:%s' % self.uid
+        self.distroless_app = '%s/patchops/distroless-app:v1' % lab.registry
 
     def name(self, suffix):
         return '%s-%s' % (self.prefix, suffix)
@@ -82,6 +87,8 @@ class Setup:
         self.lab.pull(self.host, '12', repo='patchops/debian')
         self.lab.pull(self.host, 'v1', repo='patchops/debian-app')
         self.lab.pull(self.host, 'v1')
+        self.lab.pull(self.host, 'v1', repo='patchops/distroless-app')
+        self.dlapp = self.run(self.distroless_app, 'dlapp')  # no shell: mini_httpd as its own user
         self.deb = self.run(self.debian, 'deb', command=['sleep', '3600'])
         self.app = self.run(self.debian_app, 'app')
         self.exec(self.app, ['sh', '-c', "printf '%s' >> /var/lib/dpkg/status" % FAKE])
@@ -227,9 +234,28 @@ def test_distroless_style_status_d(setup, first):
         ('libc6', '2.36-9+deb12u7', 'glibc', 'amd64'), ('tzdata', '2024a-0+deb12u1', 'tzdata', 'all')]
 
 
+def test_distroless_lab_app_lists_exactly_its_debs(setup, first):
+    """patchops/distroless-app:v1 is the files of real .debs and one status.d entry each: its packages are
+    what dpkg-deb says of those .debs."""
+    debs = sorted(glob.glob(os.path.join(DISTROLESS_DEBS, '*.deb')))
+    assert debs, 'the lab has no distroless .debs in %s (tests/lab/lab distroless)' % DISTROLESS_DEBS
+    expected = []
+    for deb in debs:
+        fields = dict(line.split(': ', 1) for line in subprocess.run(
+            ['dpkg-deb', '-f', deb, 'Package', 'Version', 'Architecture', 'Source'], check=True,
+            capture_output=True, text=True).stdout.splitlines() if ': ' in line)
+        source = (fields.get('Source') or fields['Package']).split(' (')[0]
+        expected.append((fields['Package'], fields['Version'], fields['Architecture'], source))
+    image = by_tag(first['res'], setup.distroless_app)
+    assert image['package_db'] == 'dpkg-status.d' and image['os']['id'] == 'debian'
+    assert [(p['name'], p['version'], p['arch'], p['source']) for p in image['packages']] == sorted(expected)
+
+
 def test_second_inventory_reads_nothing(setup, first):
     res = first['res']
-    assert res['summary']['packages_read'] == 4 and res['summary']['packages_cached'] == 0
+    images = len(res['images'])
+    assert images == 5
+    assert res['summary']['packages_read'] == images and res['summary']['packages_cached'] == 0
     assert res['summary']['packages_failed'] == 0
     since = int(time.time()) - 1
     t0 = time.monotonic()
@@ -237,20 +263,20 @@ def test_second_inventory_reads_nothing(setup, first):
     seconds = time.monotonic() - t0
     events = list(setup.api.events(since=since, until=int(time.time()) + 1, decode=True,
                                    filters={'type': 'container'}))
-    assert (again['summary']['packages_read'], again['summary']['packages_cached']) == (0, 4)
+    assert (again['summary']['packages_read'], again['summary']['packages_cached']) == (0, images)
     assert {i['packages_source'] for i in again['images']} == {'cache'}
     assert [(i['id'], i['packages']) for i in again['images']] == [(i['id'], i['packages']) for i in res['images']]
     assert not [e for e in events if (e.get('Actor', {}).get('Attributes', {}).get('name') or '')
                 .startswith('patchops-pkgread-')]
-    print('inventory with packages on %s (%s): first %.2f s (4 images read), second %.2f s (all cached)'
-          % (setup.host, setup.lab.kinds[setup.host], first['seconds'], seconds))
+    print('inventory with packages on %s (%s): first %.2f s (%d images read), second %.2f s (all cached)'
+          % (setup.host, setup.lab.kinds[setup.host], first['seconds'], images, seconds))
 
 
 def test_check_mode_reads_and_keeps_no_cache(setup, first):
     saved, setup.state_dir = setup.state_dir, setup.state_dir + '-check'
     try:
         res = setup.inventory(check=True)
-        assert res['summary']['packages_read'] == 4
+        assert res['summary']['packages_read'] == len(first['res']['images'])
         assert triples(by_tag(res, setup.debian)) == triples(by_tag(first['res'], setup.debian))
         assert setup.lab.ssh(setup.host, 'test -e %s' % setup.state_dir, check=False).returncode == 1
     finally:

@@ -178,6 +178,26 @@ def test_fleet_images_and_projects():
     assert 'pinned by digest' in page and '1 host not inventoried: d3' in page
 
 
+def test_fleet_images_link_each_image_id_to_its_sbom_or_say_why_no_packages():
+    report = fleet_report()
+    for c, iid in zip(report['hosts'][0]['containers'] + report['hosts'][1]['containers'],
+                      ('sha256:' + 'a' * 64, 'sha256:' + 'a' * 64, 'sha256:' + 'd' * 64)):
+        c['image_id'] = iid
+    app = {'id': 'sha256:' + 'a' * 64, 'package_db': 'dpkg', 'packages': [{'name': 'zlib1g'}] * 97}
+    report['hosts'][0]['images'] = [app]
+    report['hosts'][1]['images'] = [{'id': 'sha256:' + 'd' * 64, 'package_db': None, 'packages': [],
+                                     'packages_note': 'no package database ' + EVIL}]
+    report['sboms'] = [{'image_id': app['id'], 'file': 'sbom/%s.cdx.json' % ('a' * 12)}]
+    images = fleet_images(report)
+    assert [i['packages'] for i in images] == [
+        [{'id': app['id'], 'sbom': 'sbom/aaaaaaaaaaaa.cdx.json', 'count': 97, 'note': ''}],
+        [{'id': 'sha256:' + 'd' * 64, 'sbom': None, 'count': None, 'note': 'no package database ' + EVIL}]]
+    page = fleet_html(report)
+    assert '<a href="sbom/aaaaaaaaaaaa.cdx.json" title="CycloneDX SBOM of sha256:%s">97 (SBOM)</a>' % ('a' * 64) in page
+    assert 'no package database &lt;' in page and EVIL not in page
+    assert [i['packages'] for i in fleet_images(fleet_report())] == [[], []]  # packages not read
+
+
 def build_report():
     built = {'image': 'reg/app:v1', 'status': 'changed', 'patched': True, 'msg': 'built reg/app:v1-patched',
              'reference': 'reg/app:v1-patched', 'repo_digest': 'reg/app@sha256:' + 'c' * 64, 'image_id': 'sha256:' + 'd' * 64,
