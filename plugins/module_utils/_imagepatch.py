@@ -19,8 +19,7 @@ The method, with the Engine API only:
    nothing of it reaches the image;
 4. the result is checked: the base's layers unchanged plus exactly one.
 
-Re-patching a patched image starts again from the base its labels record. A distroless Debian image
-(``_distroless``) takes step 2 in a tooling container and its container is never started.
+Re-patching a patched image starts again from the base its labels record. Distroless: ``_distroless``.
 """
 
 from __future__ import annotations
