@@ -16,7 +16,6 @@ import json
 import os
 import re
 import tempfile
-import time
 import uuid
 
 import pytest
@@ -116,16 +115,16 @@ def fleet(lab, on_engine):
     patched = '%s/patchops/debian-app:pend-%s' % (lab.registry, uid)
     result = lab.module(host, 'image_patch', {'image': refs['patchops/debian-app'], 'output': patched,
                                               'push': False})[host]
-    assert result['_status'] == 'ok', result.get('msg')
-    refs['patched'] = patched
+    patch_error = None if result['_status'] == 'ok' else result.get('msg') or result['_status']
+    if not patch_error:
+        refs['patched'] = patched
     names = dict((key, 'pend-%s-%s' % (uid, key.rsplit('/', 1)[-1])) for key in refs)
     try:
         for key, ref in refs.items():
             api.create_container(ref, name=names[key], command=['true'] if key == 'busybox' else None)
-        t0 = time.time()
         report, markdown, html = inventory(lab, uid, 'p%s' % uid)
         yield {'uid': uid, 'api': api, 'refs': refs, 'names': names, 'report': report, 'markdown': markdown,
-               'html': html, 'seconds': time.time() - t0}
+               'html': html, 'patch_error': patch_error}
     finally:
         remove(api, *names.values())
         try:
@@ -164,7 +163,11 @@ def test_security_marking_is_the_suite_each_package_came_from(fleet, key):
         assert p['suite'] == (SUITE + '-security/' if p['security'] else './'), p
 
 
-def test_an_image_patched_by_image_patch_has_nothing_pending(fleet):
+def test_an_image_patched_by_image_patch_has_nothing_pending(request, engine_kind, fleet):
+    if engine_kind == 'podman':
+        request.applymarker(pytest.mark.xfail(strict=True, reason='image_patch on Podman: its commit changes the '
+                                              'image config (Entrypoint, Env), so no patched image is made'))
+    assert fleet['patch_error'] is None, fleet['patch_error']
     image = image_of(fleet, 'patched')
     assert apt_pending(fleet['api'], fleet['refs']['patched']) == {}
     assert (image['pending_status'], image['pending'], image['pending_summary']) == ('ok', [], '0 pending (0 security)')
@@ -206,3 +209,40 @@ def test_a_source_that_cannot_be_read_is_named_and_no_count_is_given(lab, fleet)
     images = [i for h in report['hosts'] for i in h['images']]
     assert images and all(i['pending_status'] == 'unknown' and i['pending_count'] is None for i in images)
     assert 'http://10.213.7.1:9/' in markdown
+
+
+def test_build_from_the_report_builds_exactly_what_is_fixable(lab, request, engine_kind, fleet):
+    """The build role given this report: the two Debian images built for their pending packages
+    only, the patched one `nothing pending`, the busybox one skipped (its pending updates unknown)."""
+    if engine_kind == 'podman':
+        request.applymarker(pytest.mark.xfail(strict=True, reason='image_patch on Podman: its commit changes the '
+                                              'image config (Entrypoint, Env), so no patched image is made'))
+    host = HOSTS[0]
+    report_dir = tempfile.mkdtemp(prefix='patchops-pending-build-')
+    outputs = ['%s-patched' % fleet['refs'][key] for key, dummy in IMAGES]
+    try:
+        runner, dummy = lab.playbook(os.path.join(ROOT, 'playbooks', 'build.yml'), extravars={
+            'patchops_build_host': host, 'build_from_inventory': fleet['report'], 'build_targets': [],
+            'build_push': False, 'build_report_dir': report_dir, 'build_report_run_id': 'pending',
+            'build_hand_off_hosts': host})
+        assert runner.status == 'successful', runner.collected_stdout[-3000:]
+        with open(os.path.join(report_dir, 'pending', 'build.json')) as fh:
+            build = json.load(fh)
+        lines = dict((line['image'], line) for line in build['hosts'][0]['images'])
+        for key, dummy in IMAGES:
+            line = lines[fleet['refs'][key]]
+            wanted = sorted(p['name'] for p in image_of(fleet, key)['pending'])
+            assert (line['status'], sorted(p['name'] for p in line['packages'])) == ('changed', wanted), line
+            assert apt_pending(fleet['api'], line['reference']) == {}
+        if fleet['patch_error'] is None:
+            assert (lines[fleet['refs']['patched']]['status'], lines[fleet['refs']['patched']]['msg']) == (
+                'nothing_pending', 'nothing pending')
+        busybox = lines[fleet['refs']['busybox']]
+        assert busybox['status'] == 'skipped' and busybox['msg'].startswith('pending updates unknown: ')
+        assert (build['totals']['built'], build['totals']['skipped']) == (2, 1)
+    finally:
+        for ref in outputs:
+            try:
+                fleet['api'].remove_image(ref)
+            except Exception:  # not built
+                pass
