@@ -26,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchkit.build import measure_build  # noqa: E402
 from benchkit.core import BENCH, LAB, Bench, lab_hosts_up, log, machine  # noqa: E402
 from benchkit.listing import delete_manifests, measure_inventory, measure_updates  # noqa: E402
+from benchkit.pending import measure_pending  # noqa: E402
 from benchkit.swaps import measure_fleet, measure_rollback, measure_rollout, measure_swap  # noqa: E402
 
 # Sized to finish in under 20 minutes on the 2-core lab machine; community.docker loops get fewer
@@ -38,6 +39,7 @@ FULL = {
     '5': {'hosts_sizes': [2, 4, 6], 'containers': 20, 'reps': 1},
     '6': {'reps': 2, 'cd_reps': 1, 'cd_timeout': 10},
     '7': {'reps': 3, 'direct': False},
+    '8': {'reps': 3},
 }
 QUICK = {
     '1': {'reps': 1},
@@ -48,17 +50,18 @@ QUICK = {
     '6': {'reps': 1, 'cd_reps': 1, 'cd_timeout': 5},
     # One package: a small layer, a few seconds per build.
     '7': {'reps': 1, 'packages': ['zlib1g'], 'direct': True},
+    '8': {'reps': 1},
 }
 MEASURES = {'1': measure_swap, '2': measure_rollout, '3': measure_inventory, '4': measure_updates,
-            '5': measure_fleet, '6': measure_rollback, '7': measure_build}
-ORDER = ['1', '2', '3', '4', '6', '7', '5']
+            '5': measure_fleet, '6': measure_rollback, '7': measure_build, '8': measure_pending}
+ORDER = ['1', '2', '3', '4', '6', '7', '8', '5']
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='bench/run', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--quick', action='store_true', help='tiny sizes, one run each (what CI runs)')
-    parser.add_argument('--measures', default='1,2,3,4,5,6,7', help='comma-separated measure numbers')
+    parser.add_argument('--measures', default='1,2,3,4,5,6,7,8', help='comma-separated measure numbers')
     parser.add_argument('--reps', type=int, help='runs per method, for every measure')
     parser.add_argument('--fleet-hosts', help='host counts for measure 5, e.g. 2,4,6')
     parser.add_argument('--host', help='lab host for measures 1-4, 6 and 7 (default: the one before the last Docker host when more '
@@ -104,7 +107,7 @@ def main(argv=None):
     wanted = [m.strip() for m in args.measures.split(',') if m.strip()]
     for key in wanted:
         if key not in MEASURES:
-            sys.exit('bench: unknown measure %r (1-7)' % key)
+            sys.exit('bench: unknown measure %r (1-8)' % key)
     if args.reps:
         for cfg in plan.values():
             cfg['reps'] = args.reps

@@ -92,28 +92,32 @@ def _fetch(base, timeout, validate_certs):
     raise ValueError('; '.join(errors))
 
 
+def read_sources(sources, names=None, architectures=None, timeout=60, validate_certs=True):
+    """Each source with its index read: V({..., indexes, status, error, packages})."""
+    names = set(names) if names is not None else None
+    out = []
+    for source in normalise_sources(sources, architectures):
+        state = dict(source, indexes=[], status='ok', error=None, packages={})
+        for base in index_urls(source):
+            try:
+                url, text = _fetch(base, timeout, validate_certs)
+            except ValueError as exc:
+                state.update(status='failed', error='cannot read the package index %s: %s' % (base, exc))
+                break
+            state['indexes'].append(url)
+            for name, entries in parse_packages(text, names).items():
+                known = state['packages'].setdefault(name, [])
+                known.extend(e for e in entries if e not in known)
+        out.append(state)
+    return out
+
+
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         sources = terms[0] if len(terms) == 1 and isinstance(terms[0], list) else terms
         try:
-            sources = normalise_sources(sources, self.get_option('architectures'))
+            return read_sources(sources, self.get_option('names'), self.get_option('architectures'),
+                                self.get_option('timeout'), self.get_option('validate_certs'))
         except ValueError as exc:
             raise AnsibleLookupError(to_text(exc))
-        names = self.get_option('names')
-        names = set(names) if names is not None else None
-        out = []
-        for source in sources:
-            state = dict(source, indexes=[], status='ok', error=None, packages={})
-            for base in index_urls(source):
-                try:
-                    url, text = _fetch(base, self.get_option('timeout'), self.get_option('validate_certs'))
-                except ValueError as exc:
-                    state.update(status='failed', error='cannot read the package index %s: %s' % (base, exc))
-                    break
-                state['indexes'].append(url)
-                for name, entries in parse_packages(text, names).items():
-                    known = state['packages'].setdefault(name, [])
-                    known.extend(e for e in entries if e not in known)
-            out.append(state)
-        return out
