@@ -206,10 +206,7 @@ class DistrolessRun(AptRun):
     def plan(self, installed, wanted):
         """({package: {before, after}}, open findings): each selected package whose candidate in the sources
         is newer than its version in status.d."""
-        open_findings = []
-        if wanted is not None:
-            wanted, open_findings = self._reachable(installed, wanted)
-        args = self._selection(installed, wanted)
+        args, open_findings = self.selected(installed, wanted)
         if args is None:
             return {}, open_findings
         named = sorted(installed) if args == UPGRADE_ALL else args[3:]

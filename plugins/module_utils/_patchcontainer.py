@@ -269,12 +269,16 @@ class AptRun:
                                  % (self.image, ', '.join(missing)), reason='not installed')
         return selection(installed, wanted, self.packages, self.carry)
 
-    def plan(self, installed, wanted):
-        """Simulate the update: ({package: {before, after}}, open findings)."""
+    def selected(self, installed, wanted):
+        """The apt-get arguments of the update (None: nothing to name) and the report's findings left open."""
         open_findings = []
         if wanted is not None:
             wanted, open_findings = self._reachable(installed, wanted)
-        args = self._selection(installed, wanted)
+        return self._selection(installed, wanted), open_findings
+
+    def plan(self, installed, wanted):
+        """Simulate the update: ({package: {before, after}}, open findings)."""
+        args, open_findings = self.selected(installed, wanted)
         if args is None:
             return {}, open_findings
         code, text = self.box.exec('simulate the update', apt_get(self.options, args, simulate=True))

@@ -87,6 +87,18 @@ def write_image_archive(path, tag, layer):
 PATCH_PLAYBOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'playbooks', 'patch.yml')
 
 
+def roll_onto(lab, host, repo, output, name, probes):
+    """A container ``name`` of the lab image ``repo``:v1 on ``host`` (with an env of its own, MINE=kept) moved
+    onto the image ``output`` (pulled there first) by container_patch with ``probes``: (the host's raw client,
+    the module's result, the old container's ID). The caller removes ``name``."""
+    api = lab.pull(host, 'v1', repo=repo)
+    api.pull(output.rsplit(':', 1)[0], tag=output.rsplit(':', 1)[1], auth_config=lab.auth)
+    cid = api.create_container('%s/%s:v1' % (lab.registry, repo), name=name, environment={'MINE': 'kept'})['Id']
+    api.start(cid)
+    out = lab.module(host, 'container_patch', {'containers': [{'name': name, 'image': output}], 'probes': probes})
+    return api, out[host], cid
+
+
 def patch_report(lab, extravars):
     """playbooks/patch.yml with ``extravars``: (runner, the patchops_patch artifact, report.json, {page: text}
     of report.md and report.html)."""

@@ -22,7 +22,7 @@ import pytest
 import requests
 
 from labkit import LAB_DIR
-from patchkit import exec_out, remove
+from patchkit import exec_out, remove, roll_onto
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOST = 'lab1'      # the build host
@@ -267,17 +267,10 @@ def test_idempotent_and_check_mode(lab, repo, hosts, built, kind_leftovers):
 def test_container_moved_onto_the_patched_image(lab, hosts, built, uid):
     args, result = built
     target = hosts[1]
-    api = lab.pull(target, 'v1', repo='patchops/debian-app')
-    api.pull(args['output'].rsplit(':', 1)[0], tag=args['output'].rsplit(':', 1)[1], auth_config=lab.auth)
     name = 'deb-' + uid
-    cid = api.create_container('%s/patchops/debian-app:v1' % lab.registry, name=name,
-                               environment={'MINE': 'kept'})['Id']
     try:
-        api.start(cid)
-        out = lab.module(target, 'container_patch', {
-            'containers': [{'name': name, 'image': args['output']}],
-            'probes': [{'type': 'health'}, {'type': 'exec', 'command': ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/version']}],
-        })[target]
+        api, out, cid = roll_onto(lab, target, 'patchops/debian-app', args['output'], name, [
+            {'type': 'health'}, {'type': 'exec', 'command': ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/version']}])
         assert out['_status'] == 'ok', out.get('msg')
         found = api.inspect_container(name)
         assert found['Image'] == api.inspect_image(args['output'])['Id']
@@ -286,7 +279,7 @@ def test_container_moved_onto_the_patched_image(lab, hosts, built, uid):
         text, code = exec_out(api, name, "dpkg-query -W -f '${Version}' zlib1g")
         assert code == 0 and text == mirror_updates(lab)['zlib1g']
     finally:
-        remove(api, name)
+        remove(lab.engine(target), name)
 
 
 # -- report-driven and re-patch ------------------------------------------------------------------

@@ -16,8 +16,8 @@ import uuid
 import docker
 import pytest
 
-from patchkit import remove
-from test_build import Repo, leftovers, mirror_updates, plain_labels
+from patchkit import remove, roll_onto
+from test_build import Repo, mirror_updates, plain_labels
 
 CONFIG_KEYS = ('Cmd', 'Entrypoint', 'Env', 'User', 'WorkingDir', 'ExposedPorts', 'Volumes', 'Healthcheck',
                'StopSignal')
@@ -117,13 +117,20 @@ def original(lab, hosts):
     return ref, api.inspect_image(ref), image_tree(api, ref)
 
 
-@pytest.fixture(scope='module')
-def start_leftovers(lab, hosts):
-    return leftovers(lab.engine(hosts[0]))
+def left_behind(lab, host, original):
+    """What image_patch runs on ``original`` left on ``host``: patch containers of the image or of the tooling
+    image, and dangling images patched over it (other engineers' builds on the host are not counted)."""
+    api = lab.engine(host)
+    tooling = api.inspect_image('%s/patchops/debian:12' % lab.registry)['Id']
+    containers = sorted(c['Names'][0] for c in api.containers(all=True)
+                        if any('patchops-patch-' in n for n in c['Names'])
+                        and (c['ImageID'] if 'ImageID' in c else c['Image']) in (original[1]['Id'], tooling))
+    dangling = api.images(filters={'dangling': True, 'label': 'io.patchops.patch.base-id=%s' % original[1]['Id']})
+    return containers, sorted(i['Id'] for i in dangling)
 
 
 @pytest.fixture(scope='module')
-def built(lab, repo, hosts, engine_kind, original, start_leftovers):
+def built(lab, repo, hosts, engine_kind, original):
     if engine_kind == 'podman':
         pytest.skip(PODMAN_ENV)
     args = {'image': original[0], 'output': repo.ref('v1-patched-%s' % engine_kind), 'push': True,
@@ -175,7 +182,7 @@ def test_updated_files_equal_the_debs(lab, original, built):
     assert checked > 100, checked  # tzdata alone has hundreds of files
 
 
-def test_one_layer_config_kept_no_shell(lab, hosts, original, built, start_leftovers):
+def test_one_layer_config_kept_no_shell(lab, hosts, original, built):
     args, result, tree = built
     api = lab.engine(hosts[0])
     base, patched = original[1], api.inspect_image(args['output'])
@@ -190,7 +197,7 @@ def test_one_layer_config_kept_no_shell(lab, hosts, original, built, start_lefto
         assert path not in tree, path
     # Nothing of the tooling container (its work tree, apt's lists) reached the image.
     assert not [p for p in tree if p.startswith(('var/tmp/patchops', 'var/lib/apt', 'tmp/patchops'))]
-    assert leftovers(api) == start_leftovers
+    assert left_behind(lab, hosts[0], original) == ([], [])
     assert not [c for c in api.containers(all=True) if c['Image'].endswith('patchops/debian:12')
                 and any('patchops-patch-' in n for n in c['Names'])]
 
@@ -208,7 +215,7 @@ def test_second_run_and_check_mode_change_nothing(lab, repo, hosts, built):
         lab.engine(hosts[0]).inspect_image(repo.ref('check-only'))
 
 
-def test_podman_refuses_the_commit_and_leaves_nothing(lab, repo, hosts, engine_kind, original, start_leftovers):
+def test_podman_refuses_the_commit_and_leaves_nothing(lab, repo, hosts, engine_kind, original):
     if engine_kind != 'podman':
         pytest.skip('the Docker kinds build it (the tests above)')
     api = lab.engine(hosts[0])
@@ -219,7 +226,7 @@ def test_podman_refuses_the_commit_and_leaves_nothing(lab, repo, hosts, engine_k
     assert out['_status'] == 'failed' and 'changed its config (Env); nothing was kept' in out['msg'], out['msg']
     with pytest.raises(docker.errors.NotFound):
         api.inspect_image(repo.ref('podman'))
-    assert leftovers(api) == start_leftovers
+    assert left_behind(lab, hosts[0], original) == ([], [])
 
 
 def test_without_a_tooling_image_it_says_what_to_set(lab, repo, hosts, original):
@@ -230,20 +237,13 @@ def test_without_a_tooling_image_it_says_what_to_set(lab, repo, hosts, original)
 def test_container_rolled_onto_it_passes_its_probe(lab, hosts, built, uid):
     args, result, tree = built
     target = hosts[1]
-    api = lab.pull(target, 'v1', repo='patchops/distroless-app')
-    api.pull(args['output'].rsplit(':', 1)[0], tag=args['output'].rsplit(':', 1)[1], auth_config=lab.auth)
     name = 'dl-' + uid
-    cid = api.create_container('%s/patchops/distroless-app:v1' % lab.registry, name=name,
-                               environment={'MINE': 'kept'})['Id']
     try:
-        api.start(cid)
-        out = lab.module(target, 'container_patch', {
-            'containers': [{'name': name, 'image': args['output']}],
-            'probes': [{'type': 'http', 'url': 'http://{ip}:8080/health', 'body_regex': '^ok'}],
-        })[target]
+        api, out, cid = roll_onto(lab, target, 'patchops/distroless-app', args['output'], name,
+                                  [{'type': 'http', 'url': 'http://{ip}:8080/health', 'body_regex': '^ok'}])
         assert out['_status'] == 'ok', out.get('msg')
         found = api.inspect_container(name)
         assert found['Image'] == api.inspect_image(args['output'])['Id'] and found['Id'] != cid
         assert found['State']['Running'] and 'MINE=kept' in found['Config']['Env']
     finally:
-        remove(api, name)
+        remove(lab.engine(target), name)
