@@ -17,7 +17,7 @@ import docker
 import pytest
 
 from patchkit import remove, roll_onto
-from test_build import Repo, mirror_updates, plain_labels
+from test_build import Repo, mirror_updates, plain_labels, trivy_report
 
 CONFIG_KEYS = ('Cmd', 'Entrypoint', 'Env', 'User', 'WorkingDir', 'ExposedPorts', 'Volumes', 'Healthcheck',
                'StopSignal')
@@ -213,6 +213,32 @@ def test_second_run_and_check_mode_change_nothing(lab, repo, hosts, built):
         sorted((r['name'], r['after']) for r in result['packages'])
     with pytest.raises(docker.errors.NotFound):
         lab.engine(hosts[0]).inspect_image(repo.ref('check-only'))
+
+
+def test_report_driven_then_repatched_from_the_base(lab, repo, hosts, original, built, tmp_path):
+    api = lab.engine(hosts[0])
+    before = status_versions(original[2])
+    updates = mirror_updates(lab)
+    report = trivy_report(tmp_path / 'trivy.json', original[1]['Id'], [
+        ('CVE-2023-45853', 'zlib1g', before['zlib1g'], updates['zlib1g']),
+        ('CVE-2099-0002', 'libssl3', before['libssl3'], '9.9.9-1'),  # a fix not in the mirror
+    ])
+    first = patch(lab, hosts[0], {'image': original[0], 'output': repo.ref('report'), 'report': report,
+                                  'tooling_image': built[0]['tooling_image']})
+    assert first['_status'] == 'ok', first.get('msg')
+    assert [f['id'] for f in first['fixed']] == ['CVE-2023-45853'] and [f['id'] for f in first['open']] == ['CVE-2099-0002']
+    # The patched image patched again, naming another package: rebuilt over the original base, one patch
+    # layer, the earlier patch's package kept.
+    again = patch(lab, hosts[0], {'image': repo.ref('report'), 'output': repo.ref('repatched'), 'packages': ['liblzma5'],
+                                  'tooling_image': built[0]['tooling_image']})
+    assert again['_status'] == 'ok', again.get('msg')
+    assert again['base']['id'] == original[1]['Id'] and again['source']['patched_image']
+    layers = api.inspect_image(repo.ref('repatched'))['RootFS']['Layers']
+    assert layers[:-1] == original[1]['RootFS']['Layers'] and len(layers) == len(original[1]['RootFS']['Layers']) + 1
+    for ref, changed in ((repo.ref('report'), ['zlib1g']), (repo.ref('repatched'), ['liblzma5', 'zlib1g'])):
+        after = status_versions(image_tree(api, ref))
+        assert sorted(n for n in after if after[n] != before[n]) == changed, ref
+        assert all(after[n] == updates[n] for n in changed)
 
 
 def test_podman_refuses_the_commit_and_leaves_nothing(lab, repo, hosts, engine_kind, original):
