@@ -9,7 +9,10 @@ import io
 import subprocess
 import tarfile
 
+import pytest
+
 from ansible_collections.patchops.containers.plugins.module_utils._distroless import (
+    DistrolessRun,
     layer_tar,
     parse_control,
     parse_unpacked,
@@ -18,6 +21,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._distroless im
     unpack_script,
     upgrades,
 )
+from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import PatchError
 
 ZLIB = """Package: zlib1g
 Source: zlib
@@ -136,3 +140,109 @@ def test_layer_tar_files_and_status_entries_in_the_image_names():
         assert members['usr/lib/libz.so.1'].linkname == 'libz.so.1.2.13'
         assert members['usr/lib/again'].linkname == 'usr/lib/libz.so.1.2.13'
         assert tar.extractfile('var/lib/dpkg/status.d/tz').read() == b'Package: tzdata\n'
+
+
+# -- DistrolessRun with a fake tooling container and a fake image container ----------------------
+
+class _Engine:
+    api = None
+    info = {'Name': 'build1'}
+    docker_host = 'unix:///var/run/docker.sock'
+
+
+class _Target:
+    """The image's created container: status.d files, files by path, what was put."""
+
+    engine = _Engine()
+    warn = staticmethod(lambda msg: None)
+    step_timeout = 60
+
+    def __init__(self, status_d, files=()):
+        self.status_d = dict(status_d)
+        self.files = set(files)
+        self.timings = {}
+        self.puts = []
+        self.after = None
+
+    def file(self, path):
+        return ('file', '') if path in self.files else (None, None)
+
+    def put(self, path, data):
+        self.puts.append((path, data))
+
+    def tree(self, path):
+        return self.after
+
+
+class _Tool:
+    """The tooling container: each command answered by the first rule whose text is in it."""
+
+    host = 'build1'
+    id = 'tool1'
+
+    def __init__(self, rules, archive=b''):
+        self.rules = rules
+        self.ran = []
+        self.timings = {}
+        self.data = archive
+
+    def exec(self, what, script, env=None, timeout=None):
+        self.ran.append(script)
+        for needle, answer in self.rules:
+            if needle in script:
+                return answer
+        raise AssertionError('unexpected command: %s' % script)
+
+    def archive(self, path):
+        return self.data
+
+
+def _distroless(target, tool, **params):
+    run = DistrolessRun(target, dict({'image': 'gw:1', 'tooling_image': 'debian:12'}, **params), retries=0, delay=0,
+                        find_image=lambda ref: None, sleep=lambda s: None)
+    run.box = tool
+    return run
+
+
+def test_plan_compares_candidates_with_status_d_in_the_tooling_container():
+    target = _Target({'zlib1g': ZLIB, 'tz': TZDATA})
+    tool = _Tool([('apt-cache', (0, 'tzdata\t2026b-0+deb12u1\nzlib1g\t1:1.2.13.dfsg-1+deb12u1\n')),
+                  ('dpkg --compare-versions', (0, '0\n'))])
+    run = _distroless(target, tool)
+    plan, open_findings = run.plan(run.installed(), None)
+    assert plan == {'zlib1g': {'before': '1:1.2.13.dfsg-1', 'after': '1:1.2.13.dfsg-1+deb12u1'}} and open_findings == []
+    # apt in the tooling container reads the image's packages, not its own.
+    assert 'Dir::State::status=/var/tmp/patchops/admin/status' in tool.ran[0]
+    pinned, dummy = _distroless(target, tool, packages=['tzdata=2026c-0+deb12u1']).plan(run.installed(), None)
+    assert pinned == {'tzdata': {'before': '2026b-0+deb12u1', 'after': '2026c-0+deb12u1'}}
+
+
+def test_apply_puts_the_unpacked_tree_and_checks_status_d():
+    plan = {'zlib1g': {'before': '1:1.2.13.dfsg-1', 'after': '1:1.2.13.dfsg-1+deb12u1'}}
+    newer = ZLIB.replace('1:1.2.13.dfsg-1', '1:1.2.13.dfsg-1+deb12u1')
+    tree = _tar([('root', 'dir', None), ('root/etc/zconf', 'file', b'kept'), ('root/usr/lib/libz.so.1', 'file', b'ELF'),
+                 ('root/var/lib/dpkg/status.d/zlib1g', 'file', newer.encode())])
+    target = _Target({'zlib1g': ZLIB}, files={'/etc/zconf'})
+    target.after = {'zlib1g': newer}
+    tool = _Tool([('dpkg-deb', (0, 'conffile\tzlib1g\t/etc/zconf\nunpacked\tzlib1g\t1:1.2.13.dfsg-1+deb12u1\n'))], tree)
+    run = _distroless(target, tool)
+    after = run.apply(plan, run.installed())
+    assert after['zlib1g']['version'] == '1:1.2.13.dfsg-1+deb12u1' and 'install' in tool.timings
+    (path, data), = target.puts
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert path == '/' and tar.getnames() == ['usr/lib/libz.so.1', 'var/lib/dpkg/status.d/zlib1g']
+
+    tool = _Tool([('dpkg-deb', (0, 'unpacked\tzlib1g\t1:1.2.13.dfsg-1\n'))], tree)
+    with pytest.raises(PatchError, match=r'missing zlib1g\): .*nothing was built'):
+        _distroless(_Target({'zlib1g': ZLIB}), tool).apply(plan, {})
+    target.after = {'zlib1g': ZLIB}
+    tool = _Tool([('dpkg-deb', (0, 'unpacked\tzlib1g\t1:1.2.13.dfsg-1+deb12u1\n'))], tree)
+    with pytest.raises(PatchError, match='did not write the planned versions of zlib1g'):
+        _distroless(target, tool).apply(plan, {})
+
+
+def test_without_a_tooling_image_nothing_runs():
+    run = _distroless(_Target({'zlib1g': ZLIB}), _Tool([]), tooling_image=None)
+    with pytest.raises(PatchError, match='set tooling_image') as caught:
+        run.update()
+    assert caught.value.details['reason'] == 'distroless'
