@@ -26,10 +26,11 @@ from docker.errors import NotFound
 from packageurl import PackageURL
 
 from labkit import ROOT
+from patchkit import exec_out
 
 PLAYBOOK = os.path.join(ROOT, 'playbooks', 'inventory.yml')
 HOSTS = []  # the hosts of the engine kind under test (conftest engine_hosts): on_engine
-DPKG_QUERY = ['dpkg-query', '-W', '-f', '${Package} ${Version} ${Architecture}\n']
+DPKG_QUERY = "dpkg-query -W -f '${Package} ${Version} ${Architecture}\\n'"
 NO_DB = 'no package database (/var/lib/dpkg/status or /var/lib/dpkg/status.d)'
 # A distroless-style image's status.d: one control stanza per file, md5sums beside them.
 STATUS_D = {
@@ -77,10 +78,9 @@ class Setup:
         self.api.start(cid)
         return cid
 
-    def exec(self, cid, cmd):
-        exec_id = self.api.exec_create(cid, cmd, user='0')['Id']
-        out = self.api.exec_start(exec_id).decode()
-        assert self.api.exec_inspect(exec_id)['ExitCode'] == 0, out
+    def exec(self, cid, command):
+        out, rc = exec_out(self.api, cid, command)
+        assert rc == 0 and out, out
         return out
 
     def build(self):
@@ -91,7 +91,8 @@ class Setup:
         self.dlapp = self.run(self.distroless_app, 'dlapp')  # no shell: mini_httpd as its own user
         self.deb = self.run(self.debian, 'deb', command=['sleep', '3600'])
         self.app = self.run(self.debian_app, 'app')
-        self.exec(self.app, ['sh', '-c', "printf '%s' >> /var/lib/dpkg/status" % FAKE])
+        # (a lost output repeats it: the fake stanza twice is the same change)
+        self.exec(self.app, "printf '%s' >> /var/lib/dpkg/status && echo changed" % FAKE)
         self.bb = self.run(self.busybox, 'bb', command=['sleep', '3600'])
         # The distroless-style image: status.d entries put into a container of the busybox image, committed.
         scratch = self.api.create_container(self.busybox, name=self.name('scratch'))['Id']
