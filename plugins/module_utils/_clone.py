@@ -43,12 +43,14 @@ def _derived_mac(ip):
         return None
 
 
-def primary_network(container, engine_kind='docker'):
+def primary_network(container):
     mode = network_mode(container)
     name = 'bridge' if mode == 'default' else mode
     networks = (container.get('NetworkSettings') or {}).get('Networks') or {}
-    if engine_kind == 'podman' and name == 'bridge' and networks and name not in networks:
-        # Podman shows NetworkMode "bridge" whatever networks the container is on: none is primary.
+    if name == 'bridge' and networks and name not in networks:
+        # Given its networks at create without a network mode (the Docker SDK, Podman always): the
+        # mode reads "default"/"bridge" though the container is not on the default bridge. Created
+        # on "bridge", the copy would be on it as well as on its networks.
         return sorted(networks)[0]
     return name
 
@@ -258,7 +260,7 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
     primary = None
     extra = []
     if not (mode.startswith('container:') or mode in ('host', 'none')):
-        primary_name = primary_network(container, engine_kind)
+        primary_name = primary_network(container)
         ordered = sorted(networks.items(), key=lambda kv: (kv[0] != primary_name, kv[0]))
         for name, settings in ordered:
             # Below 1.44 the engine ignores an endpoint's MAC: Config.MacAddress carries the primary's.

@@ -300,6 +300,17 @@ def test_primary_network_at_create_others_after(web, web_image):
     assert [name for name, dummy in extra] == ['backend']
 
 
+@pytest.mark.parametrize('mode', ['default', 'bridge'])
+def test_networks_given_at_create_without_a_mode_do_not_add_the_default_bridge(web, web_image, mode):
+    # The SDK's create with a networking config only: Docker shows the mode default (20.10) or
+    # bridge (26), the container is on its networks only; created on "bridge", the copy was on both.
+    web['HostConfig']['NetworkMode'] = mode
+    body, extra = clone(web, web_image, NEW_REF)
+    assert body['HostConfig']['NetworkMode'] == mode
+    assert list(body['NetworkingConfig']['EndpointsConfig']) == ['backend']
+    assert [name for name, dummy in extra] == ['frontend']
+
+
 def test_aliases_minus_the_short_and_full_id(web, web_image):
     web['NetworkSettings']['Networks']['backend']['Aliases'].append(WEB_ID)
     body, extra = clone(web, web_image, NEW_REF)
