@@ -62,11 +62,18 @@ reliability: venv link
 # What `make test` runs against the lab: each engine kind's shard runs its integration tests, then
 # its reliability tests, on its own hosts (no shard waits for the slowest one's integration
 # tests); then, alone, what touches every host.
+# Then, on the hosts a shard is done with while the others go on: the demo check on the Docker 20.10
+# hosts, the molecule scenarios on the first Docker 26 host (after the serial shard on a lab without one).
+MOLECULE_HOST = $(shell . /var/lib/patchops-lab/lab.env 2>/dev/null && set -- $$PATCHOPS_LAB_DOCKER26_HOSTS && echo $$1)
 lab-suites: venv link
-	PY=$(PY) SUITES="tests/integration tests/reliability" tests/integration/shards
+	host=$(MOLECULE_HOST); PY=$(PY) SUITES="tests/integration tests/reliability" \
+	  AFTER_docker20='$(MAKE) --no-print-directory demo-check' \
+	  AFTER_docker26="$${host:+PATCHOPS_MOLECULE_HOST=$$host $(MAKE) --no-print-directory molecule}" \
+	  tests/integration/shards
 	PY=$(PY) SUITES=tests/reliability tests/integration/shards serial
+	[ -n "$(MOLECULE_HOST)" ] || $(MAKE) --no-print-directory molecule
 
-test: sanity lint build galaxy-import units lab-suites molecule
+test: sanity lint build galaxy-import units lab-suites
 
 build: venv
 	ansible-galaxy collection build --force --output-path build/
@@ -88,7 +95,8 @@ galaxy-import: build $(GALAXY_VENV)/.installed
 	@! grep -E '^(ERROR|WARNING)' build/galaxy-importer.log || \
 	  { echo 'galaxy-importer: Galaxy would refuse or flag the collection (build/galaxy-importer.log)'; exit 1; }
 
-# Role scenarios on the lab (extensions/molecule/*): delegated driver, the lab's inventory.
+# Role scenarios on the lab (extensions/molecule/*): delegated driver, the lab's inventory, on lab1
+# (inventory and stage: lab2) or on PATCHOPS_MOLECULE_HOST.
 MOLECULE_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard extensions/molecule/*/molecule.yml)))
 molecule: venv link
 	@for s in $(MOLECULE_SCENARIOS); do echo "molecule: $$s"; molecule test -s $$s >build/molecule-$$s.log 2>&1 \
@@ -101,7 +109,8 @@ demo: venv link
 	demo/run
 
 # The demo on the lab that is up, without its inventory report: the patch report checked against
-# the engines (demo/check_report.py, demo/expected.json).
+# the engines (demo/check_report.py, demo/expected.json); part of `make test` (lab-suites, on lab1-lab3
+# once the Docker 20.10 shard is done with them); it removes its fleet when the check passes.
 demo-check: venv link
 	demo/run --check
 
