@@ -14,10 +14,15 @@ import threading
 
 import pytest
 
-from ansible_collections.patchops.containers.plugins.lookup.package_indexes import read_sources
+from controller_code import controller
 
 PACKAGES = 'Package: zlib1g\nVersion: 1:1.2.13.dfsg-1+deb12u1\nArchitecture: amd64\n\nPackage: other\nVersion: 1\n' \
            'Architecture: all\n'
+
+
+def read_sources(*args, **kwargs):
+    # Imported in the test (controller code): tests/unit/conftest.py's on_the_controller undoes its mark.
+    return controller('lookup.package_indexes').read_sources(*args, **kwargs)
 
 
 @pytest.fixture
