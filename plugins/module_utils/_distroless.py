@@ -26,8 +26,9 @@ from ansible_collections.patchops.containers.plugins.module_utils._apt import (
     INSTALL_ENV, UPGRADE_ALL, candidates_script, compare_script, missed_versions, parse_candidates,
     parse_compare, shell_list)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse_as
+from ansible_collections.patchops.containers.plugins.module_utils._packages import DPKG_STATUS_D, INSTALLED, stanzas
 from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import (
-    STATUS_D, AptRun, PatchContainer, PatchError, tail)
+    AptRun, PatchContainer, PatchError, tail)
 
 # In the tooling container's own layer, not on its /tmp tmpfs: the archive API reads the unpacked tree.
 OUT = '/var/tmp/patchops'
@@ -36,23 +37,6 @@ ADMIN = OUT + '/admin'
 
 # -- pure: status.d, the plan, the layer ------------------------------------------------------------
 
-def parse_control(text):
-    """The first stanza of deb822 control text -> {field: value} (continuation lines joined with newlines)."""
-    fields, key = {}, None
-    for line in (text or '').splitlines():
-        if not line.strip():
-            if fields:
-                break
-            continue
-        if line[0] in ' \t' and key:
-            fields[key] += '\n' + line
-        elif ':' in line:
-            key, dummy, value = line.partition(':')
-            key = key.strip()
-            fields[key] = value.strip()
-    return fields
-
-
 def read_status_dir(files):
     """status.d's files {file name: text} -> {package: {version, architecture, installed_kib, file, md5sums,
     control}}; files without a Package field (and the md5sums) are not entries."""
@@ -60,7 +44,7 @@ def read_status_dir(files):
     for name, text in sorted(files.items()):
         if name.endswith('.md5sums'):
             continue
-        fields = parse_control(text)
+        fields = (stanzas(text) or [{}])[0]
         if not fields.get('Package') or not fields.get('Version'):
             continue
         size = fields.get('Installed-Size', '')
@@ -74,11 +58,11 @@ def read_status_dir(files):
 def status_text(installed):
     """A dpkg status file of ``installed`` (read_status_dir's), every package marked installed: what apt in the
     tooling container reads as the image's packages."""
-    stanzas = []
+    entries = []
     for name in sorted(installed):
         lines = [line for line in installed[name]['control'].strip().splitlines() if not line.startswith('Status:')]
-        stanzas.append('\n'.join([lines[0], 'Status: install ok installed'] + lines[1:]))
-    return '\n\n'.join(stanzas) + '\n'
+        entries.append('\n'.join([lines[0], 'Status: ' + INSTALLED] + lines[1:]))
+    return '\n\n'.join(entries) + '\n'
 
 
 def upgrades(installed, names, candidates, newer):
@@ -134,7 +118,7 @@ def layer_tar(data, installed, keep=()):
     the paths in ``keep`` (conffiles the image has) are not written.
     """
     out = io.BytesIO()
-    status = STATUS_D.lstrip('/') + '/'
+    status = DPKG_STATUS_D.lstrip('/') + '/'
     with tarfile.open(fileobj=io.BytesIO(data)) as src, tarfile.open(fileobj=out, mode='w') as dst:
         for member in src.getmembers():
             name = member.name.split('/', 1)[1] if '/' in member.name else ''
@@ -193,7 +177,7 @@ class DistrolessRun(AptRun):
         if not self.tooling:
             raise PatchError('%s is a distroless Debian image (no shell, apt or dpkg; its packages listed in %s): '
                              'set tooling_image to an image with apt and dpkg (Debian or Ubuntu) to patch it from a '
-                             'tooling container; nothing was built' % (self.image, STATUS_D), reason='distroless')
+                             'tooling container; nothing was built' % (self.image, DPKG_STATUS_D), reason='distroless')
         if self.box.id is None:
             t0 = time.monotonic()
             self.box.start(self.find_image(parse_as(self.tooling, 'tooling_image', PatchError)), self.network)
@@ -238,7 +222,7 @@ class DistrolessRun(AptRun):
         keep = set(path for name in plan for path in unpacked[name]['conffiles'] if self.target.file(path)[0])
         self.target.put('/', layer_tar(self.box.archive(OUT + '/root'), before, keep))
         self.box.timings['install'] = round(time.monotonic() - t0, 2)
-        self.target.status_d = self.target.tree(STATUS_D)
+        self.target.status_d = self.target.tree(DPKG_STATUS_D)
         after = self.installed()
         missed = missed_versions(plan, after)
         if missed:

@@ -21,15 +21,15 @@ from ansible_collections.patchops.containers.plugins.module_utils._apt import (
     missing_packages, os_family, os_problem, parse_candidates, parse_compare, parse_dpkg_list, parse_simulation,
     reachable, selection, update_failure, update_script, version_pairs)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound, PatchopsError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._image_packages import TooLarge, read_dir
 from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
 from ansible_collections.patchops.containers.plugins.module_utils._osrelease import parse_os_release
+from ansible_collections.patchops.containers.plugins.module_utils._packages import DPKG_STATUS, DPKG_STATUS_D
 from ansible_collections.patchops.containers.plugins.module_utils._registry import RegistryFailure, backoff, with_retries
 
 CONTAINER_PREFIX = 'patchops-patch-'
 OUTPUT_READS = 8
 SLEEPER = 'exec sleep 2147483647'
-STATUS = '/var/lib/dpkg/status'
-STATUS_D = '/var/lib/dpkg/status.d'  # distroless: one file per package
 
 
 class PatchError(PatchopsError):
@@ -118,13 +118,13 @@ class PatchContainer:
         self.engine.call('write into the patch container at %s' % path, self.api.put_archive, self.id, path, data)
 
     def tree(self, path):
-        """{relative name: text} of the regular files under the directory ``path``; None when it has none."""
-        data = self.archive(path)
-        if data is None:
+        """{name: text} of the regular files right under the directory ``path``; None when it has none."""
+        try:
+            return read_dir(self.engine, self.id, path)
+        except NotFound:
             return None
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            return dict((member.name.split('/', 1)[1], tar.extractfile(member).read().decode('utf-8', 'replace'))
-                        for member in tar.getmembers() if member.isfile() and '/' in member.name)
+        except TooLarge:
+            raise PatchError('%s of %s is larger than image_patch reads' % (path, self.image))
 
     def file(self, path):
         """(kind, content) of a file of the (created) container: kind 'file', 'link' or None."""
@@ -150,8 +150,8 @@ class PatchContainer:
         """status.d's files of a Debian-family image without a dpkg status file; None for any other."""
         if self.os_release is None or os_family(self.os_release) != 'apt':
             return None
-        files = self.tree(STATUS_D)
-        if files is None or self.file(STATUS)[0] is not None:
+        files = self.tree(DPKG_STATUS_D)
+        if files is None or self.file(DPKG_STATUS)[0] is not None:
             return None
         return files
 

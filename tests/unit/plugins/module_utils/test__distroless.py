@@ -14,7 +14,6 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._distroless import (
     DistrolessRun,
     layer_tar,
-    parse_control,
     parse_unpacked,
     read_status_dir,
     status_text,
@@ -41,15 +40,9 @@ Description: time zone and daylight-saving time data
 """
 
 
-def test_parse_control_first_stanza_with_continuations():
-    fields = parse_control(ZLIB + '\nPackage: other\nVersion: 1\n')
-    assert fields['Package'] == 'zlib1g' and fields['Version'] == '1:1.2.13.dfsg-1'
-    assert fields['Description'].splitlines()[1] == ' zlib is a library implementing the deflate compression method found'
-    assert parse_control('') == {}
-
-
 def test_read_status_dir_entries_and_md5sums():
-    files = {'zlib1g': ZLIB, 'zlib1g.md5sums': 'abc  usr/lib/libz.so.1\n', 'tz': TZDATA, 'README': 'no fields\n'}
+    files = {'zlib1g': ZLIB + '\nPackage: other\nVersion: 1\n', 'zlib1g.md5sums': 'abc  usr/lib/libz.so.1\n', 'tz': TZDATA,
+             'README': 'no fields\n', 'empty': ''}
     got = read_status_dir(files)
     assert sorted(got) == ['tzdata', 'zlib1g']
     assert got['zlib1g']['version'] == '1:1.2.13.dfsg-1' and got['zlib1g']['md5sums'] is True
