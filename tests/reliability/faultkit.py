@@ -8,6 +8,7 @@ between two known steps instead of wherever a timer happens to fall.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -38,6 +39,21 @@ def last_swap(path):
     except (OSError, ValueError):
         return None
     return swaps[-1] if swaps else None
+
+
+def lock_free(path):
+    """True when no process holds the lock file ``path`` (the run that took it has ended)."""
+    try:
+        fh = open(path, 'a+')  # pylint: disable=consider-using-with
+    except OSError:  # no state directory yet: nobody holds it
+        return not os.path.exists(path)
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return True
 
 
 def wait_for(what, predicate, timeout=60.0, interval=0.05):

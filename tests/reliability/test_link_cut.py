@@ -5,7 +5,6 @@ the module on the host does not depend on the controller and finishes its swap o
 is lost, and the rerun brings every host to the target.
 """
 
-import fcntl
 import json
 import os
 
@@ -14,7 +13,7 @@ import pytest
 from labkit import ROOT
 
 from faultkit import (STATE_DIR, Background, Guard, app_container, forget_journals, journal_path, remove_app, safe_id,
-                      wait_for, wait_for_step)
+                      lock_free, wait_for, wait_for_step)
 
 PLAYBOOK = os.path.join(ROOT, 'playbooks', 'patch.yml')
 HOSTS = []  # the three hosts of the engine kind under test (on_engine)
@@ -28,16 +27,9 @@ def on_engine(engine_hosts):
     CUT = HOSTS[2]
 
 
-def lock_free(lab, host):
+def engine_lock_free(lab, host):
     """True when no run holds the engine lock of ``host`` (its module is done)."""
-    path = os.path.join(STATE_DIR, safe_id(lab.engine_id(host)), 'lock')
-    with open(path, 'a+') as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return False
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        return True
+    return lock_free(os.path.join(STATE_DIR, safe_id(lab.engine_id(host)), 'lock'))
 
 
 def ssh_args(lab):
@@ -94,7 +86,7 @@ def test_link_cut_mid_batch_then_restored_and_rerun(lab, uid, tmp_path):
 
         # The host finished alone: once its module let go of the lock, the container is whole,
         # on the old or the new image, and the journal holds no unfinished swap.
-        wait_for('the module on %s to finish' % CUT, lambda: lock_free(lab, CUT), timeout=120, interval=0.5)
+        wait_for('the module on %s to finish' % CUT, lambda: engine_lock_free(lab, CUT), timeout=120, interval=0.5)
         alone = guards[CUT].check({v1, v2})
         print('%s after the cut: %s' % (CUT, 'v2' if alone[name]['Image'] == v2 else 'v1'))
         guards[CUT].no_pending()

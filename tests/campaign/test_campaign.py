@@ -1,0 +1,27 @@
+"""The short fault campaign CI runs: every seed of regressions.txt, then fresh rounds until the
+time budget (PATCHOPS_CAMPAIGN_BUDGET seconds, default 180) would be exceeded. A fresh seed comes
+from the clock unless PATCHOPS_CAMPAIGN_SEED is set; a failing round prints its seed and scenario."""
+
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+# pylint: disable-next=wrong-import-position
+import campaign  # noqa: E402
+
+
+def test_campaign_regressions_then_fresh_rounds():
+    seed = int(os.environ.get('PATCHOPS_CAMPAIGN_SEED') or int(time.time()) % 1000000 * 1000)
+    budget = float(os.environ.get('PATCHOPS_CAMPAIGN_BUDGET', '180'))
+    summary = campaign.campaign(seed, budget=budget, seeds=campaign.regression_seeds())
+    out = os.path.join(campaign.ROOT, 'build', 'campaign-short.json')
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, 'w') as fh:
+        json.dump(summary, fh, indent=1, sort_keys=True)
+    assert summary['rounds'] > len(campaign.regression_seeds()), 'no fresh round within the budget: %s' % summary
+    assert not summary['violations'], 'invariants violated (replay: campaign.py --seed SEED --rounds 1): %s' % (
+        json.dumps(summary['violations'], indent=1))
+    assert not summary['errors'], 'rounds that could not be run: %s' % json.dumps(summary['errors'], indent=1)
