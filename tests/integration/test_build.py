@@ -176,20 +176,25 @@ def kind_leftovers(lab, hosts):
     return leftovers(lab.engine(hosts[0]))
 
 
-@pytest.fixture(scope='module')
-def built(lab, repo, hosts, engine_kind, kind_base, kind_leftovers):
-    """The app image patched with every update of the mirror on the kind's build host, pushed (once per kind)."""
-    args = {'image': kind_base[0], 'output': repo.ref('v1-patched-%s' % engine_kind), 'push': True,
-            'registry_username': lab.registry_user, 'registry_password': lab.registry_password}
+def build_pushed(lab, repo, host, engine_kind, args):
+    """image_patch with ``args`` on ``host`` (with diff), pushed with the lab's credentials, timed: (args, result)."""
+    args = dict(args, push=True, registry_username=lab.registry_user, registry_password=lab.registry_password)
     t0 = time.time()
-    result = lab.module(hosts[0], 'image_patch', args, diff=True)[hosts[0]]
+    result = lab.module(host, 'image_patch', args, diff=True)[host]
     elapsed = time.time() - t0
     assert result['_status'] == 'ok', result.get('msg')
     repo.pushed.add(result['digest'])
-    print('image_patch on %s (%s): %.1f s (module %s), %d packages, patch layer %d bytes, updated packages installed %d bytes'
-          % (hosts[0], engine_kind, elapsed, result['timings'], len(result['packages']), result['layer_size'],
-             result['updated_installed_size']))
+    print('image_patch of %s on %s (%s): %.1f s (module %s), %d packages, patch layer %d bytes, updated packages '
+          'installed %d bytes' % (args['image'], host, engine_kind, elapsed, result['timings'], len(result['packages']),
+                                  result['layer_size'], result['updated_installed_size']))
     return args, result
+
+
+@pytest.fixture(scope='module')
+def built(lab, repo, hosts, engine_kind, kind_base, kind_leftovers):
+    """The app image patched with every update of the mirror on the kind's build host, pushed (once per kind)."""
+    return build_pushed(lab, repo, hosts[0], engine_kind,
+                        {'image': kind_base[0], 'output': repo.ref('v1-patched-%s' % engine_kind)})
 
 
 def patch(lab, args, check=False, diff=False, host=HOST):

@@ -10,14 +10,13 @@ import hashlib
 import io
 import os
 import tarfile
-import time
 import uuid
 
 import docker
 import pytest
 
 from patchkit import remove, roll_onto
-from test_build import Repo, mirror_updates, plain_labels, trivy_report
+from test_build import Repo, build_pushed, mirror_updates, plain_labels, trivy_report
 
 CONFIG_KEYS = ('Cmd', 'Entrypoint', 'Env', 'User', 'WorkingDir', 'ExposedPorts', 'Volumes', 'Healthcheck',
                'StopSignal')
@@ -133,16 +132,9 @@ def left_behind(lab, host, original):
 def built(lab, repo, hosts, engine_kind, original):
     if engine_kind == 'podman':
         pytest.skip(PODMAN_ENV)
-    args = {'image': original[0], 'output': repo.ref('v1-patched-%s' % engine_kind), 'push': True,
-            'tooling_image': '%s/patchops/debian:12' % lab.registry,
-            'registry_username': lab.registry_user, 'registry_password': lab.registry_password}
-    t0 = time.time()
-    result = lab.module(hosts[0], 'image_patch', args, diff=True)[hosts[0]]
-    elapsed = time.time() - t0
-    assert result['_status'] == 'ok', result.get('msg')
-    repo.pushed.add(result['digest'])
-    print('distroless image_patch on %s (%s): %.1f s (module %s), %d packages, patch layer %d bytes'
-          % (hosts[0], engine_kind, elapsed, result['timings'], len(result['packages']), result['layer_size']))
+    args, result = build_pushed(lab, repo, hosts[0], engine_kind, {
+        'image': original[0], 'output': repo.ref('v1-patched-%s' % engine_kind),
+        'tooling_image': '%s/patchops/debian:12' % lab.registry})
     return args, result, image_tree(lab.engine(hosts[0]), args['output'])
 
 
