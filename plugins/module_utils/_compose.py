@@ -18,17 +18,15 @@ Private: not a public API of the collection.
 from __future__ import annotations
 
 import os
-import re
 import shutil
-import stat
 import subprocess
-import threading
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
-from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, is_image_id, parse
-from ansible_collections.patchops.containers.plugins.module_utils._journal import write_text_atomic
+from ansible_collections.patchops.containers.plugins.module_utils._composefile import (
+    ComposeFileError, locate_image, replace_image, write_edit)
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
+    ImageRefError, is_image_id, parse, same_ref)
 from ansible_collections.patchops.containers.plugins.module_utils._stop import read_text
-from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 
 PREFIX = 'com.docker.compose.'
 PROJECT = PREFIX + 'project'
@@ -237,164 +235,15 @@ def config_hash(inspect, docker_host, image_changed=False, command=None, run=sub
     return None, why
 
 
-# -- compose_file: update ------------------------------------------------------
-class ComposeFileError(PatchopsError):
-    """The service's ``image:`` line cannot be found or changed safely; the message names the file."""
-
-
-def same_ref(a, b):
-    """Whether two references name the same image name and tag (``web`` is ``web:latest``)."""
-    try:
-        pa, pb = parse(a), parse(b)
-    except ImageRefError:
-        return a == b
-    return (pa.registry, pa.repository, pa.tag or (None if pa.digest else 'latest'), pa.digest) == \
-        (pb.registry, pb.repository, pb.tag or (None if pb.digest else 'latest'), pb.digest)
-
-
-def _content(line):
-    """(indent, text) of a YAML line with content, or None for a blank or comment line."""
-    text = line.rstrip('\r\n')
-    stripped = text.lstrip(' ')
-    if not stripped.strip() or stripped.startswith('#'):
-        return None
-    return len(text) - len(stripped), stripped
-
-
-def _key(text):
-    """(key, rest) of a block mapping line ``key: rest`` (the key may be quoted), else None."""
-    match = re.match(r'''^(?:"([^"]+)"|'([^']+)'|([^\s'"#:][^#:]*?))[ \t]*:(?:[ \t]+|$)(.*)$''', text)
-    if not match:
-        return None
-    return next(g for g in match.groups()[:3] if g is not None), match.group(4)
-
-
-def _block(lines, start, indent):
-    """Line numbers of the block after ``start`` whose content is indented more than ``indent``,
-    and the indent of its first content line."""
-    out, child = [], None
-    for number in range(start + 1, len(lines)):
-        content = _content(lines[number])
-        if content is None:
-            out.append(number)
-            continue
-        if content[0] <= indent:
-            break
-        child = content[0] if child is None else child
-        out.append(number)
-    return out, child
-
-
-def _bare(rest):
-    return not rest.strip() or rest.strip().startswith('#')
-
-
-def find_image_line(text, service):
-    """Where ``text`` (a compose file) sets the service's ``image:``: (line number, prefix, value,
-    quote, suffix), or None if the service has no ``image:`` line in it. ComposeFileError when the
-    file is laid out so that editing one line could change more than that service's image."""
-    lines = text.splitlines(True)
-    top = [n for n, line in enumerate(lines) if (_content(line) or (1,))[0] == 0
-           and (_key(_content(line)[1]) or ('',))[0] == 'services']
-    if not top:
-        return None
-    if not _bare(_key(_content(lines[top[0]])[1])[1]):
-        raise ComposeFileError('its services: are not a block mapping (flow style or an alias)')
-    body, indent = _block(lines, top[0], 0)
-    entry = None
-    for number in body:
-        content = _content(lines[number])
-        if content and content[0] == indent and (_key(content[1]) or ('',))[0] == service:
-            entry = number
-    if entry is None:
-        return None
-    rest = _key(_content(lines[entry])[1])[1]
-    if not _bare(rest):
-        raise ComposeFileError('service %s is not a block mapping there (%s)' % (service, rest.strip()))
-    body, indent = _block(lines, entry, indent)
-    found = None
-    for number in body:
-        content = _content(lines[number])
-        if not content or content[0] != indent:
-            continue
-        key = _key(content[1])
-        if key and key[0] == '<<':
-            raise ComposeFileError('service %s merges a YAML anchor (<<:); its image may come from there' % service)
-        if key and key[0] == 'image':
-            found = number
-    if found is None:
-        return None
-    line = lines[found].rstrip('\r\n')
-    head = line[:len(line) - len(_key(_content(line)[1])[1])]
-    rest = _key(_content(line)[1])[1]
-    match = re.match(r'''^(?:"([^"\\]*)"|'([^']*)'|([^\s'"#&*!|>][^\s#]*))([ \t]*(?:#.*)?)$''', rest)
-    if not match:
-        raise ComposeFileError('the image: of service %s is not a single plain or quoted value (%s)'
-                               % (service, rest.strip()))
-    quote = '"' if match.group(1) is not None else ("'" if match.group(2) is not None else '')
-    value = next(g for g in match.groups()[:3] if g is not None)
-    if '$' in value:
-        raise ComposeFileError('the image: of service %s is set by a variable (%s): change the variable '
-                               'instead' % (service, value))
-    return found, head, value, quote, match.group(4)
-
-
-def locate_image(inspect, read_file=read_text):
-    """The compose file that sets the service's ``image:`` (the last of its config files that
-    does, as compose merges them) and (path, line number, value). ComposeFileError if none does."""
-    labels = labels_of(inspect)
-    service = labels.get(SERVICE)
-    workdir = labels.get(WORKING_DIR) or ''
-    files = [os.path.join(workdir, f) for f in (labels.get(CONFIG_FILES) or '').split(',') if f]
-    if not (files and service):
-        raise ComposeFileError('the container has no compose config files or service label')
-    found = None
-    for path in files:
-        text = read_file(path)
-        if text is None:
-            raise ComposeFileError('compose file %s cannot be read on this host' % path)
-        try:
-            spot = find_image_line(text, service)
-        except ComposeFileError as exc:
-            raise ComposeFileError('compose file %s: %s' % (path, exc.msg))
-        if spot:
-            found = (path, spot[0] + 1, spot[2])
-    if found is None:
-        raise ComposeFileError('no image: line for service %s in %s' % (service, ', '.join(files)))
-    return found
-
-
-def replace_image(text, service, was, new):
-    """``text`` with the service's ``image:`` value ``was`` replaced by ``new``, every other byte
-    kept. ComposeFileError if the line is not there, names another image, or (with PyYAML) the
-    file would then mean more than that change."""
-    spot = find_image_line(text, service)
-    if spot is None:
-        raise ComposeFileError('no image: line for service %s' % service)
-    number, head, value, quote, tail = spot
-    if not same_ref(value, was):
-        raise ComposeFileError('service %s names image %s there, not %s (changed since)' % (service, value, was))
-    lines = text.splitlines(True)
-    ending = lines[number][len(lines[number].rstrip('\r\n')):]
-    lines[number] = head + quote + new + quote + tail + ending
-    out = ''.join(lines)
-    if HAS_YAML:
-        try:
-            before, after = yaml.safe_load(text), yaml.safe_load(out)
-            before['services'][service]['image'] = new
-        except (yaml.YAMLError, KeyError, TypeError) as exc:
-            raise ComposeFileError('cannot read it as YAML: %s' % exc)
-        if before != after:
-            raise ComposeFileError('changing line %d would change more than the image of service %s'
-                                   % (number + 1, service))
-    return out
-
-
 def file_edit(inspect, new, read_file=read_text):
     """The planned edit of the service's compose file: {path, line, service, from, to}, ``from``
     the reference the file names now (what the container was created from)."""
-    path, line, value = locate_image(inspect, read_file)
-    service = labels_of(inspect).get(SERVICE)
+    labels = labels_of(inspect)
+    service = labels.get(SERVICE)
+    files = [os.path.join(labels.get(WORKING_DIR) or '', f) for f in (labels.get(CONFIG_FILES) or '').split(',') if f]
+    if not (files and service):
+        raise ComposeFileError('the container has no compose config files or service label')
+    path, line, value = locate_image(files, service, read_file)
     created = (inspect.get('Config') or {}).get('Image') or ''
     if not same_ref(value, created):
         raise ComposeFileError('compose file %s names image %s for service %s, its container was created from '
@@ -408,34 +257,137 @@ def file_edit(inspect, new, read_file=read_text):
     return {'path': path, 'line': line, 'service': service, 'from': value, 'to': new}
 
 
-_FILES_LOCK = threading.Lock()
-_BACKUPS = {}
+# -- what a swap does to a compose container ------------------------------------------------------
+# ``ctx`` is the swap run's context (_swap.context.SwapContext), ``swap`` its journal record.
 
 
-def write_edit(edit, was, new):
-    """Apply one edit (the service's ``image:`` from ``was`` to ``new``) to its file, keeping a
-    copy of the file as it was first beside it (``<file>.patchops-<stamp>.bak``, once per run);
-    returns the backup's path. Replicas of one service share the line: one that finds ``new``
-    there already leaves the file as it is."""
-    path = edit['path']
-    with _FILES_LOCK:
+def compose_plan(ctx, container, image, planned, item):
+    """For a compose container patched to another image: the service's ``image:`` reference,
+    whose local tag the swap moves to the new image so that compose agrees (``compose_ref``);
+    with compose_file: update, the edit of its compose file instead (``compose_file``). A shared
+    tag that a patch would move for containers outside the run goes to ``ctx.shared_tags``."""
+    if not is_compose(container) or image.get('Id') == container['Image']:
+        return {}
+    ref = service_reference(container)
+    edit = _compose_file_plan(ctx, container, image, item)
+    if edit is False:  # a rollback that cannot write the file back: no tag of the patch moves either
+        return {}
+    if edit:  # the file will name the image; a rollback's reference that moved since moves back too
+        ref = None if (ctx.image(edit['to']) or {}).get('Id') == image.get('Id') else edit['to']
+    warnings = sync(container, ctx.image)['warnings']
+    others = tag_users(ctx.listed, ref, planned) if ref else []
+    if others and item['reason'] == 'patch' and not ctx.params.get('move_shared_tag'):
+        found = ctx.shared_tags.setdefault(ref, {'run': set(), 'others': others})
+        found['run'].add((container.get('Name') or '').lstrip('/'))
+        return {}
+    if others:
+        warnings.append('moving the tag %s to the patched image also concerns %s (created from the same '
+                        'reference): compose recreates them on the patched image at its next up unless they '
+                        'are patched too' % (ref, ', '.join(others)))
+    for warning in warnings:
+        if warning not in ctx.notes:
+            ctx.notes.append(warning)
+    # What the reference meant before the run, read once here: replicas of one service swap in
+    # parallel, and each must give back the tag the service had, not one a sibling just moved.
+    out = {'compose_file': edit} if edit else {}
+    if ref:
+        out.update(compose_ref=ref, compose_ref_was=(ctx.image(ref) or {}).get('Id'))
+    return out
+
+
+def _compose_file_plan(ctx, container, image, item):
+    """compose_file: update, the edit of the service's ``image:`` line to the target's reference;
+    a rollback undoes the edit of the patch it rolls back (``hash``: the container's hash then).
+    False: a rollback that cannot write the file back."""
+    name = (container.get('Name') or '').lstrip('/')
+    if item['reason'] == 'rollback':
+        last = ctx.journal.last_patched(name) or {}
+        done = last.get('compose_file')
         try:
-            with open(path, encoding='utf-8', newline='') as fh:
-                text = fh.read()
-            spot = find_image_line(text, edit['service'])
-            if spot and same_ref(spot[2], new):
-                return _BACKUPS.get(path)
-            out = replace_image(text, edit['service'], was, new)
-            status = os.stat(path)
-            if path not in _BACKUPS:
-                backup = '%s.patchops-%s.bak' % (path, utc_now().strftime('%Y%m%dT%H%M%SZ'))
-                shutil.copy2(path, backup)
-                _BACKUPS[path] = backup
-            write_text_atomic(path, out, stat.S_IMODE(status.st_mode))
-            if hasattr(os, 'chown') and os.geteuid() == 0:
-                os.chown(path, status.st_uid, status.st_gid)
-        except ComposeFileError as exc:
-            raise ComposeFileError('compose file %s: %s' % (path, exc.msg))
-        except (OSError, ValueError) as exc:
-            raise ComposeFileError('compose file %s cannot be changed: %s' % (path, getattr(exc, 'strerror', None) or exc))
-        return _BACKUPS[path]
+            return dict(file_edit(container, done['from']), hash=done.get('hash_was')) if done else None
+        except ComposeFileError as exc:  # the container is rolled back all the same
+            ctx.notes.append('%s: compose_file: %s: rolled back without writing its image: line back '
+                             '(the file before the patch: %s)' % (name, exc.msg, last.get('compose_file_backup')))
+            return False
+    target = item['target']
+    if ctx.params.get('compose_file', 'keep') != 'update' or same_ref(target, service_reference(container) or ''):
+        return None
+    if is_image_id(target) or (ctx.image(target) or {}).get('Id') != image.get('Id'):
+        raise ComposeFileError('update writes the target reference into the compose file, and %s %s' % (
+            target, 'is an image ID' if is_image_id(target) else 'does not name the target image on %s (%s)'
+            % (ctx.where, (image.get('Id') or '')[:19])))
+    return dict(file_edit(container, target), hash_was=labels_of(container).get(CONFIG_HASH))
+
+
+def retag_service(ctx, swap):
+    """Move the local tag of the service's ``image:`` reference to the target image, so that
+    compose resolves it to the image the new container runs; returns that reference."""
+    ref = swap.get('compose_ref')
+    if not ref:
+        return None
+    current = ctx.image(ref)
+    if 'compose_ref_was' not in swap:
+        swap['compose_ref_was'] = (current or {}).get('Id')
+    swap['retagged'] = True  # journaled before the tag moves: a recovery knows to move it back
+    ctx.journal.record(swap, 'retag')
+    if (current or {}).get('Id') != swap['target_image_id']:
+        _tag(ctx, ref, swap['target_image_id'])
+    return ref
+
+
+def untag_service(ctx, swap):
+    """On the way back: the service's reference means what it meant before the swap."""
+    ref, was = swap.get('compose_ref'), swap.get('compose_ref_was')
+    if not ref or not swap.get('retagged'):
+        return
+    current = (ctx.image(ref) or {}).get('Id')
+    if was and current != was:
+        _tag(ctx, ref, was)
+    elif not was and current:
+        try:  # the tag did not exist before; a container still using it keeps it
+            ctx.engine.call('untag %s' % ref, ctx.api.remove_image, ref, noprune=True)
+        except EngineError:
+            pass
+
+
+def _tag(ctx, ref, image_id):
+    parsed = parse(ref)
+    ctx.engine.call('tag %s' % ref, ctx.api.tag, image_id, parsed.name, parsed.tag or 'latest', force=True)
+
+
+def write_compose_file(ctx, swap):
+    """compose_file: update, the service's ``image:`` line names the new reference (the file as it
+    was kept beside it); returns that reference."""
+    edit = swap.get('compose_file')
+    if not edit:
+        return None
+    ctx.journal.record(swap, 'compose_file', compose_file_written=True)  # a recovery knows to undo it
+    swap['compose_file_backup'] = write_edit(edit, edit['from'], edit['to'])
+    return edit['to']
+
+
+def restore_compose_file(ctx, swap):
+    edit = swap.get('compose_file')
+    if edit and swap.get('compose_file_written'):
+        try:
+            write_edit(edit, edit['to'], edit['from'])
+        except ComposeFileError as exc:  # the container comes back all the same
+            ctx.notes.append('%s: %s: its image: line was not put back (the file as it was: %s)'
+                             % (swap['container'], exc.msg, swap.get('compose_file_backup')))
+
+
+def label_new_container(ctx, swap, container, labels, edited):
+    """The labels compose compares, for the new container of a compose service: the image ID
+    (Compose v2) and the config hash (as compose would compute it with the new image)."""
+    if IMAGE_LABEL in labels:
+        labels[IMAGE_LABEL] = swap['target_image_id']
+    if edited and swap['compose_file'].get('hash'):  # the file back as it was: the hash compose gave then
+        digest, why = swap['compose_file']['hash'], None
+    else:
+        digest, why = config_hash(container, ctx.engine.docker_host, image_changed=bool(edited),
+                                  command=ctx.params.get('compose_command'))
+    if digest:
+        labels[CONFIG_HASH] = digest
+    elif labels.get(CONFIG_HASH):
+        ctx.notes.append('%s: the compose config hash could not be computed (%s): compose may recreate it '
+                         'at its next up' % (swap['container'], why))

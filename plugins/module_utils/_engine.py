@@ -18,6 +18,10 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
+# Only until _patchcontainer imports PatchopsError from _errors (that file's change): then remove.
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError  # noqa: F401 pylint: disable=unused-import
+
 try:
     import docker
     from docker.errors import APIError, DockerException, NotFound
@@ -68,30 +72,6 @@ def engine_argument_spec(**extra):
     spec = dict(ENGINE_ARGUMENT_SPEC)
     spec.update(extra)
     return spec
-
-
-class PatchopsError(Exception):
-    """A failure already phrased for the operator, with details for the module result."""
-
-    def __init__(self, msg, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
-
-
-class EngineError(PatchopsError):
-    """An engine failure."""
-
-
-def error_text(exc):
-    """The operator-facing text of a failure: an EngineError's message, the engine's own
-    explanation of an APIError (bytes decoded), else the exception text."""
-    if isinstance(exc, PatchopsError):
-        return exc.msg
-    text = getattr(exc, 'explanation', None) or str(exc)
-    if isinstance(text, bytes):
-        text = text.decode('utf-8', 'replace')
-    return text
 
 
 def fail_module(module, exc):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 
 DEFAULT_REGISTRY = 'docker.io'
 DOCKER_HUB_ALIASES = ('index.docker.io', 'registry-1.docker.io')
@@ -129,3 +129,13 @@ def parse_as(text, what, error=ImageRefError):
         return parse(text)
     except ImageRefError as exc:
         raise error('%s: %s' % (what, exc.msg))
+
+
+def same_ref(a, b):
+    """Whether two references name the same image name and tag (``web`` is ``web:latest``)."""
+    try:
+        pa, pb = parse(a), parse(b)
+    except ImageRefError:
+        return a == b
+    return (pa.registry, pa.repository, pa.tag or (None if pa.digest else 'latest'), pa.digest) == \
+        (pb.registry, pb.repository, pb.tag or (None if pb.digest else 'latest'), pb.digest)

@@ -20,12 +20,62 @@ import os
 import re
 import tempfile
 import time
+from typing import Dict, List, Optional, TypedDict
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 
 FORMAT = 1
 DEFAULT_STATE_DIR = '/var/lib/patchops'
+
+
+class SwapRecord(TypedDict, total=False):
+    """One swap of one container, as the journal keeps it (``swaps`` of ``<container>.json``); the
+    format is described in docs/patch.md. Written before each step (``step``, ``history``)."""
+    run: str  # the run's ID: one record per run and container
+    container: str
+    step: str  # the last step journaled
+    history: List[dict]  # [{step, at}], ``at`` UTC with milliseconds
+    outcome: Optional[str]  # None while the swap is unfinished
+    reason: str
+    strategy: str
+    old_id: str
+    old_image: Optional[str]
+    old_image_id: str
+    target_image: str
+    target_image_id: str
+    new_id: str
+    aside_name: str  # the old container's name while set aside
+    temp_name: str  # the new container's name until it takes the name (start-first)
+    was_running: bool
+    was_paused: bool
+    verified: bool
+    mac_addresses: Optional[Dict[str, str]]
+    addresses: Optional[Dict[str, dict]]
+    stop_timeout: int
+    stop_signal: str
+    stopped_by: str  # signal or kill
+    stop_waited_ms: int
+    breakdown_ms: Dict[str, int]  # milliseconds per phase, and the measured downtime gaps
+    downtime_ms: int
+    group: List[str]  # the names swapped together (a provider and its followers)
+    group_id: str
+    held_aliases: Dict[str, dict]  # start-first: network -> endpoint the new container takes once verified
+    old_endpoints: Dict[str, dict]  # start-first: the old container's endpoints, to give back
+    released: List[str]  # start-first: the networks the old container left
+    compose_ref: Optional[str]
+    compose_ref_was: Optional[str]
+    retagged: bool
+    compose_file: dict
+    compose_file_written: bool
+    compose_file_backup: str
+    rolling_back: bool
+    failure: str
+    rollback_error: str
+    rollback_verification: List[dict]
+    recovery_error: str
+    held_reason: str
+    abandoned_state: str
 
 
 class JournalError(PatchopsError):

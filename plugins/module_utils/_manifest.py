@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR,

@@ -22,7 +22,7 @@ import time
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 
 # Immediate reruns of an exec probe that passed with no output where an output was expected.
 LOST_OUTPUT_RERUNS = 3

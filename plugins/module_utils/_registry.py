@@ -22,7 +22,8 @@ from urllib.parse import urlencode
 
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound, PatchopsError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import DEFAULT_REGISTRY
 
 REGISTRY_ARGUMENT_SPEC = dict(

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse, parse_as
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import codecs
 import json
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 
 SEVERITIES = ('UNKNOWN', 'LOW', 'MEDIUM', 'HIGH', 'CRITICAL')
 SEVERITY_RANK = dict((name, rank) for rank, name in enumerate(SEVERITIES))

@@ -17,7 +17,8 @@ import time
 from urllib.error import HTTPError, URLError
 
 from ansible_collections.patchops.containers.plugins.module_utils._archive import inspect_archive
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     is_image_id,
     local_tags,

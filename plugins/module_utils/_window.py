@@ -16,7 +16,7 @@ try:
 except ImportError:  # Python < 3.9 on the controller
     ZoneInfo = None
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 
 DAYS = ('mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun')

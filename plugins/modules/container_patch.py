@@ -349,7 +349,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import engine_argument_spec
 from ansible_collections.patchops.containers.plugins.module_utils._registry import REGISTRY_ARGUMENT_SPEC
-from ansible_collections.patchops.containers.plugins.module_utils._swap import (
+from ansible_collections.patchops.containers.plugins.module_utils._swap.module import (
     STRATEGIES, SWAP_ARGUMENT_SPEC, run_module)
 
 
@@ -371,7 +371,7 @@ def main():
         **dict(SWAP_ARGUMENT_SPEC, **REGISTRY_ARGUMENT_SPEC)
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    run_module(module, lambda swapper: module.params['containers'])
+    run_module(module, lambda ctx: module.params['containers'])
 
 
 if __name__ == '__main__':

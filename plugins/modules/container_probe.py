@@ -95,7 +95,8 @@ failed_containers:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
-    EngineError, NotFound, connect, engine_argument_spec)
+    NotFound, connect, engine_argument_spec)
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError
 from ansible_collections.patchops.containers.plugins.module_utils._probe import (
     VERIFY_ARGUMENT_SPEC, ProbeError, health_status, validate, verify)
 

@@ -141,30 +141,30 @@ engine:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import engine_argument_spec
-from ansible_collections.patchops.containers.plugins.module_utils._swap import (
-    SWAP_ARGUMENT_SPEC, SwapError, run_module)
+from ansible_collections.patchops.containers.plugins.module_utils._swap.context import SwapError
+from ansible_collections.patchops.containers.plugins.module_utils._swap.module import SWAP_ARGUMENT_SPEC, run_module
 
 
-def rollback_targets(module, swapper):
+def rollback_targets(module, ctx):
     names = module.params['containers']
     if not names and module.params['abandon']:
         return []
     if not names and module.params['recover']:
         return []  # the recovery every run starts with is the whole run
     if names == ['all']:
-        names = [n for n in swapper.journal.names() if swapper.journal.last_patched(n)]
+        names = [n for n in ctx.journal.names() if ctx.journal.last_patched(n)]
     if not names:
         raise SwapError('containers is empty: nothing to roll back', changed=False)
     targets = []
     problems = []
     for name in names:
-        swap = swapper.journal.last_patched(name)
+        swap = ctx.journal.last_patched(name)
         if swap is None:
-            problems.append('the journal on %s has no patch of container %r to roll back' % (swapper.where, name))
-        elif swapper.image(swap['old_image_id']) is None:
+            problems.append('the journal on %s has no patch of container %r to roll back' % (ctx.where, name))
+        elif ctx.image(swap['old_image_id']) is None:
             problems.append('the image %s (%s) that %s ran before its patch was removed from %s: rollback '
                             'impossible (stage that image again first)'
-                            % (swap['old_image'], swap['old_image_id'], name, swapper.where))
+                            % (swap['old_image'], swap['old_image_id'], name, ctx.where))
         else:
             targets.append({'name': name, 'image': swap.get('old_image') or swap['old_image_id'],
                             'image_id': swap['old_image_id'], 'reason': 'rollback'})
@@ -185,7 +185,7 @@ def main():
         module.fail_json(msg='recover: true rolls nothing back; containers must be empty (got %s)'
                          % ', '.join(module.params['containers']), changed=False)
     module.params['pull'] = 'never'
-    run_module(module, lambda swapper: rollback_targets(module, swapper))
+    run_module(module, lambda ctx: rollback_targets(module, ctx))
 
 
 if __name__ == '__main__':

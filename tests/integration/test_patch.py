@@ -434,7 +434,7 @@ def test_rerun_after_a_failed_give_back_fails_on_the_unhealthy_container(lab, ap
     target image and verifies it: it fails naming the unhealthy container, and changes nothing."""
     name = 'kn-' + uid
     simple(api, lab, name)
-    aside = name + '-patchops-old'  # the swap's name for the set-aside container (_swap.ASIDE_SUFFIX)
+    aside = name + '-patchops-old'  # the swap's name for the set-aside container (_swap/context.py ASIDE_SUFFIX)
     removed = []
     done = threading.Event()
 

@@ -298,6 +298,50 @@ class FakeAPI:
                  'State': c['State']['Status'], 'Labels': dict(c['Config'].get('Labels') or {})}
                 for c in self.engine.containers.values() if all or c['State']['Running']]
 
+    def _state(self, container, **state):
+        found = self.engine.container(container)
+        if found is None:
+            raise NotFound('No such container: %s' % container)
+        found['State'].update(state)
+        return found
+
+    def rename(self, container, name):
+        self._call('rename', container, name)
+        if any(c['Name'] == '/' + name for c in self.engine.containers.values()):
+            raise APIError('Conflict. The container name "/%s" is already in use' % name)
+        self._state(container)['Name'] = '/' + name
+
+    def start(self, container):
+        self._call('start', container)
+        self._state(container, Status='running', Running=True, Paused=False, ExitCode=0)
+
+    def stop(self, container, timeout=None):
+        self._call('stop', container, timeout=timeout)
+        self._state(container, Status='exited', Running=False, Paused=False, ExitCode=0)
+
+    def unpause(self, container):
+        self._call('unpause', container)
+        self._state(container, Status='running', Paused=False)
+
+    def remove_container(self, container, v=False, force=False):
+        self._call('remove_container', container, v=v, force=force)
+        del self.engine.containers[self._state(container)['Id']]
+
+    def connect_container_to_network(self, container, net_id, ipv4_address=None, ipv6_address=None, aliases=None,
+                                     links=None, driver_opt=None, **kwargs):
+        self._call('connect_container_to_network', container, net_id, aliases=aliases)
+        networks = self.engine.container(container).setdefault('NetworkSettings', {}).setdefault('Networks', {})
+        networks[net_id] = {'Aliases': list(aliases or []), 'Links': links, 'IPAddress': ipv4_address or '',
+                            'MacAddress': ''}
+
+    def disconnect_container_from_network(self, container, net_id, force=False):
+        self._call('disconnect_container_from_network', container, net_id)
+        self.engine.container(container).setdefault('NetworkSettings', {}).setdefault('Networks', {}).pop(net_id, None)
+
+    def inspect_network(self, net_id, verbose=None, scope=None):
+        self._call('inspect_network', net_id)
+        raise NotFound('network %s not found' % net_id)
+
 
 # -- the engine ----------------------------------------------------------------------------------------
 

@@ -14,14 +14,37 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def _tested_file(kind, test):
+    """The private file a unit test names: test__<file>.py tests _<file>.py, or the package _<file>/
+    as a whole; test__<package>_<file>.py tests _<package>/<file>.py."""
+    base = os.path.join(ROOT, 'plugins', kind)
+    stem = test[len('test__'):-len('.py')]
+    candidates = [os.path.join(base, '_%s.py' % stem), os.path.join(base, '_%s' % stem, '__init__.py')]
+    package, sep, rest = stem.partition('_')
+    if sep:
+        candidates.append(os.path.join(base, '_%s' % package, '%s.py' % rest))
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
 @pytest.mark.parametrize('kind', ['module_utils', 'plugin_utils'])
 def test_unit_test_files_are_named_after_the_private_module_they_test(kind):
     tests = sorted(f for f in os.listdir(os.path.join(ROOT, 'tests', 'unit', 'plugins', kind))
                    if f.startswith('test') and f.endswith('.py'))
     assert tests
-    wrong = [f for f in tests if not (f.startswith('test__')
-                                      and os.path.isfile(os.path.join(ROOT, 'plugins', kind, f[len('test_'):])))]
-    assert wrong == [], 'name them test__<file>.py after plugins/%s/_<file>.py' % kind
+    wrong = [f for f in tests if not (f.startswith('test__') and _tested_file(kind, f))]
+    assert wrong == [], 'name them test__<file>.py after plugins/%s/_<file>.py (or _<package>/<file>.py)' % kind
+
+
+@pytest.mark.parametrize('kind', ['module_utils', 'plugin_utils'])
+def test_every_file_of_a_private_package_has_its_unit_test(kind):
+    base = os.path.join(ROOT, 'plugins', kind)
+    packages = [d for d in os.listdir(base) if d.startswith('_') and os.path.isdir(os.path.join(base, d))
+                and os.path.isfile(os.path.join(base, d, '__init__.py'))]
+    missing = ['%s/%s' % (p, f) for p in packages for f in sorted(os.listdir(os.path.join(base, p)))
+               if f.endswith('.py') and f != '__init__.py'
+               and not os.path.isfile(os.path.join(ROOT, 'tests', 'unit', 'plugins', kind,
+                                                   'test_%s_%s' % (p, f)))]
+    assert missing == []
 
 
 def test_every_role_has_a_molecule_scenario():

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils import _compose
+from ansible_collections.patchops.containers.plugins.module_utils._composefile import ComposeFileError
 
 V1, V2 = 'sha256:' + '1' * 64, 'sha256:' + '2' * 64
 LABELS = {'com.docker.compose.project': 'shop', 'com.docker.compose.service': 'web',
@@ -116,49 +117,6 @@ def test_config_hash_of_compose_v2(monkeypatch, tmp_path):
     assert calls[0][0][0] == '/opt/docker-compose-v2'
 
 
-FILE = ('version: "2.4"\r\n'
-        'services:\r\n'
-        '  # the shop\r\n'
-        '  db:\r\n'
-        '    image: shop/db:1   # pinned\r\n'
-        '  "web":\r\n'
-        '    build: .\r\n'
-        "    image: 'shop/web:1'\r\n"
-        '    environment:\r\n'
-        '      image: not-this\r\n'
-        'x-image: shop/web:1\r\n')
-
-
-def test_find_image_line_of_a_service():
-    assert _compose.find_image_line(FILE, 'db') == (4, '    image: ', 'shop/db:1', '', '   # pinned')
-    assert _compose.find_image_line(FILE, 'web') == (7, '    image: ', 'shop/web:1', "'", '')
-    assert _compose.find_image_line(FILE, 'api') is None
-    assert _compose.find_image_line('name: x\n', 'web') is None
-
-
-def test_replace_image_keeps_every_other_byte():
-    out = _compose.replace_image(FILE, 'web', 'shop/web:1', 'reg.example.com/shop/web:1-patched')
-    assert out == FILE.replace("image: 'shop/web:1'", "image: 'reg.example.com/shop/web:1-patched'")
-    out = _compose.replace_image(FILE, 'db', 'shop/db:1', 'shop/db@sha256:' + 'a' * 64)
-    assert out == FILE.replace('image: shop/db:1   #', 'image: shop/db@sha256:%s   #' % ('a' * 64))
-    with pytest.raises(_compose.ComposeFileError, match='names image shop/db:1 there, not shop/db:2'):
-        _compose.replace_image(FILE, 'db', 'shop/db:2', 'shop/db:3')
-    assert _compose.same_ref('web', 'docker.io/library/web:latest') and not _compose.same_ref('web:1', 'web:2')
-
-
-@pytest.mark.parametrize('text, why', [
-    ('services: {web: {image: "a:1"}}\n', 'not a block mapping'),
-    ('services:\n  web: {image: "a:1"}\n', 'service web is not a block mapping'),
-    ('services:\n  web:\n    image: ${WEB_IMAGE:-a:1}\n', 'set by a variable'),
-    ('x: &base\n  image: a:1\nservices:\n  web:\n    <<: *base\n    image: a:1\n', 'merges a YAML anchor'),
-    ('services:\n  web:\n    image: >-\n      a:1\n', 'not a single plain or quoted value'),
-    ('services:\n  web:\n    image: *img\n', 'not a single plain or quoted value'),
-])
-def test_files_not_edited(text, why):
-    with pytest.raises(_compose.ComposeFileError, match=why):
-        _compose.replace_image(text, 'web', 'a:1', 'a:2')
-
-
 def test_file_edit_takes_the_last_file_that_sets_the_image(tmp_path):
     base, override = tmp_path / 'compose.yml', tmp_path / 'compose.override.yml'
     base.write_text('services:\n  web:\n    image: shop/web:1\n')
@@ -167,26 +125,8 @@ def test_file_edit_takes_the_last_file_that_sets_the_image(tmp_path):
     edit = _compose.file_edit(c, 'shop/web:2')
     assert (edit['path'], edit['line'], edit['from'], edit['to']) == (str(base), 3, 'shop/web:1', 'shop/web:2')
     override.write_text('services:\n  web:\n    image: shop/web:9\n')
-    with pytest.raises(_compose.ComposeFileError, match='names image shop/web:9 for service web'):
+    with pytest.raises(ComposeFileError, match='names image shop/web:9 for service web'):
         _compose.file_edit(c, 'shop/web:2')
-
-
-def test_write_edit_keeps_a_backup_once_and_mode(tmp_path, monkeypatch):
-    monkeypatch.setattr(_compose, '_BACKUPS', {})
-    path = tmp_path / 'compose.yml'
-    path.write_text('services:\n  web:\n    image: shop/web:1\n  db:\n    image: shop/db:1\n')
-    path.chmod(0o640)
-    web = {'path': str(path), 'service': 'web'}
-    backup = _compose.write_edit(web, 'shop/web:1', 'shop/web:2')
-    assert _compose.write_edit(web, 'shop/web:1', 'shop/web:2') == backup  # a replica: already there
-    _compose.write_edit({'path': str(path), 'service': 'db'}, 'shop/db:1', 'shop/db:2')
-    assert path.read_text() == 'services:\n  web:\n    image: shop/web:2\n  db:\n    image: shop/db:2\n'
-    assert (path.stat().st_mode & 0o777) == 0o640
-    with open(backup) as fh:
-        assert fh.read() == 'services:\n  web:\n    image: shop/web:1\n  db:\n    image: shop/db:1\n'
-    assert len(list(tmp_path.glob('compose.yml.patchops-*.bak'))) == 1
-    _compose.write_edit(web, 'shop/web:2', 'shop/web:1')  # the rollback
-    assert 'image: shop/web:1\n' in path.read_text()
 
 
 def test_is_compose_only_for_what_compose_up_manages():

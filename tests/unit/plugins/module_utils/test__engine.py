@@ -2,8 +2,9 @@ import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils import _engine
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
-    MAX_API_VERSION, PatchopsError, engine_kind, fail_module, negotiate_api_version, podman_engine_id,
-    rename_problem, transport_problem)
+    MAX_API_VERSION, engine_kind, fail_module, negotiate_api_version, podman_engine_id, rename_problem,
+    transport_problem)
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 
 
 @pytest.mark.parametrize('requested, engine_api, engine_min, expected', [

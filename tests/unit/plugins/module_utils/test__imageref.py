@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError,
+    same_ref,
     local_tags,
     normalise_registry,
     parse,
@@ -71,3 +72,8 @@ def test_local_tags_as_docker_names_them():
     docker = {'RepoTags': ['busybox:1.36', 'acme/app:v1', '10.213.7.1:5000/patchops/app:v1']}
     assert local_tags(podman) == local_tags(docker) == {'busybox:1.36', 'acme/app:v1', '10.213.7.1:5000/patchops/app:v1'}
     assert local_tags({'RepoTags': None}) == set()
+
+
+def test_same_ref_reads_defaults():
+    assert same_ref('web', 'docker.io/library/web:latest') and not same_ref('web:1', 'web:2')
+    assert same_ref('not a ref!', 'not a ref!') and not same_ref('web@sha256:' + 'a' * 64, 'web')

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils import _journal
-from ansible_collections.patchops.containers.plugins.module_utils._engine import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     DEFAULT_STATE_DIR,
     FORMAT,

@@ -2,10 +2,10 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""_swap: the plan, recovery of interrupted swaps and abandon, on an in-memory engine.
+"""_swap (plan, schedule, recovery): the plan, recovery of interrupted swaps and abandon, on an in-memory engine.
 
 Only the engine is faked (FakeEngine below); the journal is the real one, in tmp_path. Swaps that a
-crash interrupts are made by the real Swapper.execute, with the fake engine raising Crash (a
+crash interrupts are made by the real schedule.execute, with the fake engine raising Crash (a
 BaseException, as the end of the process would be) at a known call.
 """
 
@@ -18,10 +18,13 @@ import os
 
 import pytest
 
-from ansible_collections.patchops.containers.plugins.module_utils import _swap
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError
 from ansible_collections.patchops.containers.plugins.module_utils._journal import Journal
-from ansible_collections.patchops.containers.plugins.module_utils._swap import SwapError, Swapper
+from ansible_collections.patchops.containers.plugins.module_utils._swap import targets
+from ansible_collections.patchops.containers.plugins.module_utils._swap.context import SwapContext, SwapError
+from ansible_collections.patchops.containers.plugins.module_utils._swap.plan import make_plan
+from ansible_collections.patchops.containers.plugins.module_utils._swap.recovery import abandon, recover, unresolved_message
+from ansible_collections.patchops.containers.plugins.module_utils._swap.schedule import execute
 
 ENGINE_ID = 'Q3ZK:7NVD:XW4E:MJ2R:5TQY:HB6C:LF3A:PU8G:D2SN:ER7K:WJ4V:OC5M'
 WHERE = 'lab1 (unix:///var/run/docker.sock)'
@@ -237,8 +240,8 @@ def journal(tmp_path):
 
 
 @pytest.fixture
-def verified(monkeypatch):
-    """verify() as _swap imported it: every container is healthy unless its ID is in ``failing``."""
+def verified(engine):
+    """The swap's verify() (SwapContext.verify): every container is healthy unless its ID is in ``failing``."""
     state = {'calls': [], 'failing': set()}
 
     def fake_verify(engine, container_id, probes, wait_health=True, timeout=60, settle=2.0):
@@ -247,7 +250,7 @@ def verified(monkeypatch):
             return False, [{'type': 'health', 'ok': False, 'output': 'container is unhealthy'}]
         return True, [{'type': 'health', 'ok': True, 'output': 'healthy'}]
 
-    monkeypatch.setattr(_swap, 'verify', fake_verify)
+    engine.fake_verify = fake_verify
     return state
 
 
@@ -257,7 +260,8 @@ def swapper(engine, journal, tmp_path, verified):
 
 
 def make_swapper(engine, journal, tmp_path, check_mode=False, **params):
-    return Swapper(engine, journal, dict(PARAMS, state_dir=str(tmp_path), **params), check_mode=check_mode)
+    return SwapContext(engine, journal, dict(PARAMS, state_dir=str(tmp_path), **params), check_mode=check_mode,
+                       **({'verify': engine.fake_verify} if hasattr(engine, 'fake_verify') else {}))
 
 
 def target(name, image=WEB_V2, **extra):
@@ -273,7 +277,7 @@ def summary(plan):
 
 def test_plan_one_container(engine, swapper):
     cid = engine.add('web')
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert len(plan) == 1
     entry = plan[0]
     assert {k: v for k, v in entry.items() if k != 'stop'} == {
@@ -292,19 +296,19 @@ def test_plan_one_container(engine, swapper):
 
 def test_plan_by_container_id(engine, swapper):
     cid = engine.add('web')
-    assert summary(swapper.plan([target(cid)])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
+    assert summary(make_plan(swapper, [target(cid)])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
 
 
 def test_plan_current_image_is_none(engine, swapper):
     engine.add('web', image=WEB_V2)
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [('web', 'none', 'web', 'patch', 'stop-first')]
     assert 'stop' not in plan[0]
 
 
 def test_plan_empty_targets_refused(swapper):
     with pytest.raises(SwapError) as info:
-        swapper.plan([])
+        make_plan(swapper, [])
     assert info.value.msg == 'containers is empty: name at least one container to patch'
 
 
@@ -321,7 +325,7 @@ def test_plan_adds_a_follower_after_its_provider(engine, swapper, key, value, wh
         value = value.format(id=cid, short=cid[:12])
     engine.add('sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
     engine.add('other', image=BUSYBOX)
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
         ('sidecar', 'recreate', 'web', 'follows web (%s)' % what, 'stop-first'),
@@ -338,7 +342,7 @@ def test_plan_followers_transitively_in_one_group(engine, swapper):
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
     engine.add('debug', image=BUSYBOX, host={'PidMode': 'container:sidecar'}, network='none')
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
         ('sidecar', 'recreate', 'web', 'follows web (network namespace)', 'stop-first'),
@@ -350,7 +354,7 @@ def test_plan_follower_whose_tag_moved_is_named_by_image_id(engine, swapper):
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
     engine.images[IMAGES[BUSYBOX]]['RepoTags'] = []  # busybox:1.36 no longer means the image it runs
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert plan[1]['new_image'] == IMAGES[BUSYBOX]
 
 
@@ -410,7 +414,7 @@ def test_plan_inspects_only_the_possible_followers(engine, swapper, tmp_path, mo
     engine.add('elsewhere', image=BUSYBOX, network='container:other0')  # follows another container
     swapper.proc = fake_proc(tmp_path / 'proc', engine)
     seen = inspected(engine, monkeypatch)
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
         ('sidecar', 'recreate', 'web', 'follows web (%s)' % what, 'stop-first'),
@@ -429,7 +433,7 @@ def test_plan_inspects_what_proc_cannot_show(engine, swapper, tmp_path, monkeypa
     engine.add('exited', image=BUSYBOX, running=False)
     swapper.proc = fake_proc(tmp_path / 'proc', engine, gone=('stopping',))
     seen = inspected(engine, monkeypatch)
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert sorted(p['container'] for p in plan) == ['stopped', 'stopping', 'web']
     # other only because stopping, a follower now, has no process either: its own followers can't be read.
     assert sorted(set(seen)) == ['exited', 'other', 'stopped', 'stopping', 'web']
@@ -450,9 +454,9 @@ def test_plan_when_proc_cannot_tell(engine, swapper, tmp_path, monkeypatch, why)
             container['State']['Pid'] = 1
         swapper.proc = str(tmp_path / 'elsewhere')
     elif why == 'not root':
-        monkeypatch.setattr(_swap, 'namespace_members', lambda proc: None)
+        monkeypatch.setattr(targets, 'namespace_members', lambda proc: None)
     seen = inspected(engine, monkeypatch)
-    plan = swapper.plan([target('web')])
+    plan = make_plan(swapper, [target('web')])
     assert [p['container'] for p in plan] == ['web', 'sidecar']
     expected = ['later', 'sidecar', 'web'] if why == 'provider not running' else ['later', 'other', 'sidecar', 'web']
     assert sorted(set(seen)) == expected
@@ -462,7 +466,7 @@ def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
     """A follower that is a target on its current image is recreated all the same, as a follower."""
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    plan = swapper.plan([target('web'), target('sidecar', image=BUSYBOX)])
+    plan = make_plan(swapper, [target('web'), target('sidecar', image=BUSYBOX)])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
         ('sidecar', 'recreate', 'web', 'follows web (network namespace)', 'stop-first'),
@@ -472,7 +476,7 @@ def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
 def test_plan_follower_that_is_patched_too_keeps_its_reason(engine, swapper):
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    plan = swapper.plan([target('sidecar', image='registry.example.com/base/busybox:1.37'), target('web')])
+    plan = make_plan(swapper, [target('sidecar', image='registry.example.com/base/busybox:1.37'), target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
         ('sidecar', 'recreate', 'web', 'patch', 'stop-first'),
@@ -483,13 +487,13 @@ def test_plan_follower_that_is_patched_too_keeps_its_reason(engine, swapper):
 def test_plan_follower_not_added_when_the_provider_is_current(engine, swapper):
     cid = engine.add('web', image=WEB_V2)
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    assert summary(swapper.plan([target('web')])) == [('web', 'none', 'web', 'patch', 'stop-first')]
+    assert summary(make_plan(swapper, [target('web')])) == [('web', 'none', 'web', 'patch', 'stop-first')]
 
 
 def test_plan_dependent_patched_alone_leaves_its_provider(engine, swapper):
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    plan = swapper.plan([target('sidecar', image='registry.example.com/base/busybox:1.37')])
+    plan = make_plan(swapper, [target('sidecar', image='registry.example.com/base/busybox:1.37')])
     assert summary(plan) == [('sidecar', 'recreate', 'sidecar', 'patch', 'stop-first')]
 
 
@@ -497,7 +501,7 @@ def test_plan_endpoint_link_is_not_followed(engine, swapper):
     engine.add('db')
     engine.add('api', image=BUSYBOX)
     engine.containers[hexid('api')]['NetworkSettings']['Networks']['frontend']['Links'] = ['db:database']
-    plan = swapper.plan([target('db')])
+    plan = make_plan(swapper, [target('db')])
     assert summary(plan) == [('db', 'recreate', 'db', 'patch', 'stop-first')]
 
 
@@ -505,7 +509,7 @@ def test_plan_start_first_on_a_provider_refused(engine, swapper):
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
     with pytest.raises(SwapError) as info:
-        swapper.plan([target('web', strategy='start-first')])
+        make_plan(swapper, [target('web', strategy='start-first')])
     assert info.value.msg == ('container web cannot be patched start-first: sidecar follows it (they are recreated '
                               'after it, stop-first); use stop-first or auto')
     assert info.value.details == {'changed': False}
@@ -516,7 +520,7 @@ def test_plan_start_first_on_a_provider_with_two_followers_refused(engine, swapp
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
     engine.add('worker', image=BUSYBOX, network='default', host={'Links': ['/web:/worker/web']})
     with pytest.raises(SwapError) as info:
-        make_swapper(engine, swapper.journal, swapper.params['state_dir'], strategy='start-first').plan([target('web')])
+        make_plan(make_swapper(engine, swapper.journal, swapper.params['state_dir'], strategy='start-first'), [target('web')])
     assert info.value.msg.startswith('container web cannot be patched start-first: sidecar, worker follow it ')
 
 
@@ -524,7 +528,7 @@ def test_plan_auto_on_a_provider_is_stop_first(engine, swapper):
     cid = engine.add('web')
     engine.add('api')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    plan = swapper.plan([target('web', strategy='auto'), target('api', strategy='auto')])
+    plan = make_plan(swapper, [target('web', strategy='auto'), target('api', strategy='auto')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
         ('sidecar', 'recreate', 'web', 'follows web (network namespace)', 'stop-first'),
@@ -536,18 +540,18 @@ def test_plan_auto_with_pinned_identity_or_writable_storage_is_stop_first(engine
     engine.add('web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
     engine.add('db')
     engine.containers[hexid('db')]['Mounts'] = [{'Type': 'volume', 'Name': 'db-data', 'Destination': '/var/lib/db', 'RW': True}]
-    plan = swapper.plan([target('web', strategy='auto'), target('db', strategy='auto')])
+    plan = make_plan(swapper, [target('web', strategy='auto'), target('db', strategy='auto')])
     assert [(p['container'], p['strategy']) for p in plan] == [('web', 'stop-first'), ('db', 'stop-first')]
 
 
 def test_plan_start_first_with_pinned_identity_refused(engine, swapper):
     engine.add('web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
     with pytest.raises(SwapError) as info:
-        swapper.plan([target('web', strategy='start-first')])
+        make_plan(swapper, [target('web', strategy='start-first')])
     assert info.value.msg == ('container web cannot be patched start-first: it publishes host port(s) for 8080/tcp '
                               '(both would clash); use stop-first, or force_start_first')
     forced = make_swapper(engine, swapper.journal, swapper.params['state_dir'], force_start_first=True)
-    assert forced.plan([target('web', strategy='start-first')])[0]['strategy'] == 'start-first'
+    assert make_plan(forced, [target('web', strategy='start-first')])[0]['strategy'] == 'start-first'
 
 
 def test_plan_unknown_temporary_and_rm_refused_together(engine, swapper):
@@ -556,8 +560,8 @@ def test_plan_unknown_temporary_and_rm_refused_together(engine, swapper):
     engine.add('job', host={'AutoRemove': True})
     engine.add('web2')
     with pytest.raises(SwapError) as info:
-        swapper.plan([target('nosuch'), target('web-patchops-old'), target('api-patchops-new'), target('job'),
-                      target('web2')])
+        make_plan(swapper, [target('nosuch'), target('web-patchops-old'), target('api-patchops-new'), target('job'),
+                            target('web2')])
     assert info.value.msg == '; '.join([
         "container 'nosuch' not found on %s" % WHERE,
         'container web-patchops-old is a patchops temporary; run again to recover it first',
@@ -572,7 +576,7 @@ def test_plan_unknown_temporary_and_rm_refused_together(engine, swapper):
 def test_plan_missing_image_refused(engine, swapper):
     engine.add('web')
     with pytest.raises(SwapError) as info:
-        swapper.plan([target('web', image='registry.example.com/shop/web:9.9')])
+        make_plan(swapper, [target('web', image='registry.example.com/shop/web:9.9')])
     assert info.value.msg == ('image registry.example.com/shop/web:9.9 is not on %s: stage it first with '
                               'patchops.containers.image_stage, or set pull: missing' % WHERE)
 
@@ -580,7 +584,7 @@ def test_plan_missing_image_refused(engine, swapper):
 def test_plan_temporaries_are_not_followers(engine, swapper):
     cid = engine.add('web')
     engine.add('sidecar-patchops-old', image=BUSYBOX, network='container:%s' % cid)
-    assert summary(swapper.plan([target('web')])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
+    assert summary(make_plan(swapper, [target('web')])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
 
 
 def test_plan_dependency_order(engine, swapper):
@@ -588,7 +592,7 @@ def test_plan_dependency_order(engine, swapper):
     engine.add('api', labels={'patchops.depends-on': 'db'})
     engine.add('db')
     engine.add('cache')
-    plan = swapper.plan([target('web'), target('cache'), target('api'), target('db')])
+    plan = make_plan(swapper, [target('web'), target('cache'), target('api'), target('db')])
     assert [(p['container'], p['order'], p['depends_on']) for p in plan] == [
         ('db', 1, []), ('api', 2, ['db']), ('web', 3, ['api']), ('cache', 4, [])]
     assert [p['group'] for p in plan] == ['db', 'api', 'web', 'cache']
@@ -598,7 +602,7 @@ def test_plan_group_runs_where_its_provider_comes(engine, swapper):
     engine.add('db')
     cid = engine.add('web', labels={'patchops.depends-on': 'db'})
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    plan = swapper.plan([target('web'), target('db')])
+    plan = make_plan(swapper, [target('web'), target('db')])
     assert [(p['container'], p['group']) for p in plan] == [('db', 'db'), ('web', 'web'), ('sidecar', 'web')]
 
 
@@ -606,7 +610,7 @@ def test_plan_dependency_cycle_refused(engine, swapper):
     engine.add('a', labels={'patchops.depends-on': 'b'})
     engine.add('b', labels={'patchops.depends-on': 'a'})
     with pytest.raises(SwapError) as info:
-        swapper.plan([target('a'), target('b')])
+        make_plan(swapper, [target('a'), target('b')])
     assert info.value.msg == 'dependency cycle between containers: a -> b -> a'
 
 
@@ -616,13 +620,13 @@ def test_plan_blocked_when_unresolved_names_a_member(engine, swapper):
     engine.add('api')
     swapper.unresolved['sidecar'] = {'container': 'sidecar', 'action': 'unresolved', 'step': 'start_new',
                                      'run': 'r1', 'error': 'start: no such file', 'state': 'sidecar is stopped'}
-    plan = swapper.plan([target('web'), target('api')])
+    plan = make_plan(swapper, [target('web'), target('api')])
     assert summary(plan) == [
         ('web', 'blocked', 'web', 'patch', 'stop-first'),
         ('sidecar', 'blocked', 'web', 'follows web (network namespace)', 'stop-first'),
         ('api', 'recreate', 'api', 'patch', 'stop-first'),
     ]
-    message = swapper.unresolved_message('sidecar')
+    message = unresolved_message(swapper, 'sidecar')
     assert plan[0]['blocked_by'] == plan[1]['blocked_by'] == message
     assert message == (
         'the interrupted swap of sidecar on %s (step start_new) could not be recovered: start: no such file. '
@@ -636,7 +640,7 @@ def test_plan_stopped_and_paused_recorded(engine, swapper):
     engine.add('web', running=False)
     engine.add('api')
     engine.containers[hexid('api')]['State'].update(Paused=True, Status='paused')
-    plan = swapper.plan([target('web'), target('api')])
+    plan = make_plan(swapper, [target('web'), target('api')])
     assert [(p['was_running'], p['was_paused']) for p in plan] == [(False, False), (True, True)]
 
 
@@ -644,7 +648,7 @@ def test_plan_stop_timeout_of_the_target_or_the_container(engine, swapper):
     engine.add('web')
     engine.add('api')
     engine.containers[hexid('api')]['Config']['StopTimeout'] = 30
-    plan = swapper.plan([target('web', stop_timeout=3), target('api')])
+    plan = make_plan(swapper, [target('web', stop_timeout=3), target('api')])
     assert [p['stop_timeout'] for p in plan] == [3, 30]
 
 
@@ -653,7 +657,7 @@ def test_plan_stop_timeout_of_the_target_or_the_container(engine, swapper):
 
 def test_execute_stop_first_swap(engine, swapper, journal, verified):
     old = engine.add('web')
-    result = swapper.execute(swapper.plan([target('web')]))
+    result = execute(swapper, make_plan(swapper, [target('web')]))
     new = engine.by_name('web')
     assert new['Id'] != old and new['Image'] == IMAGES[WEB_V2] and new['State']['Running']
     assert engine.names() == ['web']
@@ -669,7 +673,7 @@ def test_execute_stop_first_swap(engine, swapper, journal, verified):
 def test_execute_group_provider_and_follower(engine, swapper, verified):
     cid = engine.add('web')
     engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid, host={'IpcMode': 'container:%s' % cid})
-    result = swapper.execute(swapper.plan([target('web')]))
+    result = execute(swapper, make_plan(swapper, [target('web')]))
     assert [(r['container'], r['outcome']) for r in result] == [('web', 'patched'), ('sidecar', 'recreated')]
     sidecar = engine.by_name('sidecar')
     assert sidecar['HostConfig']['NetworkMode'] == 'container:web'  # by name: survives the next swap of web
@@ -683,12 +687,12 @@ def interrupt(engine, swapper, targets, method, when=lambda *args: True):
     """Run the plan of ``targets`` until the engine call ``method`` (for which ``when`` holds) ends the process."""
     engine.api.fail[method] = lambda *args: Crash() if when(*args) else None
     with pytest.raises(Crash):
-        swapper.execute(swapper.plan(targets))
+        execute(swapper, make_plan(swapper, targets))
     del engine.api.fail[method]
 
 
 def fresh(engine, journal, tmp_path, **params):
-    """The next run: a new Swapper on the same engine and journal, engine calls counted from here."""
+    """The next run: a new SwapContext on the same engine and journal, engine calls counted from here."""
     engine.api.calls = []
     engine.created = []
     return make_swapper(engine, journal, tmp_path, **params)
@@ -698,7 +702,7 @@ def fresh(engine, journal, tmp_path, **params):
 
 
 def test_recover_nothing_pending(swapper):
-    assert swapper.recover() == []
+    assert recover(swapper) == []
 
 
 def test_recover_verified_swap_is_finished(engine, swapper, journal, tmp_path):
@@ -708,7 +712,7 @@ def test_recover_verified_swap_is_finished(engine, swapper, journal, tmp_path):
     assert engine.names() == ['web', 'web-patchops-old']
 
     again = fresh(engine, journal, tmp_path)
-    assert again.recover() == [{'container': 'web', 'step': 'remove_old', 'action': 'finished'}]
+    assert recover(again) == [{'container': 'web', 'step': 'remove_old', 'action': 'finished'}]
     assert engine.names() == ['web']
     assert engine.by_name('web')['Id'] == new_id and engine.by_name('web')['State']['Running']
     last = journal.load('web')['swaps'][-1]
@@ -725,7 +729,7 @@ def test_recover_start_first_verified_before_rename(engine, journal, tmp_path, v
     assert engine.names() == ['api', 'api-patchops-new']
 
     again = fresh(engine, journal, tmp_path)
-    assert again.recover() == [{'container': 'api', 'step': 'stop_old', 'action': 'finished'}]
+    assert recover(again) == [{'container': 'api', 'step': 'stop_old', 'action': 'finished'}]
     assert engine.names() == ['api']
     assert engine.by_name('api')['Image'] == IMAGES[WEB_V2]
     assert engine.by_name('api')['State']['Running']
@@ -738,7 +742,7 @@ def test_recover_unverified_swap_is_rolled_back(engine, swapper, journal, tmp_pa
     verified['calls'].clear()
 
     again = fresh(engine, journal, tmp_path)
-    assert again.recover() == [{'container': 'web', 'step': 'start_new', 'action': 'rolled_back'}]
+    assert recover(again) == [{'container': 'web', 'step': 'start_new', 'action': 'rolled_back'}]
     assert engine.names() == ['web']
     back = engine.by_name('web')
     assert back['Id'] == old and back['State']['Running']  # the same container
@@ -755,7 +759,7 @@ def test_recover_before_the_container_was_touched_restarts_it(engine, swapper, j
     engine.containers[old]['State'].update(Running=False, Status='exited')
 
     again = fresh(engine, journal, tmp_path)
-    assert again.recover() == [{'container': 'web', 'step': 'stop_old', 'action': 'rolled_back'}]
+    assert recover(again) == [{'container': 'web', 'step': 'stop_old', 'action': 'rolled_back'}]
     assert engine.by_name('web')['Id'] == old and engine.by_name('web')['State']['Running']
     assert engine.created == []
 
@@ -773,13 +777,13 @@ def test_recover_rolling_back_is_rolled_back_even_if_verified(engine, swapper, j
 
     engine.api.fail['remove_container'] = remove
     with pytest.raises(Crash):
-        swapper.execute(swapper.plan([target('web')]))
+        execute(swapper, make_plan(swapper, [target('web')]))
     del engine.api.fail['remove_container']
     last = journal.load('web')['swaps'][-1]
     assert (last['verified'], last['rolling_back'], last['step']) == (True, True, 'rollback')
 
     again = fresh(engine, journal, tmp_path)
-    assert again.recover() == [{'container': 'web', 'step': 'rollback', 'action': 'rolled_back'}]
+    assert recover(again) == [{'container': 'web', 'step': 'rollback', 'action': 'rolled_back'}]
     assert engine.names() == ['web']
     assert engine.by_name('web')['Id'] == old and engine.by_name('web')['State']['Running']
     assert journal.load('web')['swaps'][-1]['outcome'] == 'rolled_back'
@@ -796,7 +800,7 @@ def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, jo
     assert steps == {'web': 'verify', 'sidecar': 'start_new'}
 
     again = fresh(engine, journal, tmp_path)
-    assert again.recover() == [
+    assert recover(again) == [
         {'container': 'web', 'step': 'verify', 'action': 'rolled_back'},
         {'container': 'sidecar', 'step': 'start_new', 'action': 'rolled_back'},
     ]
@@ -817,7 +821,7 @@ def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine
     error = ('restart old api: the engine at unix:///var/run/docker.sock answered: error while creating mount source '
              'path "/srv/api/conf": no such file or directory')
     engine.api.fail['start'] = lambda cid: EngineError(error) if cid == api_old else None
-    done = again.recover()
+    done = recover(again)
     state = ('api is %s (the container from before the patch), image %s, exited' % (api_old[:12], WEB_V1))
     run = journal.load('api')['swaps'][-1]['run']
     assert done == [
@@ -831,18 +835,18 @@ def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine
     assert journal.load('web')['swaps'][-1]['outcome'] == 'patched'
 
     # Until it is settled, a plan leaves it alone and says why.
-    plan = again.plan([target('api'), target('web')])
+    plan = make_plan(again, [target('api'), target('web')])
     assert [(p['container'], p['action']) for p in plan] == [('api', 'blocked'), ('web', 'none')]
-    assert plan[0]['blocked_by'] == again.unresolved_message('api')
+    assert plan[0]['blocked_by'] == unresolved_message(again, 'api')
 
 
 def test_recover_retried_by_the_next_run(engine, swapper, journal, tmp_path):
     old = engine.add('api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     engine.api.fail['start'] = lambda cid: EngineError('start failed')
-    assert fresh(engine, journal, tmp_path).recover()[0]['action'] == 'unresolved'
+    assert recover(fresh(engine, journal, tmp_path))[0]['action'] == 'unresolved'
     del engine.api.fail['start']
-    assert fresh(engine, journal, tmp_path).recover() == [
+    assert recover(fresh(engine, journal, tmp_path)) == [
         {'container': 'api', 'step': 'recovery_failed', 'action': 'rolled_back'}]
     assert engine.by_name('api')['Id'] == old and engine.by_name('api')['State']['Running']
 
@@ -853,7 +857,7 @@ def test_recover_check_mode_changes_nothing(engine, swapper, journal, tmp_path):
     before = open(journal.path('web')).read()
     names = engine.names()
     checking = fresh(engine, journal, tmp_path, check_mode=True)
-    assert checking.recover() == [{'container': 'web', 'action': 'would recover', 'step': 'start_new'}]
+    assert recover(checking) == [{'container': 'web', 'action': 'would recover', 'step': 'start_new'}]
     assert open(journal.path('web')).read() == before
     assert engine.names() == names
     assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
@@ -863,17 +867,17 @@ def test_recover_check_mode_changes_nothing(engine, swapper, journal, tmp_path):
 
 
 def test_abandon_nothing(swapper):
-    assert swapper.abandon([]) == []
+    assert abandon(swapper, []) == []
 
 
 def test_abandon_unknown_name_refused(engine, swapper, journal, tmp_path):
     with pytest.raises(SwapError) as info:
-        swapper.abandon(['web'])
+        abandon(swapper, ['web'])
     assert info.value.msg == 'the journal on %s has no unfinished swap of web to abandon (unfinished: none)' % WHERE
     old = engine.add('api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     with pytest.raises(SwapError) as info:
-        fresh(engine, journal, tmp_path).abandon(['web', 'db', 'api'])
+        abandon(fresh(engine, journal, tmp_path), ['web', 'db', 'api'])
     assert info.value.msg == ('the journal on %s has no unfinished swap of web, db to abandon (unfinished: api)' % WHERE)
     assert info.value.details == {'changed': False}
 
@@ -883,7 +887,7 @@ def test_abandon_check_mode_writes_nothing(engine, swapper, journal, tmp_path):
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     before = open(journal.path('api')).read()
     new_id = journal.load('api')['swaps'][-1]['new_id']
-    out = fresh(engine, journal, tmp_path, check_mode=True).abandon(['api'])
+    out = abandon(fresh(engine, journal, tmp_path, check_mode=True), ['api'])
     state = ('api is %s (the new container), image %s, created; api-patchops-old is %s (the container from before '
              'the patch), image %s, exited' % (new_id[:12], WEB_V2, old[:12], WEB_V1))
     assert out == [{'container': 'api', 'step': 'start_new', 'state': state, 'action': 'would abandon'}]
@@ -896,7 +900,7 @@ def test_abandon_closes_the_entry_without_touching_containers(engine, swapper, j
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     names = engine.names()
     again = fresh(engine, journal, tmp_path)
-    out = again.abandon(['api'])
+    out = abandon(again, ['api'])
     assert [(o['container'], o['action']) for o in out] == [('api', 'abandoned')]
     assert engine.names() == names
     assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
@@ -904,19 +908,19 @@ def test_abandon_closes_the_entry_without_touching_containers(engine, swapper, j
         last = json.load(fh)['swaps'][-1]
     assert (last['step'], last['outcome'], last['abandoned_state']) == ('abandoned', 'abandoned', out[0]['state'])
     assert journal.pending() == []
-    assert again.recover() == []
+    assert recover(again) == []
 
 
 def test_abandon_result_names_the_step_it_was_at(engine, swapper, journal, tmp_path):
     old = engine.add('api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
-    assert fresh(engine, journal, tmp_path, check_mode=True).abandon(['api'])[0]['step'] == 'start_new'
-    assert fresh(engine, journal, tmp_path).abandon(['api'])[0]['step'] == 'start_new'
+    assert abandon(fresh(engine, journal, tmp_path, check_mode=True), ['api'])[0]['step'] == 'start_new'
+    assert abandon(fresh(engine, journal, tmp_path), ['api'])[0]['step'] == 'start_new'
 
 
 def test_plan_by_short_container_id(engine, swapper):
     cid = engine.add('web')
-    assert summary(swapper.plan([target(cid[:12])])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
+    assert summary(make_plan(swapper, [target(cid[:12])])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
 
 
 # -- nothing outside the run: a shared tag --------------------------------------------------------------
@@ -936,7 +940,7 @@ def test_plan_refuses_to_move_a_tag_that_containers_outside_the_run_use(engine, 
     compose_project(engine)
     engine.add('other', running=False)  # created from the same reference, not compose: uses the tag too
     with pytest.raises(SwapError) as caught:
-        swapper.plan([{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
+        make_plan(swapper, [{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
     msg = caught.value.msg
     assert ('patching shop_web_1, shop_web_2 would move the tag %s to the patched image, and containers not in '
             'this run use it: other, shop_db_1, shop_proxy_1 (compose would recreate them' % WEB_V1) in msg, msg
@@ -950,17 +954,17 @@ def test_plan_refuses_to_move_a_tag_that_containers_outside_the_run_use(engine, 
 def test_plan_refuses_in_check_mode_too(engine, journal, tmp_path, verified):
     compose_project(engine)
     with pytest.raises(SwapError, match='containers not in this run use it'):
-        make_swapper(engine, journal, tmp_path, check_mode=True).plan(
-            [{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
+        make_plan(make_swapper(engine, journal, tmp_path, check_mode=True),
+                  [{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
 
 
 def test_plan_moves_a_shared_tag_when_every_user_is_in_the_run_or_when_asked(engine, journal, tmp_path, verified):
     compose_project(engine)
     everyone = [{'compose_project': 'shop', 'service': s, 'image': WEB_V2} for s in ('web', 'db', 'proxy')]
-    plan = make_swapper(engine, journal, tmp_path).plan(everyone)
+    plan = make_plan(make_swapper(engine, journal, tmp_path), everyone)
     assert {p['compose_ref'] for p in plan} == {WEB_V1}
     asked = make_swapper(engine, journal, tmp_path, move_shared_tag=True)
-    plan = asked.plan([{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
+    plan = make_plan(asked, [{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
     assert [(p['container'], p['compose_ref']) for p in plan] == [('shop_web_1', WEB_V1), ('shop_web_2', WEB_V1)]
     assert any('also concerns shop_db_1, shop_proxy_1' in n for n in asked.notes), asked.notes
 
@@ -968,7 +972,7 @@ def test_plan_moves_a_shared_tag_when_every_user_is_in_the_run_or_when_asked(eng
 def test_plan_leaves_the_tag_of_a_container_with_a_project_label_only(engine, swapper):
     engine.add('labelled', labels={'com.docker.compose.project': 'p'})  # not a service compose manages
     engine.add('other')
-    plan = swapper.plan([target('labelled')])
+    plan = make_plan(swapper, [target('labelled')])
     assert plan[0]['action'] == 'recreate' and 'compose_ref' not in plan[0]
 
 
@@ -976,8 +980,8 @@ def test_plan_leaves_the_tag_of_a_container_with_a_project_label_only(engine, sw
 
 
 @pytest.fixture
-def by_image(monkeypatch, engine):
-    """verify() as _swap imported it: a container fails when it runs an image in ``failing``."""
+def by_image(engine):
+    """The swap's verify() (SwapContext.verify): a container fails when it runs an image in ``failing``."""
     state = {'calls': [], 'failing': set()}
 
     def fake_verify(engine_, container_id, probes, wait_health=True, timeout=60, settle=2.0):
@@ -985,7 +989,7 @@ def by_image(monkeypatch, engine):
         if engine.lookup(container_id)['Image'] in state['failing']:
             return False, [{'type': 'health', 'ok': False, 'output': 'health unhealthy'}]
         return True, [{'type': 'health', 'ok': True, 'output': 'health healthy'}]
-    monkeypatch.setattr(_swap, 'verify', fake_verify)
+    engine.fake_verify = fake_verify
     return state
 
 
@@ -1002,15 +1006,15 @@ def test_plan_says_which_containers_can_be_verified(engine, journal, tmp_path, b
     engine.add('nocheck')
     engine.containers[hexid('nocheck')]['Config']['Healthcheck'] = {'Test': ['NONE']}  # the operator turned it off
     targets = [target(n) for n in ('web', 'stopped', 'paused', 'nocheck')]
-    plan = make_swapper(engine, journal, tmp_path).plan(targets)
+    plan = make_plan(make_swapper(engine, journal, tmp_path), targets)
     assert [(p['container'], p['verifiable']) for p in plan] == [
         ('web', True), ('stopped', False), ('paused', False), ('nocheck', False)]
-    plan = make_swapper(engine, journal, tmp_path, wait_health=False).plan(targets)
+    plan = make_plan(make_swapper(engine, journal, tmp_path, wait_health=False), targets)
     assert [p['verifiable'] for p in plan] == [False] * 4
-    plan = make_swapper(engine, journal, tmp_path, probes=[{'type': 'tcp', 'port': 8080}]).plan(targets)
+    plan = make_plan(make_swapper(engine, journal, tmp_path, probes=[{'type': 'tcp', 'port': 8080}]), targets)
     assert [p['verifiable'] for p in plan] == [True, False, False, True]
     engine.images[IMAGES[WEB_V2]]['Config'].pop('Healthcheck')
-    plan = make_swapper(engine, journal, tmp_path).plan(targets)
+    plan = make_plan(make_swapper(engine, journal, tmp_path), targets)
     assert [p['verifiable'] for p in plan] == [False] * 4
 
 
@@ -1018,7 +1022,7 @@ def test_current_container_is_verified(engine, journal, tmp_path, by_image):
     cid = engine.add('web', image=WEB_V2)
     engine.add('stopped', image=WEB_V2, running=False)
     swapper = make_swapper(engine, journal, tmp_path)
-    result = swapper.execute(swapper.plan([target('web'), target('stopped')]))
+    result = execute(swapper, make_plan(swapper, [target('web'), target('stopped')]))
     assert [(r['container'], r['outcome'], r['changed'], r['new_id']) for r in result] == [
         ('web', 'current', False, cid), ('stopped', 'current', False, hexid('stopped'))]
     assert result[0]['verification'] == [{'type': 'health', 'ok': True, 'output': 'health healthy'}]
@@ -1030,7 +1034,7 @@ def test_current_container_that_fails_verification_fails_the_run(engine, journal
     cid = engine.add('web', image=WEB_V2)  # e.g. kept after a failed give-back (kept_new), unhealthy
     swapper = make_swapper(engine, journal, tmp_path)
     with pytest.raises(SwapError) as caught:
-        swapper.execute(swapper.plan([target('web')]))
+        execute(swapper, make_plan(swapper, [target('web')]))
     assert caught.value.msg == ('web: it runs its target image %s already but fails verification: health unhealthy; '
                                 'nothing changed' % WEB_V2)
     result = caught.value.details['results'][0]
@@ -1046,7 +1050,7 @@ def test_image_that_failed_is_held_from_containers_that_cannot_be_verified(engin
     web = engine.add('web')
     swapper = make_swapper(engine, journal, tmp_path, parallel=3, on_failure='continue')
     with pytest.raises(SwapError) as caught:
-        swapper.execute(swapper.plan([target('stopped'), target('web')]))
+        execute(swapper, make_plan(swapper, [target('stopped'), target('web')]))
     results = {r['container']: r for r in caught.value.details['results']}
     assert results['web']['outcome'] == 'rolled_back' and engine.by_name('web')['Id'] == web
     held = results['stopped']
@@ -1066,7 +1070,7 @@ def test_held_when_the_run_stops_at_the_failure(engine, journal, tmp_path, by_im
     engine.add('stopped', running=False)
     swapper = make_swapper(engine, journal, tmp_path)  # on_failure: stop, parallel 1
     with pytest.raises(SwapError) as caught:
-        swapper.execute(swapper.plan([target('web'), target('stopped')]))
+        execute(swapper, make_plan(swapper, [target('web'), target('stopped')]))
     assert [(r['container'], r['outcome']) for r in caught.value.details['results']] == [
         ('web', 'rolled_back'), ('stopped', 'held')]
     assert caught.value.details['not_attempted'] == []
@@ -1079,7 +1083,7 @@ def test_current_container_failing_holds_the_image_from_the_others(engine, journ
     engine.add('stopped', running=False)
     swapper = make_swapper(engine, journal, tmp_path, on_failure='continue')
     with pytest.raises(SwapError):
-        swapper.execute(swapper.plan([target('stopped'), target('kept')]))
+        execute(swapper, make_plan(swapper, [target('stopped'), target('kept')]))
     assert engine.created == [] and engine.by_name('stopped')['Image'] == IMAGES[WEB_V1]
 
 
@@ -1088,7 +1092,7 @@ def test_image_that_passed_is_put_on_the_others_after_its_verification(engine, j
     engine.add('stopped', running=False)
     engine.add('web')
     swapper = make_swapper(engine, journal, tmp_path, parallel=3)
-    result = swapper.execute(swapper.plan([target('stopped'), target('web')]))
+    result = execute(swapper, make_plan(swapper, [target('stopped'), target('web')]))
     assert [(r['container'], r['outcome']) for r in result] == [('stopped', 'patched'), ('web', 'patched')]
     assert engine.created == ['web', 'stopped']  # the one that cannot be verified waited for web's verification
 
@@ -1098,9 +1102,9 @@ def test_waiting_for_a_verifier_that_needs_it_does_not_deadlock(engine, journal,
     engine.add('db', running=False)
     engine.add('api', labels={'patchops.depends-on': 'db'})
     swapper = make_swapper(engine, journal, tmp_path, parallel=3)
-    plan = swapper.plan([target('api'), target('db')])
+    plan = make_plan(swapper, [target('api'), target('db')])
     assert [p['container'] for p in plan] == ['db', 'api']
-    result = swapper.execute(plan)
+    result = execute(swapper, plan)
     assert [(r['container'], r['outcome']) for r in result] == [('db', 'patched'), ('api', 'patched')]
 
 
@@ -1110,7 +1114,7 @@ def test_not_attempted_containers_have_a_result(engine, journal, tmp_path, by_im
     engine.add('current', image=BUSYBOX)
     swapper = make_swapper(engine, journal, tmp_path)
     with pytest.raises(SwapError) as caught:
-        swapper.execute(swapper.plan([target('web'), target('current', image=BUSYBOX)]))
+        execute(swapper, make_plan(swapper, [target('web'), target('current', image=BUSYBOX)]))
     assert [(r['container'], r['outcome']) for r in caught.value.details['results']] == [
         ('web', 'rolled_back'), ('current', 'not_attempted')]
     assert caught.value.details['not_attempted'] == ['current']
