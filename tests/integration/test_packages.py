@@ -318,4 +318,13 @@ def test_the_role_writes_a_valid_sbom_per_image_linked_from_the_page(lab, setup,
             purls = [PackageURL.from_string(c['purl']) for c in bom['components'] if c['type'] == 'library']
             assert sorted((p.name, p.version, p.qualifiers['arch']) for p in purls) == setup.dpkg_query(ref)
             assert {(p.type, p.namespace, p.qualifiers['distro']) for p in purls} == {('deb', 'debian', 'debian-12')}
+        # The distroless-style images' SBOMs too: valid, with exactly the packages their status.d lists.
+        for ref in (setup.distroless, setup.distroless_app):
+            image = by_tag(first['res'], ref)
+            with open(os.path.join(out, listed[image['id']]['file'])) as fh:
+                text = fh.read()
+            error = validator.validate_str(text)
+            assert error is None, str(error)[:2000]
+            purls = [PackageURL.from_string(c['purl']) for c in json.loads(text)['components'] if c['type'] == 'library']
+            assert [(p.name, p.version, p.qualifiers['arch']) for p in purls] == triples(image)
             assert re.search(r'@1%3A', ''.join(c['purl'] for c in bom['components'] if c['type'] == 'library'))
