@@ -558,12 +558,14 @@ def controller_pids(playfile):
 
 # -- the campaign ---------------------------------------------------------------------------
 
-def regression_seeds(path=REGRESSIONS):
+def regression_seeds(path=REGRESSIONS, open_only=False):
+    """The seeds of regressions.txt (``open_only``: those marked ``OPEN``, a violation not fixed yet,
+    expected to be seen again until it is)."""
     seeds = []
     with open(path) as fh:
         for line in fh:
-            text = line.split('#', 1)[0].strip()
-            if text:
+            text, dummy, comment = line.partition('#')
+            if text.strip() and (not open_only or comment.strip().startswith('OPEN')):
                 seeds.append(int(text))
     return seeds
 
@@ -638,7 +640,8 @@ def main(argv=None):
         with open(opts.json, 'w') as fh:
             json.dump(summary, fh, indent=1, sort_keys=True)
     print(json.dumps({k: v for k, v in summary.items() if k not in ('round_seconds', 'log')}, indent=1, sort_keys=True))
-    return 1 if summary['violations'] else 0
+    known = set(regression_seeds(open_only=True))
+    return 1 if [v for v in summary['violations'] if v['seed'] not in known] else 0
 
 
 if __name__ == '__main__':
