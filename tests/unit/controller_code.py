@@ -7,7 +7,9 @@ marks the process as the controller (tests/unit/conftest.py's on_the_controller 
 
 from __future__ import annotations
 
+import glob
 import importlib
+import os
 
 COLLECTION = 'ansible_collections.patchops.containers.plugins.'
 
@@ -15,3 +17,13 @@ COLLECTION = 'ansible_collections.patchops.containers.plugins.'
 def controller(name):
     """The module ``name`` under plugins/ (``filter.patch_run_report``, ``plugin_utils._report_rules``)."""
     return importlib.import_module(COLLECTION + name)
+
+
+def filter_plugin(name):
+    """The filter ``name`` as Ansible finds it: in whichever file of plugins/filter/ registers it."""
+    folder = os.path.join(os.path.dirname(__file__), '..', '..', 'plugins', 'filter')
+    for path in sorted(glob.glob(os.path.join(folder, '*.py'))):
+        found = controller('filter.' + os.path.basename(path)[:-3]).FilterModule().filters()
+        if name in found:
+            return found[name]
+    raise LookupError('no filter named %s in plugins/filter' % name)

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import pytest
 
-from controller_code import controller
+from controller_code import controller, filter_plugin
 
 
 def test_filters_are_registered():
     rules = controller('plugin_utils._report_rules')
-    wrapper = controller('filter.patch_outcomes').FilterModule().filters()['patch_outcomes']
+    errors = controller('filter.patch_run')
+    wrapper = filter_plugin('patch_outcomes')
     assert wrapper({'containers': []}) == rules.patch_outcomes({'containers': []}) == []
-    with pytest.raises(controller('filter.patch_outcomes').AnsibleFilterError):
+    with pytest.raises(errors.AnsibleFilterError):
         wrapper(['not a result'])
-    assert controller('filter.patch_outcome_counts').FilterModule().filters() == {
-        'patch_outcome_counts': rules.patch_outcome_counts}
-    assert controller('filter.patch_run_report').FilterModule().filters() == {'patch_run_report': rules.run_report}
-    record = controller('filter.patch_host_record').FilterModule().filters()['patch_host_record']
+    assert filter_plugin('patch_outcome_counts') is rules.patch_outcome_counts
+    assert filter_plugin('patch_run_report') is rules.run_report
+    record = filter_plugin('patch_host_record')
     assert record({'host': 'h'})['status'] == 'unchanged'
-    with pytest.raises(controller('filter.patch_host_record').AnsibleFilterError, match='patch_host_record'):
+    with pytest.raises(errors.AnsibleFilterError, match='patch_host_record'):
         record('h')

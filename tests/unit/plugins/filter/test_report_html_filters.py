@@ -10,7 +10,7 @@ import importlib
 
 import pytest
 
-from controller_code import controller
+from controller_code import filter_plugin
 
 
 @pytest.mark.parametrize('name, what', [
@@ -20,7 +20,7 @@ from controller_code import controller
     ('stage_report_html', 'the stage report'),
 ])
 def test_a_report_that_is_not_a_dict_is_refused(name, what):
-    page = controller('filter.' + name).FilterModule().filters()[name]
+    page = filter_plugin(name)
     for bad in (['a list'], 'report.json', None):
         with pytest.raises(importlib.import_module('ansible.errors').AnsibleFilterError) as exc:
             page(bad)
@@ -29,7 +29,7 @@ def test_a_report_that_is_not_a_dict_is_refused(name, what):
 
 
 def test_run_page_parameters_must_be_a_dict_when_given():
-    page = controller('filter.run_report_html').FilterModule().filters()['run_report_html']
+    page = filter_plugin('run_report_html')
     with pytest.raises(importlib.import_module('ansible.errors').AnsibleFilterError) as exc:
         page({}, ['hosts'])
     assert str(exc.value) == 'run_report_html: expected the parameters as a dict, got list'

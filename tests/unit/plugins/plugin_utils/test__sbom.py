@@ -99,7 +99,7 @@ def test_fleet_sboms_one_per_image_id_only_for_images_whose_packages_were_read()
     assert item['tags'] == ['10.213.7.1:5000/patchops/debian:12', 'other:12']
     assert [p['value'] for p in item['bom']['metadata']['component']['properties']
             if p['name'] == 'patchops:image:tag'] == item['tags']
-    fleet_filter = controller('filter.fleet_sboms')  # imports ansible.errors: inside the test
+    fleet_filter = controller('filter.inventory')  # imports ansible.errors: inside the test
     listing = fleet_filter.fleet_sboms(hosts, with_bom=False)
     assert 'bom' not in listing[0] and listing[0]['file'] == item['file']
     assert fleet_filter.FilterModule().filters()['fleet_sboms'] is fleet_filter.fleet_sboms
@@ -107,4 +107,4 @@ def test_fleet_sboms_one_per_image_id_only_for_images_whose_packages_were_read()
 
 def test_the_filter_refuses_what_is_not_a_list_of_hosts():
     with pytest.raises(controller('plugin_utils._filter_args').AnsibleFilterError, match='fleet_sboms: expected'):
-        controller('filter.fleet_sboms').fleet_sboms({'hosts': []})
+        controller('filter.inventory').fleet_sboms({'hosts': []})
