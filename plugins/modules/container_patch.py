@@ -293,11 +293,21 @@ containers:
     old_digests: {description: Repo digests of the old image., type: list, elements: str, returned: always}
     new_digests: {description: Repo digests of the new image., type: list, elements: str, returned: always}
     strategy: {description: Strategy used., type: str, returned: always}
-    downtime_ms: {description: Milliseconds from stopping the old container to the new one verified., type: int, returned: always}
+    downtime_ms:
+      description:
+        - What clients could miss, in ms. Stop-first, from stopping the old container to the new one verified.
+        - Start-first, the largest gap between the old container leaving a network and the new one joining it
+          with the service's aliases (V(alias_gap) of RV(containers[].breakdown_ms)); without aliases, from the old
+          container leaving (disconnect or stop) to the new one taking its name (V(name_gap)).
+      type: int
+      returned: always
     breakdown_ms:
       description:
         - Milliseconds per phase of the swap, V(stop), V(rename), V(create) (and connecting networks),
-          V(start), V(ready) (HEALTHCHECK and probes), V(remove) (the old container).
+          V(start), V(ready) (HEALTHCHECK and probes), V(remove) (the old container), V(aliases) (start-first,
+          moving the service's aliases).
+        - Start-first also the measured gaps of RV(containers[].downtime_ms), V(alias_gap) (when aliases were held)
+          and V(name_gap).
       type: dict
       returned: when recreated
     stopped_by:

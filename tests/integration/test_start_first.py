@@ -1,6 +1,7 @@
 """Start-first and the service's network alias (lab): a client that resolves the alias before every
 request never reaches a new container that is not verified; the alias moves to the new one before
-the old one leaves the network and stops."""
+the old one leaves the network and stops. The downtime the module reports is measured, and checked
+here against the journal's step times that bound it."""
 
 import datetime
 import json
@@ -19,6 +20,9 @@ HOST = None  # engine_hosts[1] of the engine kind under test: on_engine
 
 # Requests sampled before and after the swap: a measurement window, not a wait for a condition.
 WINDOW = 0.5
+# The journal's times are wall-clock milliseconds written before each step; the module's gaps are
+# whole milliseconds of the monotonic clock: a bound read from the journal holds within this.
+SLACK_MS = 50
 POLLER = os.path.join(os.path.dirname(__file__), '..', '..', 'bench', 'benchkit', 'poller.py')
 
 
@@ -72,6 +76,17 @@ class Poller:
         return json.loads(self.proc.stdout.readline())['samples']
 
 
+def last_swap(lab, name):
+    """The container's last swap in the host's journal, and its steps' times."""
+    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', lab.engine_id(HOST)), name)
+    swap = json.loads(lab.ssh(HOST, 'cat %s' % path).stdout)['swaps'][-1]
+    return swap, {h['step']: datetime.datetime.fromisoformat(h['at']) for h in swap['history']}
+
+
+def ms(delta):
+    return delta.total_seconds() * 1000
+
+
 def addresses(samples):
     return [s[2].rsplit('(', 1)[-1].rstrip(')') for s in samples if not s[1]]
 
@@ -104,17 +119,49 @@ def test_alias_moves_before_the_old_one_leaves_and_stops(lab, service):
     samples = poller.stop()
     assert res['_status'] == 'ok', res.get('msg')
     result = res['containers'][0]
-    assert result['downtime_ms'] == 0 and 'aliases' in result['breakdown_ms']
+    assert 'aliases' in result['breakdown_ms']
     new = api.inspect_container(web)
     assert new['NetworkSettings']['Networks'][net]['Aliases'][:1] == [alias] or alias in new['NetworkSettings']['Networks'][net]['Aliases']
-    path = '%s/journal/%s.json' % (engine_dir('/var/lib/patchops', lab.engine_id(HOST)), web)
-    swap = json.loads(lab.ssh(HOST, 'cat %s' % path).stdout)['swaps'][-1]
-    at = {h['step']: datetime.datetime.fromisoformat(h['at']) for h in swap['history']}
-    assert at['verified'] < at['take_aliases'] < at['release_old'] < at['stop_old']
+    swap, at = last_swap(lab, web)
+    assert at['verified'] < at['take_aliases'] < at['release_old'] < at['stop_old'] < at['rename_new'] < at['remove_old']
     assert (at['release_old'] - at['take_aliases']).total_seconds() >= 1  # the drain: both answered
+    # The alias gap: the new container joined before `release_old` was journaled, the old one began
+    # to leave after it, so the journal bounds the gap by max(0, joined - leaving) <= 0.
+    bound = max(0, ms(at['release_old'] - at['release_old']))
+    assert result['downtime_ms'] == result['breakdown_ms']['alias_gap'] == swap['breakdown_ms']['alias_gap']
+    assert result['downtime_ms'] <= bound + SLACK_MS
+    # Clients of the container's name: from the old one leaving (after `release_old`, before
+    # `stop_old`) to the new one renamed (after `rename_new`, before `remove_old`).
+    name_gap = result['breakdown_ms']['name_gap']
+    assert ms(at['rename_new'] - at['stop_old']) - SLACK_MS <= name_gap <= ms(at['remove_old'] - at['release_old']) + SLACK_MS
+    assert swap['breakdown_ms']['name_gap'] == name_gap
     answers = [s[2] for s in samples if s[1]]
     assert answers[0] == '1' and answers[-1] == '2'
     # A request still in flight on the old container when it leaves the network can be lost; the new
     # one is never reached before it is ready, and the old address is gone from DNS before it stops.
     lost = addresses(samples)
     assert len(lost) <= 1 and set(lost) <= {old_ip}, lost
+
+
+def test_by_name_downtime_runs_from_the_stop_to_the_rename(lab, service, uid):
+    """A container reached by its name (no alias to hold): the new one takes the name only once the old
+    one stopped and was set aside; the module reports that gap, within the journal's times."""
+    api, net, web, client, alias = service
+    plain = 'sfplain-' + uid
+    api.start(api.create_container(lab.image('v1'), name=plain, host_config=api.create_host_config(network_mode=net)))
+    try:
+        res = lab.module(HOST, 'container_patch', {'containers': [{'name': plain, 'image': lab.image('v2')}],
+                                                   'strategy': 'start-first'})[HOST]
+        assert res['_status'] == 'ok', res.get('msg')
+        result = res['containers'][0]
+        assert result['strategy'] == 'start-first' and 'alias_gap' not in result['breakdown_ms']
+        swap, at = last_swap(lab, plain)
+        assert 'take_aliases' not in at and at['verified'] < at['stop_old'] < at['rename_old'] < at['rename_new']
+        # stop_old is journaled just before the stop, rename_new just before the rename, remove_old after it
+        low, high = ms(at['rename_new'] - at['stop_old']), ms(at['remove_old'] - at['stop_old'])
+        assert result['downtime_ms'] > 0
+        assert low - SLACK_MS <= result['downtime_ms'] <= high + SLACK_MS, (low, result['downtime_ms'], high)
+        assert result['downtime_ms'] == result['breakdown_ms']['name_gap'] == swap['breakdown_ms']['name_gap']
+        assert swap['downtime_ms'] == result['downtime_ms']
+    finally:
+        remove(api, plain)

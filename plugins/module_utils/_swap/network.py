@@ -47,21 +47,32 @@ def hold_aliases(ctx, swap, container, body, extra):
 def move_aliases(ctx, swap, new_id):
     """Start-first, once the new container is verified: it takes the service's aliases, clients
     are told its address at once, and after ``drain_seconds`` (both serve) the old one leaves
-    those networks, so that the engine's DNS no longer names it before it is stopped."""
+    those networks, so that the engine's DNS no longer names it before it is stopped.
+
+    Measures what clients of the aliases can miss: per network, the new container joining with
+    them after the old one began to leave, max(0, joined - leaving); the largest is
+    ``breakdown_ms['alias_gap']``. Returns when the old one began to leave (monotonic), None
+    when no alias was held."""
     held = swap.get('held_aliases') or {}
     if not held:
-        return
+        return None
     ctx.journal.record(swap, 'take_aliases')
+    joined, leaving = {}, {}
     with ctx.timed(swap, 'aliases'):
         for network, endpoint in held.items():
             reconnect(ctx, swap['temp_name'], new_id, network, endpoint)
+            joined[network] = time.monotonic()
         drain = ctx.params.get('drain_seconds') or 0
         if drain > 0:
             time.sleep(drain)
         ctx.journal.record(swap, 'release_old', released=sorted(held))
         for network in held:
+            leaving[network] = time.monotonic()
             ctx.engine.call('disconnect old %s from %s' % (swap['container'], network),
                             ctx.api.disconnect_container_from_network, swap['old_id'], network)
+    gap = max(max(0.0, joined[n] - leaving[n]) for n in held)
+    swap.setdefault('breakdown_ms', {})['alias_gap'] = int(gap * 1000)
+    return min(leaving.values())
 
 
 def reconnect(ctx, name, cid, network, endpoint):

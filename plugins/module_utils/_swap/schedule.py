@@ -209,7 +209,7 @@ def swap_one(ctx, item, swap):
     record = ctx.journal.record
     name = swap['container']
     started = time.monotonic()
-    stopped_at = None
+    stopped_at = left_at = named_at = None
     results = []
     try:
         if swap['strategy'] == 'stop-first':
@@ -221,14 +221,17 @@ def swap_one(ctx, item, swap):
         results = start_and_verify(ctx, swap, new_id, name)
         record(swap, 'verified', verified=True)
         if swap['strategy'] == 'start-first':
-            move_aliases(ctx, swap, new_id)
+            left_at = move_aliases(ctx, swap, new_id)
             stopped_at = stop_old(ctx, swap)
             rename_aside(ctx, swap)
             take_name(ctx, swap, new_id)
+            named_at = time.monotonic()
         ctx.pause_if_it_was(swap, new_id)
         ctx.remove_old(swap)
-        downtime = 0 if swap['strategy'] == 'start-first' or stopped_at is None else \
-            int((time.monotonic() - stopped_at) * 1000)
+        if swap['strategy'] == 'start-first':
+            downtime = _start_first_downtime(swap, left_at, stopped_at, named_at)
+        else:  # from the old one's stop (the old one is removed by now)
+            downtime = 0 if stopped_at is None else int((time.monotonic() - stopped_at) * 1000)
         record(swap, 'done', outcome=outcome_of(item['reason']), downtime_ms=downtime)
         return swap_result(ctx, item, swap, results, downtime, started)
     except Exception as exc:  # whatever broke the swap, the old container comes back
@@ -236,6 +239,21 @@ def swap_one(ctx, item, swap):
         if isinstance(exc, VerificationFailed):
             ctx.failed_images.setdefault(swap['target_image_id'], name)
         return undo(ctx, [item], [swap], {name: getattr(exc, 'results', results)}, failure, started)[0]
+
+
+def _start_first_downtime(swap, left_at, stopped_at, named_at):
+    """What clients of a start-first swap can miss: with the service's aliases held and moved, the
+    alias gap (see network.move_aliases); else, for clients that reach it by its name, the time from
+    the old container leaving (its disconnect or its stop) to the new one taking the name
+    (``breakdown_ms['name_gap']``, measured in both cases). 0 when the old one did not run."""
+    if not swap.get('was_running'):
+        return 0
+    gone = [t for t in (left_at, stopped_at) if t is not None]
+    if gone:
+        swap['breakdown_ms']['name_gap'] = int((named_at - min(gone)) * 1000)
+    if 'alias_gap' in swap['breakdown_ms']:
+        return swap['breakdown_ms']['alias_gap']
+    return swap['breakdown_ms'].get('name_gap', 0)
 
 
 def swap_group(ctx, items, swaps):

@@ -50,7 +50,7 @@ def test_move_aliases_new_one_joins_before_the_old_one_leaves(ctx, fake_engine):
     new = container(fake_engine, 'web-patchops-new', {'front': {'Aliases': []}, 'back': {'Aliases': []}})
     swap = {'run': 'r1', 'container': 'web', 'old_id': old, 'temp_name': 'web-patchops-new',
             'held_aliases': {'front': {'Aliases': ['shop']}, 'back': {'Aliases': ['shop']}}}
-    move_aliases(ctx, swap, new)
+    left_at = move_aliases(ctx, swap, new)
     moves = [(m, a[0][:4], a[1]) for m, a, k in fake_engine.api.calls if m.endswith('_from_network') or m.startswith('connect')]
     assert moves == [('disconnect_container_from_network', new[:4], 'front'), ('connect_container_to_network', new[:4], 'front'),
                      ('disconnect_container_from_network', new[:4], 'back'), ('connect_container_to_network', new[:4], 'back'),
@@ -60,11 +60,13 @@ def test_move_aliases_new_one_joins_before_the_old_one_leaves(ctx, fake_engine):
     assert fake_engine.container(old)['NetworkSettings']['Networks'] == {}
     assert [h['step'] for h in swap['history']] == ['take_aliases', 'release_old']
     assert swap['released'] == ['back', 'front']
+    # joined before the old one began to leave, on each network: no gap, measured
+    assert swap['breakdown_ms']['alias_gap'] == 0 and isinstance(left_at, float)
 
 
 def test_move_aliases_without_held_aliases_does_nothing(ctx, fake_engine):
     swap = {'container': 'web', 'old_id': 'x', 'temp_name': 'web-patchops-new'}
-    move_aliases(ctx, swap, 'y')
+    assert move_aliases(ctx, swap, 'y') is None
     assert not fake_engine.api.called('connect_container_to_network') and 'history' not in swap
 
 

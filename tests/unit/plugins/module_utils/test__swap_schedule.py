@@ -11,7 +11,8 @@ import pytest
 
 from ansible_collections.patchops.containers.plugins.module_utils._journal import Journal
 from ansible_collections.patchops.containers.plugins.module_utils._swap.context import SwapContext, SwapError
-from ansible_collections.patchops.containers.plugins.module_utils._swap.schedule import _verification_waits, execute
+from ansible_collections.patchops.containers.plugins.module_utils._swap.schedule import (
+    _start_first_downtime, _verification_waits, execute)
 
 IMAGE = 'registry.example.com/shop/web:2'
 
@@ -56,3 +57,19 @@ def test_a_current_container_that_fails_verification_fails_the_run_untouched(ctx
     assert info.value.msg == ('web: it runs its target image %s already but fails verification: health unhealthy; '
                               'nothing changed' % IMAGE)
     assert info.value.details['changed'] is False and ctx.failed_images == {'sha256:2': 'web'}
+
+
+@pytest.mark.parametrize('breakdown, left_at, stopped_at, expected, name_gap', [
+    ({'alias_gap': 0}, 10.0, 10.5, 0, 2000),  # aliases moved: what their clients miss
+    ({'alias_gap': 40}, 10.0, 10.5, 40, 2000),
+    ({}, None, 10.5, 1500, 1500),  # reached by its name: from the stop to the rename
+])
+def test_start_first_downtime_is_what_clients_can_miss(breakdown, left_at, stopped_at, expected, name_gap):
+    swap = {'was_running': True, 'breakdown_ms': dict(breakdown)}
+    assert _start_first_downtime(swap, left_at, stopped_at, 12.0) == expected
+    assert swap['breakdown_ms']['name_gap'] == name_gap
+
+
+def test_start_first_downtime_of_a_container_that_did_not_run():
+    swap = {'was_running': False, 'breakdown_ms': {'alias_gap': 0}}
+    assert _start_first_downtime(swap, 10.0, None, 12.0) == 0
