@@ -331,7 +331,7 @@ def retag_service(ctx, swap):
     swap['retagged'] = True  # journaled before the tag moves: a recovery knows to move it back
     ctx.journal.record(swap, 'retag')
     if (current or {}).get('Id') != swap['target_image_id']:
-        _tag(ctx, ref, swap['target_image_id'])
+        ctx.engine.tag(swap['target_image_id'], parse(ref))
     return ref
 
 
@@ -342,17 +342,12 @@ def untag_service(ctx, swap):
         return
     current = (ctx.image(ref) or {}).get('Id')
     if was and current != was:
-        _tag(ctx, ref, was)
+        ctx.engine.tag(was, parse(ref))
     elif not was and current:
         try:  # the tag did not exist before; a container still using it keeps it
             ctx.engine.call('untag %s' % ref, ctx.api.remove_image, ref, noprune=True)
         except EngineError:
             pass
-
-
-def _tag(ctx, ref, image_id):
-    parsed = parse(ref)
-    ctx.engine.call('tag %s' % ref, ctx.api.tag, image_id, parsed.name, parsed.tag or 'latest', force=True)
 
 
 def write_compose_file(ctx, swap):

@@ -351,6 +351,12 @@ class Engine:
     def _podman_image(self, image_id):
         return self.api._result(self.api._get(self.api._url('/libpod/images/{0}/json', image_id)), json=True)
 
+    def tag(self, image_id, ref):
+        """Point the tag ``ref`` (an ImageRef; ``latest`` when it has none) at ``image_id``, taking it
+        from any image that had it: the one tag of the collection."""
+        self.call('tag %s as %s' % (image_id, ref.tagged()), self.api.tag, image_id, ref.name, ref.tag or 'latest',
+                  force=True)
+
     def call(self, what, fn, *args, **kwargs):
         """Run one API call; engine failures become EngineError naming what was being done."""
         try:

@@ -172,6 +172,23 @@ def with_retries(action, retries, delay, sleep=time.sleep):
 
 # -- through the engine -------------------------------------------------------------------------
 
+def pull(engine, ref, tag, auth, retries=3, delay=2, sleep=time.sleep):
+    """Pull ``ref`` (an ImageRef) at ``tag`` (a tag or a digest) through the engine: the one pull of
+    the collection. The engine reports a failed pull in its stream, not as an HTTP error, so the
+    stream is read to the end; a transient failure is retried (``with_retries``). Returns the
+    attempts; raises RegistryFailure (``reason``, ``attempts``)."""
+    def once():
+        try:
+            for line in engine.api.pull(ref.name, tag=tag, stream=True, decode=True, auth_config=auth):
+                if isinstance(line, dict) and line.get('error'):
+                    raise registry_failure(line.get('error'))
+        except RegistryFailure:
+            raise
+        except Exception as exc:  # APIError, and requests errors when the engine goes away
+            raise registry_failure(error_text(exc), not_found=isinstance(exc, NotFound))
+    return with_retries(once, retries, delay, sleep)[1]
+
+
 def remote_digest(engine, ref, auth, params=None):
     """The registry's current digest of ``ref``: asked of the engine (``GET
     /distribution/{name}/json``), or, on Podman (which has no such endpoint), of the registry's own

@@ -17,7 +17,6 @@ import time
 from urllib.error import HTTPError, URLError
 
 from ansible_collections.patchops.containers.plugins.module_utils._archive import inspect_archive
-from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     is_image_id,
@@ -42,8 +41,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
     auth_config,
     backoff,
     is_transient,
+    pull,
     registry_api_host,
-    registry_failure,
     remote_digest,
     with_retries,
 )
@@ -324,25 +323,12 @@ class Stager:
         plan['image'] = self._inspect(plan['image_id'] if plan['source'] == 'archive' else plan['pull_ref'])
 
     def _tag(self, image_id, ref):
-        self.engine.call('tag %s as %s' % (image_id, ref.tagged()), self.api.tag, image_id,
-                         ref.name, ref.tag or 'latest', force=True)
+        self.engine.tag(image_id, ref)
 
     def _pull(self, plan):
         ref = plan['ref']
-        name = ref.name
-
-        def pull():
-            try:
-                for line in self.api.pull(name, tag=plan['digest'], stream=True, decode=True,
-                                          auth_config=self._auth(ref)):
-                    if isinstance(line, dict) and line.get('error'):
-                        raise registry_failure(line.get('error'))
-            except RegistryFailure:
-                raise
-            except Exception as exc:  # APIError, and requests errors when the engine goes away
-                raise registry_failure(error_text(exc), not_found=isinstance(exc, NotFound))
         try:
-            dummy, attempts = with_retries(pull, self.retries, self.delay, self.sleep)
+            attempts = pull(self.engine, ref, plan['digest'], self._auth(ref), self.retries, self.delay, self.sleep)
         except RegistryFailure as exc:
             raise StageError(self._failure_text('cannot pull %s' % plan['pull_ref'], exc),
                              reason=exc.reason, attempts=exc.attempts)
@@ -404,8 +390,7 @@ class Stager:
         for image_id, tags in before.items():
             for tag in tags - after.get(image_id, set()):
                 try:
-                    ref = parse(tag)
-                    self.api.tag(image_id, ref.name, ref.tag or 'latest', force=True)
+                    self.engine.tag(image_id, parse(tag))
                 except Exception:
                     failed.append(tag)
         if failed:

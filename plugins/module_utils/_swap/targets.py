@@ -17,7 +17,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._deps import (
     Index, entry_name, namespace_members, namespaces_of)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, is_image_id, parse
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError, read_manifest, staged_entry
-from ansible_collections.patchops.containers.plugins.module_utils._registry import auth_config
+from ansible_collections.patchops.containers.plugins.module_utils._registry import RegistryFailure, auth_config, pull
 from ansible_collections.patchops.containers.plugins.module_utils._swap.context import SwapError, container_name
 
 
@@ -100,10 +100,10 @@ def expand_services(ctx, targets, problems):
     return out
 
 
-def resolve_target(ctx, text, pull, use_stage=True, image_id=None):
+def resolve_target(ctx, text, pull_policy, use_stage=True, image_id=None):
     """The local image for a target reference: ``image_id`` when the caller knows the exact
     image, else the staged one if any (``use_stage``), else what the reference means on the
-    host; pulls only with ``pull: missing``. Returns (image, why not)."""
+    host; pulls only with ``pull: missing`` (``pull_policy``). Returns (image, why not)."""
     if not isinstance(text, str) or not text:
         raise SwapError('target image %r is empty or not a string' % (text,))
     if image_id:
@@ -124,16 +124,14 @@ def resolve_target(ctx, text, pull, use_stage=True, image_id=None):
                             % (text, staged.get('digest'), staged['image_id'], ctx.where))
         return image, None
     image = ctx.image(text)
-    if image is None and ref is not None and pull == 'missing' and not ctx.check_mode:
-        tag = ref.digest or ref.tag or 'latest'
+    if image is None and ref is not None and pull_policy == 'missing' and not ctx.check_mode:
         try:
-            ctx.api.pull(ref.name, tag=tag, auth_config=auth_config(ctx.params, ref.registry))
-        except Exception as exc:
-            raise SwapError('image %s is not on %s and pulling it failed: %s'
-                            % (text, ctx.where, getattr(exc, 'explanation', None) or exc))
+            pull(ctx.engine, ref, ref.digest or ref.tag or 'latest', auth_config(ctx.params, ref.registry))
+        except RegistryFailure as exc:
+            raise SwapError('image %s is not on %s and pulling it failed: %s' % (text, ctx.where, exc.msg))
         image = ctx.image(text)
     if image is None:
-        hint = ('it would be pulled (pull: missing)' if pull == 'missing' and ctx.check_mode else
+        hint = ('it would be pulled (pull: missing)' if pull_policy == 'missing' and ctx.check_mode else
                 'stage it first with patchops.containers.image_stage, or set pull: missing')
         return None, ('image %s is not on %s: %s' % (text, ctx.where, hint))
     return image, None

@@ -5,6 +5,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._engine import
     MAX_API_VERSION, engine_kind, fail_module, negotiate_api_version, podman_engine_id, rename_problem,
     transport_problem)
 from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
 
 
 @pytest.mark.parametrize('requested, engine_api, engine_min, expected', [
@@ -154,3 +155,14 @@ def test_engine_below_api_1_30_refused(monkeypatch, answer, refused):
                                  % (answer['ApiVersion'], answer['Version']))
     else:
         assert _engine.Engine(params).facts == {'kind': 'docker', 'version': '17.06.0-ce', 'api_version': '1.30'}
+
+
+def test_tag_moves_the_tag_to_the_image(fake_engine):
+    old = fake_engine.add_image(['reg.example.com/shop/web:1'])
+    new = fake_engine.add_image(['reg.example.com/shop/web:2'])
+    fake_engine.tag(new, parse('reg.example.com/shop/web:1'))
+    fake_engine.tag(new, parse('reg.example.com/shop/web'))
+    assert fake_engine.tags_of(new) == ['reg.example.com/shop/web:1', 'reg.example.com/shop/web:2',
+                                        'reg.example.com/shop/web:latest']
+    assert fake_engine.tags_of(old) == []
+    assert fake_engine.api.called('tag')[0] == ((new, 'reg.example.com/shop/web'), {'tag': '1', 'force': True})

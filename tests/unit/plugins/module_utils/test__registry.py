@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     RegistryFailure,
     auth_config,
@@ -17,6 +18,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
     manifest_layers,
     parse_challenge,
     pick_platform,
+    pull,
     registry_api_host,
     registry_failure,
     with_retries,
@@ -193,3 +195,20 @@ def test_podman_module_credentials_stay_with_their_registry(monkeypatch):
     assert _registry.remote_digest(PodmanEngine(), parse('reg.example:5000/app:v1'), None, params) == (
         'sha256:' + 'a' * 64, None)
     assert sent['credentials'] is None
+
+
+# -- the one pull ---------------------------------------------------------------------------------
+
+def test_pull_reads_the_streams_error_and_retries_what_is_transient(fake_engine, fake_registry):
+    fake_registry.push('reg.example.com/shop/web:2')
+    fake_engine.api.stream_errors['pull'] = ['received unexpected HTTP status: 503 Service Unavailable', None]
+    waits = []
+    assert pull(fake_engine, parse('reg.example.com/shop/web:2'), '2', None, retries=3, delay=2, sleep=waits.append) == 2
+    assert waits == [2] and fake_engine.image('reg.example.com/shop/web:2') is not None
+
+
+def test_pull_of_what_the_registry_lacks_fails_at_once(fake_engine):
+    with pytest.raises(RegistryFailure) as info:
+        pull(fake_engine, parse('reg.example.com/shop/web:9'), '9', None, retries=3, delay=2, sleep=None)
+    assert (info.value.reason, info.value.attempts) == ('not found', 1)
+    assert 'manifest unknown' in info.value.msg
