@@ -33,7 +33,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._imageref impo
 from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import AptRun, PatchContainer, PatchError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     RegistryFailure, auth_config, registry_failure, remote_digest, with_retries)
-from ansible_collections.patchops.containers.plugins.module_utils._scan import ScanError, load_report
+from ansible_collections.patchops.containers.plugins.module_utils._scan_report import ScanError, load_report
 from ansible_collections.patchops.containers.plugins.module_utils._stage import human_bytes
 from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 

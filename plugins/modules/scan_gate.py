@@ -355,15 +355,17 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.patchops.containers.plugins.module_utils._scan import (
     DEFAULT_FAIL_ON_NEW,
-    SEVERITIES,
-    ScanError,
-    count_by_severity,
     evaluate,
-    load_report,
     make_policy,
     run_scanner,
     summarise,
     unused_ignores,
+)
+from ansible_collections.patchops.containers.plugins.module_utils._scan_report import (
+    SEVERITIES,
+    ScanError,
+    count_by_severity,
+    load_report,
 )
 
 

@@ -685,7 +685,7 @@ def test_role_reports_a_stopped_engine_and_an_unreachable_host(lab, fleet):
 
 def test_role_shows_scanner_severity_counts(lab, tmp_path):
     """inventory_scan_reports: per-container severity counts in the JSON and Markdown reports."""
-    from ansible_collections.patchops.containers.plugins.module_utils._scan import count_by_severity, load_report
+    from ansible_collections.patchops.containers.plugins.module_utils._scan_report import count_by_severity, load_report
 
     name = 'scanned-%s' % uuid.uuid4().hex[:8]
     report_file = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'scan', 'trivy-debian-current.json')
