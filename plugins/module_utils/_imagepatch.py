@@ -28,11 +28,11 @@ import time
 
 from ansible_collections.patchops.containers.plugins.module_utils._apt import package_changes
 from ansible_collections.patchops.containers.plugins.module_utils._distroless import DistrolessRun
-from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, parse, parse_as
 from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import AptRun, PatchContainer, PatchError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
-    RegistryFailure, auth_config, registry_failure, remote_digest, with_retries)
+    RegistryFailure, auth_config, pull, registry_failure, remote_digest, with_retries)
 from ansible_collections.patchops.containers.plugins.module_utils._scan_report import ScanError, load_report
 from ansible_collections.patchops.containers.plugins.module_utils._stage import human_bytes
 from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
@@ -248,25 +248,16 @@ class ImagePatcher:
             return image
         if ref.tag is None and ref.digest is None:
             raise PatchError('image %s not found on %s' % (ref.text, self.host))
-        self._pull(ref.name, ref.digest or ref.tag, ref, 'image %s' % ref.text)
+        self._pull(ref.digest or ref.tag, ref, 'image %s' % ref.text)
         image = self.engine.find_image(ref.text)
         if image is None:
             raise PatchError('pulled %s but the engine on %s does not list it' % (ref.text, self.host))
         return image
 
-    def _pull(self, name, tag, ref, what):
-        def pull():
-            try:
-                for line in self.api.pull(name, tag=tag, stream=True, decode=True, auth_config=self._auth(ref)):
-                    if isinstance(line, dict) and line.get('error'):
-                        raise registry_failure(line.get('error'))
-            except RegistryFailure:
-                raise
-            except Exception as exc:  # APIError, and requests errors when the engine goes away
-                raise registry_failure(error_text(exc), not_found=isinstance(exc, NotFound))
+    def _pull(self, tag, ref, what):
         t0 = time.monotonic()
         try:
-            with_retries(pull, self.retries, self.delay, self.sleep)
+            pull(self.engine, ref, tag, self._auth(ref), self.retries, self.delay, self.sleep)
         except RegistryFailure as exc:
             if exc.reason == 'not found':
                 raise PatchError('%s not found: not on %s and not in its registry (%s)' % (what, self.host, exc.text),
@@ -285,7 +276,7 @@ class ImagePatcher:
         base = self.engine.find_image(base_id)
         if base is None and base_name and labels.get(LABEL_BASE_DIGEST):
             base_ref = parse_as(base_name, 'the recorded base %s' % LABEL_BASE_NAME, PatchError)
-            self._pull(base_ref.name, labels[LABEL_BASE_DIGEST], base_ref,
+            self._pull(labels[LABEL_BASE_DIGEST], base_ref,
                        'the recorded base %s@%s' % (base_ref.name, labels[LABEL_BASE_DIGEST]))
             base = self.engine.find_image(base_id)
         if base is None:
