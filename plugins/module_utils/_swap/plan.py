@@ -204,6 +204,11 @@ def _add_followers(ctx, items, index, problems):
             if what is None:
                 continue
             follows[name] = provider
+            if _running(other) and not _running(items[provider]['container']):
+                # A new provider is left as the old one was (not running): a running follower could
+                # not be started on it, nor put back on the old one once that is gone.
+                problems.append('container %s runs on the %s of %s, which is not running: recreated, %s could not '
+                                'start; start %s or stop %s, then patch' % (name, what, provider, name, provider, name))
             reason = 'follows %s (%s)' % (provider, what)
             if name not in items:
                 configured = (other.get('Config') or {}).get('Image')
@@ -224,6 +229,10 @@ def _add_followers(ctx, items, index, problems):
                                     provider, ', '.join(followers), 's' if len(followers) == 1 else ''))
             item['strategy'] = 'stop-first'
     return follows
+
+
+def _running(inspect):
+    return bool((inspect.get('State') or {}).get('Running'))
 
 
 def _provider_of(name, follows):

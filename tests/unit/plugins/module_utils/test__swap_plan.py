@@ -63,6 +63,22 @@ def test_a_follower_joins_its_providers_group_stop_first(ctx, fake_engine):
         make_plan(ctx, [{'name': 'web', 'image': V2, 'strategy': 'start-first'}])
 
 
+@pytest.mark.parametrize('mode', ['IpcMode', 'NetworkMode', 'PidMode'])
+def test_a_running_follower_of_a_stopped_provider_is_refused_before_anything_changes(ctx, fake_engine, mode):
+    """Stopped outside the run, the provider is recreated stopped: its running follower could start on
+    neither the new provider nor the old one once that is gone."""
+    cid = add(fake_engine, 'web', running=False)
+    side = add(fake_engine, 'sidecar', **{mode: 'container:%s' % cid})
+    with pytest.raises(SwapError, match='container sidecar runs on the .* of web, which is not running: '
+                                        'recreated, sidecar could not start; start web or stop sidecar'):
+        make_plan(ctx, [{'name': 'web', 'image': V2}])
+    assert {m for m, a, k in fake_engine.api.calls} <= READS
+    # Both stopped: both recreated, neither started.
+    fake_engine.containers[side]['State'].update(Running=False, Status='exited')
+    plan = make_plan(ctx, [{'name': 'web', 'image': V2}])
+    assert [(p['container'], p['action']) for p in plan] == [('web', 'recreate'), ('sidecar', 'recreate')]
+
+
 @pytest.mark.parametrize('name, host, labels, words', [
     ('gone', None, None, "container 'gone' not found on lab1"),
     ('web-patchops-old', {}, None, 'is a patchops temporary'),
