@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -118,6 +119,7 @@ class Scenario:
             remove(api, name, name + '-outsider')
         if self.compose_dir:
             compose(self.lab, self.host, self.compose_dir, 'down', '-v')
+            shutil.rmtree(self.compose_dir, ignore_errors=True)
         for vol in self.volumes:
             try:
                 api.remove_volume(vol, force=True)
