@@ -31,7 +31,6 @@ GRYPE_SEVERITY = {
 GRYPE_OS_TYPES = ('deb', 'rpm', 'apk', 'alpm', 'portage')
 
 
-
 class ScanError(PatchopsError):
     """A scan problem already phrased for the operator."""
 
