@@ -63,7 +63,9 @@ reliability: venv link
 # its reliability tests, on its own hosts (no shard waits for the slowest one's integration
 # tests); then, alone, what touches every host.
 # Then, on the hosts a shard is done with while the others go on: the demo check on the Docker 20.10
-# hosts, the molecule scenarios on the first Docker 26 host (after the serial shard on a lab without one).
+# hosts, the molecule scenarios on the first Docker 26 host (after the serial shard on a lab without one);
+# after the serial shard, alone (it kills engines and cuts links on the last host of each kind), the
+# short fault campaign.
 MOLECULE_HOST = $(shell . /var/lib/patchops-lab/lab.env 2>/dev/null && set -- $$PATCHOPS_LAB_DOCKER26_HOSTS && echo $$1)
 lab-suites: venv link
 	host=$(MOLECULE_HOST); PY=$(PY) SUITES="tests/integration tests/reliability" \
@@ -71,6 +73,7 @@ lab-suites: venv link
 	  AFTER_docker26="$${host:+PATCHOPS_MOLECULE_HOST=$$host $(MAKE) --no-print-directory molecule}" \
 	  tests/integration/shards
 	PY=$(PY) SUITES=tests/reliability tests/integration/shards serial
+	$(MAKE) --no-print-directory campaign-short
 	[ -n "$(MOLECULE_HOST)" ] || $(MAKE) --no-print-directory molecule
 
 test: sanity lint build galaxy-import units lab-suites
