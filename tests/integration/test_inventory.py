@@ -405,7 +405,8 @@ def test_states_health_mounts_and_ports(lab, fleet, report):
     summary = dict(ok(report, h1)['summary'])
     assert summary.pop('kill_risk') == sum(1 for c in ok(report, h1)['containers'] if c['stop']['kill_risk'])
     assert summary == {'containers': 4, 'running': 3, 'stopped': 1, 'unhealthy': 0, 'images': 2,
-                       'updates_available': 0, 'updates_current': 4, 'updates_unknown': 0}
+                       'updates_available': 0, 'updates_current': 4, 'updates_unknown': 0,
+                       'packages_read': 0, 'packages_cached': 0, 'packages_failed': 0}  # packages not asked for
     assert ok(report, h3)['summary']['stopped'] == 3
 
 
