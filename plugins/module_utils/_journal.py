@@ -18,6 +18,7 @@ import fcntl
 import json
 import os
 import re
+import signal
 import tempfile
 import time
 from typing import Dict, List, Optional, TypedDict
@@ -199,6 +200,15 @@ class Journal:
         crash = os.environ.get('PATCHOPS_TEST_CRASH_AT')
         if crash and crash == step:  # test hook: die as a killed module would, right after the write
             os._exit(86)
+        pause = os.environ.get('PATCHOPS_TEST_PAUSE_AT')
+        if pause and pause == step and step not in _PAUSED:
+            # Test hook: stop (SIGSTOP) right after the write, once per process, so that a fault
+            # lands at this step every time; the test resumes the process with SIGCONT.
+            _PAUSED.add(step)
+            os.kill(os.getpid(), signal.SIGSTOP)
+
+
+_PAUSED = set()  # steps PATCHOPS_TEST_PAUSE_AT has stopped this process at
 
 
 class Lock:

@@ -156,7 +156,8 @@ options:
 notes:
   - The old image is never removed by this module; see P(patchops.containers.image_stage#module) for retention.
   - For crash tests only, the environment variable E(PATCHOPS_TEST_CRASH_AT) set to a step name makes the module
-    exit right after journaling that step.
+    exit right after journaling that step; E(PATCHOPS_TEST_PAUSE_AT) makes it stop itself (SIGSTOP) there, once,
+    until it is sent SIGCONT.
 seealso:
   - module: patchops.containers.container_rollback
   - module: patchops.containers.container_probe

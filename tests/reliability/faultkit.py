@@ -149,9 +149,38 @@ class Background(threading.Thread):
         return self.value
 
 
-def tagged_play(host, tasks, tag):
-    """A play whose module processes carry ``tag`` in their environment."""
-    return [{'hosts': host, 'gather_facts': False, 'environment': {TAG_VAR: tag}, 'tasks': tasks}]
+def tagged_play(host, tasks, tag, pause_at=None):
+    """A play whose module processes carry ``tag`` in their environment. ``pause_at``: the step
+    at which the module stops itself (PATCHOPS_TEST_PAUSE_AT), for wait_paused."""
+    environment = {TAG_VAR: tag}
+    if pause_at:
+        environment['PATCHOPS_TEST_PAUSE_AT'] = pause_at
+    return [{'hosts': host, 'gather_facts': False, 'environment': environment, 'tasks': tasks}]
+
+
+def stopped(pid):
+    """True when process ``pid`` is stopped (state T in /proc/PID/stat)."""
+    try:
+        with open('/proc/%d/stat' % pid) as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] == 'T'
+    except (OSError, IndexError):
+        return False
+
+
+def wait_paused(tag, run, timeout=180.0):
+    """Wait until the module of a ``tagged_play(..., pause_at=step)`` run has stopped itself at its
+    step (it journaled the step, then sent itself SIGSTOP); returns the tagged PIDs, to thaw.
+    Unlike polling the journal, this cannot miss a short step. ``run``: the Background run; its
+    end stops the wait (with its outcome)."""
+    def paused():
+        pids = tagged_pids(tag)
+        if any(stopped(pid) for pid in pids):
+            return pids
+        if not run.is_alive():
+            raise AssertionError('the run ended before its module paused: %s'
+                                 % (run.error or str(run.value)[-2000:]))
+        return None
+    return wait_for('the module tagged %s to pause at its step' % tag, paused, timeout, interval=0.05)
 
 
 # -- the state of a host --------------------------------------------------------------------

@@ -7,8 +7,8 @@ nothing left to do; a run with a short lock_timeout refuses cleanly, naming the 
 
 import pytest
 
-from faultkit import (Background, Guard, app_container, forget_journals, freeze, journal_path, remove_app,
-                      tagged_pids, tagged_play, thaw, wait_for_step)
+from faultkit import (Background, Guard, app_container, forget_journals, freeze, journal_path, last_swap,
+                      remove_app, tagged_play, thaw, wait_paused)
 
 HOST = None  # the second host of the engine kind under test: on_engine
 
@@ -30,13 +30,14 @@ def test_two_runs_at_once_one_waits_one_refuses(lab, uid):
         for name in names:
             app_container(lab, api, name)
         guard = Guard(lab, HOST, names, uid)
-        first = Background(lab.playbook, tagged_play(HOST, [{'patchops.containers.container_patch': args}], uid))
+        first = Background(lab.playbook, tagged_play(HOST, [{'patchops.containers.container_patch': args}], uid,
+                                                     pause_at='verify'))
         first.start()
-        # Hold the first run mid-swap (the old container set aside, the new one being verified),
+        # Hold the first run mid-swap (an old container set aside, its new one about to be verified),
         # inside the lock, while two more runs start.
-        wait_for_step(journal_path(lab, HOST, names[0]), ['verify'], first)
-        frozen = tagged_pids(uid)
+        frozen = wait_paused(uid, first)
         freeze(frozen)
+        assert any(last_swap(journal_path(lab, HOST, n))['step'] == 'verify' for n in names)
         waiter = Background(lab.module, HOST, 'container_patch', args)
         hasty = Background(lab.module, HOST, 'container_patch', dict(args, lock_timeout=1))
         waiter.start()

@@ -14,8 +14,8 @@ import pytest
 
 from labkit import LAB_DIR
 
-from faultkit import (Background, Guard, app_container, freeze, remove_app, safe_id, tagged_pids, tagged_play,
-                      thaw, wait_for_step)
+from faultkit import (Background, Guard, app_container, last_swap, remove_app, safe_id, tagged_play, thaw,
+                      wait_paused)
 
 HOST = None  # the second host of the engine kind under test: on_engine
 
@@ -42,13 +42,13 @@ def test_journal_disk_full_while_creating_rolls_back_then_converges(lab, uid):
         old_id = api.inspect_container(name)['Id']
         guard = Guard(lab, HOST, [name], uid)
 
-        run = Background(lab.playbook, tagged_play(HOST, [{'patchops.containers.container_patch': args}], uid))
+        run = Background(lab.playbook, tagged_play(HOST, [{'patchops.containers.container_patch': args}], uid,
+                                                   pause_at='create_new'))
         run.start()
         frozen = []
         try:
-            wait_for_step(journal, ['create_new'], run)
-            frozen = tagged_pids(uid)
-            freeze(frozen)
+            frozen = wait_paused(uid, run)
+            assert last_swap(journal)['step'] == 'create_new'
             filled = lab.ssh(HOST, 'dd if=/dev/zero of=%s/fill bs=4k; df -k %s' % (state_dir, state_dir), check=False)
             assert 'No space left on device' in filled.stdout + filled.stderr, filled
             thaw(frozen)

@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import re
+import signal
 import stat
 import threading
 import time
@@ -35,6 +36,7 @@ ENGINE_ID = 'Q3ZK:7NVD:XW4E:MJ2R:5TQY:HB6C:LF3A:PU8G:D2SN:ER7K:WJ4V:OC5M'
 @pytest.fixture(autouse=True)
 def no_crash_hook(monkeypatch):
     monkeypatch.delenv('PATCHOPS_TEST_CRASH_AT', raising=False)
+    monkeypatch.delenv('PATCHOPS_TEST_PAUSE_AT', raising=False)
 
 
 @pytest.fixture
@@ -241,6 +243,24 @@ def test_record_writes_the_step_before_it_is_taken(journal):
     at = datetime.datetime.fromisoformat(stored['history'][0]['at'])
     assert at.utcoffset() == datetime.timedelta(0)
     assert before - datetime.timedelta(seconds=1) <= at <= datetime.datetime.now(datetime.timezone.utc)
+
+
+def test_pause_hook_stops_the_process_once_after_the_write(journal, monkeypatch):
+    """PATCHOPS_TEST_PAUSE_AT (reliability tests): the process stops itself right after journaling
+    the step, once; on SIGCONT it goes on, and the same step again does not stop it."""
+    monkeypatch.setenv('PATCHOPS_TEST_PAUSE_AT', 'verify')
+    pid = os.fork()
+    if pid == 0:  # the child records twice, then exits 0 when it was resumed
+        record = swap('r1')
+        journal.record(record, 'verify')
+        journal.record(record, 'verify')
+        os._exit(0)
+    dummy, status = os.waitpid(pid, os.WUNTRACED)
+    assert os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGSTOP
+    assert journal.load('web')['swaps'][-1]['step'] == 'verify'  # written before it stopped
+    os.kill(pid, signal.SIGCONT)
+    dummy, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def test_record_keeps_other_runs_and_the_last_20(journal):
