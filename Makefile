@@ -65,7 +65,8 @@ reliability: venv link
 # Then, on the hosts a shard is done with while the others go on: the demo check on the Docker 20.10
 # hosts, the molecule scenarios on the first Docker 26 host (after the serial shard on a lab without one);
 # after the serial shard, alone (it kills engines and cuts links on the last host of each kind), the
-# short fault campaign.
+# short fault campaign; BESIDE_CAMPAIGN: a command run at the same time, on other hosts (CI: bench-quick,
+# on lab4/lab5).
 MOLECULE_HOST = $(shell . /var/lib/patchops-lab/lab.env 2>/dev/null && set -- $$PATCHOPS_LAB_DOCKER26_HOSTS && echo $$1)
 lab-suites: venv link
 	host=$(MOLECULE_HOST); PY=$(PY) SUITES="tests/integration tests/reliability" \
@@ -73,7 +74,11 @@ lab-suites: venv link
 	  AFTER_docker26="$${host:+PATCHOPS_MOLECULE_HOST=$$host $(MAKE) --no-print-directory molecule}" \
 	  tests/integration/shards
 	PY=$(PY) SUITES=tests/reliability tests/integration/shards serial
-	$(MAKE) --no-print-directory campaign-short
+	@$(if $(BESIDE_CAMPAIGN),echo "lab-suites: beside the campaign: $(BESIDE_CAMPAIGN) (log: build/beside-campaign.log)"; \
+	  ( $(BESIDE_CAMPAIGN) ) >build/beside-campaign.log 2>&1 & beside=$$!;) \
+	$(MAKE) --no-print-directory campaign-short; rc=$$?; \
+	$(if $(BESIDE_CAMPAIGN),wait $$beside || { echo "lab-suites: $(BESIDE_CAMPAIGN) FAILED"; rc=1; }; \
+	  cat build/beside-campaign.log;) exit $$rc
 	[ -n "$(MOLECULE_HOST)" ] || $(MAKE) --no-print-directory molecule
 
 test: sanity lint build galaxy-import units lab-suites

@@ -11,9 +11,10 @@ from shardkit import shard_of
 
 PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'patch.yml')
 REPORT_PLAYBOOK = os.path.join(os.path.dirname(__file__), '..', '..', 'playbooks', 'report.yml')
-# These tests run on the Docker 20.10 shard's hosts, except those marked with this: on the Docker 26
-# shard's (CI runs the shards at once; this keeps them about as long as each other).
+# These tests run on the Docker 20.10 shard's hosts, except those marked with these: on the Docker 26
+# or the Podman shard's (CI runs the shards at once; this keeps them about as long as each other).
 DOCKER26_SHARD = pytest.mark.shard('docker26')
+PODMAN_SHARD = pytest.mark.shard('podman')
 
 
 @pytest.fixture
@@ -270,6 +271,7 @@ def test_followers_reported_as_recreated_and_restored_with_their_provider(lab, f
         remove(api, client, side)
 
 
+@PODMAN_SHARD
 def test_slices_write_one_report(lab, fleet, tmp_path):
     """Two ansible-playbook runs over parts of the inventory (as AWX job slicing runs them) with one
     report_run_id and report_dir: one report with every host, counted once."""
@@ -304,6 +306,7 @@ def at_once(*calls):
     return out
 
 
+@PODMAN_SHARD
 def test_two_slices_at_once_one_report(lab, fleet, tmp_path):
     """Two ansible-playbook processes over parts of the inventory at the same time (as AWX job slicing
     runs them) with one report_run_id and report_dir: they write the report in turn under the run's
