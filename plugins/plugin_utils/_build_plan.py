@@ -118,10 +118,32 @@ def host_summary(results, build_host, check_mode):
     }
 
 
-def patched_targets(targets, summary):
-    """``targets`` with each image the build patched replaced by its patched reference."""
+def _host_records(from_inventory, host):
+    """The container records of ``host`` in ``from_inventory`` (the inventory report, or a mapping of
+    host to records); a plain list names no host: none."""
+    if isinstance(from_inventory, dict) and isinstance(from_inventory.get('hosts'), list):
+        return [record for entry in from_inventory['hosts'] if entry.get('host') == host
+                for record in entry.get('containers') or []]
+    if isinstance(from_inventory, dict):
+        found = from_inventory.get(host) or []
+        return found if isinstance(found, list) else [found]
+    return []
+
+
+def patched_targets(targets, summary, from_inventory=None, host=None):
+    """``targets`` with each image the build patched replaced by its patched reference; with
+    ``from_inventory`` and ``host``, followed by that host's inventoried containers whose image the
+    build patched (by name, on the patched reference): an image left out (nothing pending, pending
+    unknown) or failed gives no target, and a container named in ``targets`` is not added again."""
     patched = dict((line['image'], line['reference']) for line in summary['images'] if line['status'] != 'failed')
-    return [dict(target, image=patched.get(target.get('image'), target.get('image'))) for target in targets or []]
+    out = [dict(target, image=patched.get(target.get('image'), target.get('image'))) for target in targets or []]
+    built = dict((line['image'], line['reference']) for line in summary['images'] if line['status'] in ('ok', 'changed'))
+    named = set(target.get('name') for target in out)
+    for record in _host_records(from_inventory, host) if host else []:
+        if record.get('image') in built and record.get('name') and record['name'] not in named:
+            named.add(record['name'])
+            out.append({'name': record['name'], 'image': built[record['image']]})
+    return out
 
 
 def report(summaries, run, check_mode, path):

@@ -21,6 +21,7 @@ import docker
 import pytest
 import requests
 
+from aptkit import apt_pending, mirror_sources
 from labkit import LAB_DIR
 from patchkit import exec_out, remove, roll_onto
 
@@ -408,34 +409,74 @@ def test_bad_input_fails_clearly_and_leaves_nothing(lab, repo, base, odd_images,
 # -- the chain: inventory -> build -> stage -> patch.yml, one run ----------------------------------
 
 def test_inventory_build_stage_patch_in_one_run(lab, repo, engine_kind, built, uid, tmp_path):
+    """inventory.yml, build.yml, stage.yml and patch.yml in one ansible-playbook run, the build's input
+    being the inventory's report (patchops_build_from_inventory): of three containers on the target,
+    only the one whose image has pending updates gets a built image and is patched onto it; the one
+    already patched (nothing pending) and the busybox one (no package database) are not built and
+    not touched. apt in the image now running has nothing left to update."""
     if engine_kind != 'docker20':
         pytest.skip('the chain runs once, on Docker 20.10 (lab1 builds, lab2 patches)')
     args, result = built
     api = lab.pull(TARGET, 'v1', repo='patchops/debian-app')
-    name = 'chain-' + uid
-    cid = api.create_container('%s/patchops/debian-app:v1' % lab.registry, name=name)['Id']
-    api.start(cid)
+    lab.pull(TARGET, 'v1')
+    base = repo.ref('chain-%s' % uid)  # debian-app:v1 under a tag of this test, pushed for the build host
+    api.tag('%s/patchops/debian-app:v1' % lab.registry, base)
+    for line in api.push(base, auth_config=lab.auth, stream=True, decode=True):
+        assert 'error' not in line, line
+        if 'aux' in line:
+            repo.pushed.add(line['aux']['Digest'])
+    api.pull(args['output'], auth_config=lab.auth)
+    names = {key: 'chain-%s-%s' % (uid, key) for key in ('app', 'done', 'bb')}
+    refs = {'app': base, 'done': args['output'], 'bb': lab.image('v1')}
+    ids = {}
+    for key, ref in refs.items():
+        ids[key] = api.create_container(ref, name=names[key])['Id']
+        api.start(ids[key])
     plays = [{'import_playbook': os.path.join(ROOT, 'playbooks', p)}
              for p in ('inventory.yml', 'build.yml', 'stage.yml', 'patch.yml')]
     creds = {'registry_username': lab.registry_user, 'registry_password': lab.registry_password}
     extravars = {
         'inventory_hosts': TARGET, 'inventory_report_dir': str(tmp_path / 'inventory'),
-        'inventory_check_updates': False,
-        'patchops_build_host': HOST, 'build_images': [{'image': args['image'], 'output': args['output']}],
-        'build_targets': [{'name': name, 'image': args['image']}], 'build_hand_off_hosts': TARGET,
+        'inventory_check_updates': False, 'inventory_name_patterns': ['chain-%s-*' % uid],
+        'inventory_package_sources': mirror_sources('c%s' % uid),
+        'patchops_build_host': HOST, 'patchops_build_from_inventory': True,
         'build_registry_username': creds['registry_username'], 'build_registry_password': creds['registry_password'],
+        'build_report_dir': str(tmp_path / 'reports'), 'build_report_run_id': 'chain',
         'stage_registry_username': creds['registry_username'], 'stage_registry_password': creds['registry_password'],
-        'patchops_hosts': TARGET, 'report_dir': str(tmp_path / 'reports'), 'pretest_min_free_bytes': 1,
+        'patchops_hosts': TARGET, 'report_dir': str(tmp_path / 'reports'), 'report_run_id': 'chain',
+        'pretest_min_free_bytes': 1,
     }
     try:
         runner, results = lab.playbook(plays, extravars=extravars)
         assert runner.rc == 0, runner.collected_stdout[-4000:]
+        with open(tmp_path / 'inventory' / 'inventory.json') as fh:
+            inventory = json.load(fh)
+        pending = {i['id']: i for i in inventory['hosts'][0]['images']}
+        assert pending[api.inspect_image(base)['Id']]['pending_status'] == 'ok'
+        wanted = sorted(p['name'] for p in pending[api.inspect_image(base)['Id']]['pending'])
+        assert wanted, 'the base image has nothing pending against the mirror'
+
         stats = next(e['event_data'] for e in runner.collected_events if e['event'] == 'playbook_on_stats')
         artifacts = stats.get('artifact_data', {})
-        assert artifacts['patchops_build']['images'][0]['reference'] == args['output']
-        assert artifacts['patchops_targets'] == [{'name': name, 'image': args['output']}]
-        found = api.inspect_container(name)
-        assert found['Image'] == api.inspect_image(args['output'])['Id']
-        assert found['Id'] != cid
+        lines = {line['image']: line for line in artifacts['patchops_build']['images']}
+        assert sorted(lines) == sorted(refs.values())  # every image of the report considered once
+        assert (lines[base]['status'], sorted(p['name'] for p in lines[base]['packages'])) == ('changed', wanted)
+        assert lines[args['output']]['status'] == 'nothing_pending'
+        assert lines[lab.image('v1')]['status'] == 'skipped'
+        patched = lines[base]['reference']
+        assert artifacts['patchops_targets_by_host'] == {TARGET: [{'name': names['app'], 'image': patched}]}
+        with open(tmp_path / 'reports' / 'chain' / 'build.json') as fh:
+            totals = json.load(fh)['totals']
+        assert (totals['built'], totals['skipped']) == (1, 1), totals
+
+        # The engine: the one container moved onto the built image, the other two untouched.
+        found = api.inspect_container(names['app'])
+        assert found['Image'] == api.inspect_image(patched)['Id'] and found['Id'] != ids['app']
+        for key in ('done', 'bb'):
+            assert api.inspect_container(names[key])['Id'] == ids[key]
+        assert apt_pending(api, patched) == {}
+        with open(tmp_path / 'reports' / 'chain' / 'report.json') as fh:
+            report = json.load(fh)
+        assert {c['container']: c['outcome'] for c in report['hosts'][0]['containers']} == {names['app']: 'patched'}
     finally:
-        remove(api, name)
+        remove(api, *names.values())

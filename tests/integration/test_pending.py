@@ -1,11 +1,6 @@
 """Pending updates of the lab's Debian images against the lab mirror, on the real lab (no mocks),
 once per engine kind: the inventory role with inventory_package_sources, compared with what apt
-itself says in a container of the same image against the same sources.
-
-apt's side is `apt-get -s dist-upgrade`: with every source at the same priority its candidate is
-the highest version, as ours, and unlike `upgrade` it holds nothing back for new dependencies;
-its `Inst NAME [OLD] (NEW ...)` lines with an installed version are the pending updates (a line
-without [OLD] is a new dependency, not an update of an installed package).
+itself says in a container of the same image against the same sources (aptkit).
 
 Every container and tag made here carries a uid and is removed afterwards.
 """
@@ -14,67 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 import uuid
 
 import pytest
 import requests
 
+from aptkit import MIRROR, SUITE, apt_pending, mirror_sources
 from labkit import LAB_DIR, ROOT
 from patchkit import remove
 
 PLAYBOOK = os.path.join(ROOT, 'playbooks', 'inventory.yml')
 HOSTS = []  # the hosts of the engine kind under test (conftest engine_hosts): on_engine
-MIRROR = 'http://10.213.7.1:8780/'
-SUITE = 'bookworm'
 IMAGES = (('patchops/debian', '12'), ('patchops/debian-app', 'v1'))
-INST = re.compile(r'^Inst (\S+) \[([^\]]+)\] \((\S+) ([^\[]*)\[')
 
 
 @pytest.fixture(scope='module', autouse=True)
 def on_engine(engine_hosts):
     HOSTS[:] = engine_hosts
-
-
-def sources(run, bad=False):
-    """The lab mirror's three flat repositories as inventory_package_sources; ``run`` in each address
-    (a path the mirror normalises away) finds this run's requests in the mirror's log."""
-    base = '%sx-%s/../' % (MIRROR, run)
-    out = [{'url': base, 'suite': './', 'security': False},
-           {'url': base, 'suite': SUITE + '-security/'},
-           {'url': base, 'suite': SUITE + '-updates/'}]
-    if bad:
-        out.append({'url': 'http://10.213.7.1:9/', 'suite': SUITE + '-security', 'components': ['main']})
-    return out
-
-
-def run_in(api, image, script):
-    """Output of ``script`` run as root by /bin/sh in a throwaway container of ``image``."""
-    cid = api.create_container(image, command=['/bin/sh', '-c', script], user='0', entrypoint=[])['Id']
-    try:
-        api.start(cid)
-        assert api.wait(cid, timeout=180)['StatusCode'] == 0, api.logs(cid).decode()
-        return api.logs(cid, stdout=True, stderr=False).decode()
-    finally:
-        api.remove_container(cid, force=True, v=True)
-
-
-def apt_pending(api, image):
-    """{name: (installed, candidate, security)} by apt-get -s dist-upgrade in a container of ``image``
-    against the mirror's flat repositories (security: apt names a -security suite as its origin)."""
-    lines = ''.join('deb [trusted=yes] %s %s\n' % (MIRROR, s) for s in ('./', SUITE + '-security/', SUITE + '-updates/'))
-    opts = ('-o Dir::Etc::SourceList=/tmp/p/sources.list -o Dir::Etc::SourceParts=/tmp/p/none '
-            '-o Dir::State::Lists=/tmp/p/lists -o Dir::Cache=/tmp/p/cache -o APT::Sandbox::User=root')
-    out = run_in(api, image, 'mkdir -p /tmp/p/lists/partial /tmp/p/cache/archives/partial /tmp/p/none && '
-                             'printf "%s" >/tmp/p/sources.list && apt-get %s -q update >/dev/null && '
-                             'apt-get %s -s dist-upgrade' % (lines, opts, opts))
-    found = {}
-    for line in out.splitlines():
-        m = INST.match(line)
-        if m:
-            found[m.group(1)] = (m.group(2), m.group(3), '-security' in m.group(4))
-    return found
 
 
 def mirror_suites():
@@ -88,7 +40,7 @@ def inventory(lab, uid, run, bad=False):
     runner, dummy = lab.playbook(PLAYBOOK, extravars={
         'inventory_hosts': HOSTS[0], 'inventory_report_dir': report_dir, 'inventory_name_patterns': ['*%s*' % uid],
         'inventory_check_updates': False, 'inventory_packages': True,
-        'inventory_package_sources': sources(run, bad)})
+        'inventory_package_sources': mirror_sources(run, bad)})
     assert runner.status == 'successful', runner.collected_stdout[-3000:]
     with open(os.path.join(report_dir, 'inventory.json')) as fh:
         report = json.load(fh)

@@ -122,6 +122,35 @@ def test_patched_targets_replace_only_what_was_built():
     assert targets[0]['image'] == R + 'web:2'  # the input is not changed
 
 
+def test_patched_targets_from_the_inventory_are_the_hosts_own_containers_of_what_was_built():
+    summary = {'images': [{'image': R + 'web:2', 'reference': R + 'web:2-patched', 'status': 'changed'},
+                          {'image': R + 'db:1', 'reference': R + 'db:1', 'status': 'nothing_pending'},
+                          {'image': R + 'bad:1', 'reference': R + 'bad:1', 'status': 'failed'},
+                          {'image': R + 'api:3', 'reference': R + 'api:3-patched', 'status': 'ok'}]}
+    report = {'hosts': [
+        {'host': 'lab1', 'containers': [{'name': 'web', 'image': R + 'web:2'}, {'name': 'db', 'image': R + 'db:1'},
+                                        {'name': 'bad', 'image': R + 'bad:1'}, {'name': 'api', 'image': R + 'api:3'}]},
+        {'host': 'lab2', 'containers': [{'name': 'web2', 'image': R + 'web:2'}]}]}
+    assert patched_targets([], summary, report, 'lab1') == [
+        {'name': 'web', 'image': R + 'web:2-patched'}, {'name': 'api', 'image': R + 'api:3-patched'}]
+    assert patched_targets([], summary, report, 'lab2') == [{'name': 'web2', 'image': R + 'web:2-patched'}]
+    assert patched_targets([], summary, report, 'lab3') == []
+    # A target named already is not added again; the common targets come first.
+    common = [{'name': 'web', 'image': R + 'web:2', 'strategy': 'start-first'}]
+    assert patched_targets(common, summary, report, 'lab2') == [
+        {'name': 'web', 'image': R + 'web:2-patched', 'strategy': 'start-first'},
+        {'name': 'web2', 'image': R + 'web:2-patched'}]
+    assert patched_targets(common, summary, report, 'lab1')[:2] == [
+        {'name': 'web', 'image': R + 'web:2-patched', 'strategy': 'start-first'},
+        {'name': 'api', 'image': R + 'api:3-patched'}]
+    # A mapping of host to records; a plain list names no host; no host: the common targets only.
+    assert patched_targets([], summary, {'lab1': [{'name': 'w', 'image': R + 'web:2'}]}, 'lab1') == [
+        {'name': 'w', 'image': R + 'web:2-patched'}]
+    assert patched_targets([], summary, [{'name': 'w', 'image': R + 'web:2'}], 'lab1') == []
+    assert patched_targets(common, summary, report) == [
+        {'name': 'web', 'image': R + 'web:2-patched', 'strategy': 'start-first'}]
+
+
 def test_report_totals_and_unreachable_hosts():
     lab1 = {'build_host': 'lab1', 'check_mode': False, 'failed': [R + 'bad:1'], 'images': [
         {'image': R + 'web:2', 'status': 'changed', 'patched': True, 'packages': [{}, {}], 'layer_size': 100},
