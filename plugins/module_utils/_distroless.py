@@ -196,12 +196,12 @@ class DistrolessRun(AptRun):
         named = sorted(installed) if args == UPGRADE_ALL else args[3:]
         pins = dict(item.split('=', 1) for item in named if '=' in item)
         names = [item.split('=', 1)[0] for item in named]
-        candidates = parse_candidates(self.box.exec('read candidate versions', candidates_script(self.options, names))[1])
+        candidates = parse_candidates(self.box.run_step('read candidate versions', candidates_script(self.options, names))[1])
         candidates.update(pins)
         return upgrades(installed, names, candidates, self._at_least), open_findings
 
     def _at_least(self, pairs):
-        text = self.box.exec('compare package versions', compare_script(pairs))[1]
+        text = self.box.run_step('compare package versions', compare_script(pairs))[1]
         answers = parse_compare(text, len(pairs))
         if answers is None:
             raise PatchError('cannot compare package versions for %s: %s' % (self.image, tail(text)))
@@ -211,8 +211,8 @@ class DistrolessRun(AptRun):
         """Fetch and unpack the plan in the tooling container, write it into the image's container; the
         packages of its status.d after that (each planned version checked)."""
         t0 = time.monotonic()
-        code, text = self.box.exec('fetch and unpack the updated packages', unpack_script(self.options, plan),
-                                   env=INSTALL_ENV)
+        code, text = self.box.run_step('fetch and unpack the updated packages', unpack_script(self.options, plan),
+                                       env=INSTALL_ENV)
         unpacked = parse_unpacked(text)
         missed = sorted(n for n in plan if (unpacked.get(n) or {}).get('version') != plan[n]['after'])
         if code != 0 or missed:

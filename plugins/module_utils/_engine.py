@@ -2,7 +2,8 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The one engine client of the collection: connection options, connect, error translation.
+"""The one engine client of the collection: connection options, connect, error translation, and the
+engine actions written once (``tag``, ``exec``).
 
 Private: not a public API of the collection.
 """
@@ -14,6 +15,7 @@ import hashlib
 import ipaddress
 import socket
 import sys
+import threading
 import traceback
 
 from ansible.module_utils.basic import env_fallback
@@ -356,6 +358,67 @@ class Engine:
         from any image that had it: the one tag of the collection."""
         self.call('tag %s as %s' % (image_id, ref.tagged()), self.api.tag, image_id, ref.name, ref.tag or 'latest',
                   force=True)
+
+    def exec(self, container_id, command, user=None, environment=None, timeout=None, what=None, exit_code=True):
+        """Run ``command`` (an argv list) in the container and wait for it: (exit code, output text), or
+        (None, why) when it runs past ``timeout`` s. The one exec of the collection (``exec_detached`` and
+        ``exec_state`` run one that is polled instead).
+
+        ``what`` names the action in errors, else each API call does ('create exec', 'run exec', 'inspect
+        exec'). ``exit_code`` false: no exec inspect, the exit code is None (the output tells the caller).
+
+        An engine under load can close an exec's stream before a short command's output reaches it (Podman
+        often, Docker rarely): the output comes back empty. The callers make up for it, each its own way
+        because their commands differ: the probe (``_probe._exec_once``) runs the user's argv, possibly
+        with no shell, so nothing can be added to it: a check that passed with no output where an output
+        was expected is run again (LOST_OUTPUT_RERUNS times). The patch container
+        (``PatchContainer.read_output``) runs its own shell scripts, so their output ends with a marker,
+        read again until the marker arrives (OUTPUT_READS reads)."""
+        exec_id = self._create_exec(container_id, command, user, environment, what or 'create exec')
+        if timeout is None:
+            output = self.call(what or 'run exec', self.api.exec_start, exec_id)
+        else:
+            # The API cannot bound an exec: wait for it aside and give up on it after the timeout.
+            done = {}
+
+            def run():
+                try:
+                    done['output'] = self.call(what or 'run exec', self.api.exec_start, exec_id)
+                except Exception as exc:  # re-raised below, in the caller's thread
+                    done['error'] = exc
+            worker = threading.Thread(target=run, daemon=True)
+            worker.start()
+            worker.join(timeout)
+            if worker.is_alive():
+                return None, 'timed out after %g s' % timeout
+            if 'error' in done:
+                raise done['error']
+            output = done.get('output')
+        if isinstance(output, bytes):
+            output = output.decode('utf-8', 'replace')
+        output = output or ''
+        if not exit_code:
+            return None, output
+        return self.exec_state(exec_id, what).get('ExitCode'), output
+
+    def exec_detached(self, container_id, command, user=None, environment=None, what=None):
+        """Start ``command`` (an argv list) in the container without waiting for it: its exec ID, for
+        ``exec_state``. Its output goes nowhere: a script writes it to a file. ``what`` as in ``exec``."""
+        exec_id = self._create_exec(container_id, command, user, environment, what or 'create exec')
+        self.call(what or 'start exec', self.api.exec_start, exec_id, detach=True)
+        return exec_id
+
+    def exec_state(self, exec_id, what=None):
+        """The exec's inspect: ``Running``, ``ExitCode`` (once it has ended)."""
+        return self.call(what or 'inspect exec', self.api.exec_inspect, exec_id)
+
+    def _create_exec(self, container_id, command, user, environment, what):
+        options = {'stdout': True, 'stderr': True}
+        if user is not None:
+            options['user'] = user
+        if environment is not None:
+            options['environment'] = environment
+        return self.call(what, self.api.exec_create, container_id, command, **options)['Id']
 
     def call(self, what, fn, *args, **kwargs):
         """Run one API call; engine failures become EngineError naming what was being done."""

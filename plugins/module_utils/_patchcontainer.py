@@ -173,18 +173,17 @@ class PatchContainer:
         if problem:
             raise PatchError(problem[0], reason=problem[1])
 
-    def exec(self, what, script, env=None, timeout=None):
-        """Run ``script`` as root in the patch container; (exit code, output). Long steps run detached
-        and are polled, so no API read waits on them."""
+    def run_step(self, what, script, env=None, timeout=None):
+        """Run the step ``script`` as root in the patch container; (exit code, output). Steps run detached
+        (``Engine.exec_detached``) and are polled, so no API read waits on them; past ``timeout`` s (else
+        step_timeout) the run fails. Their output is written to a file, read by ``read_output``."""
         timeout = timeout or self.step_timeout
         out = '%s/out.%s' % (WORK, uuid.uuid4().hex[:8])
         wrapped = 'mkdir -p %s; (%s) >%s 2>&1' % (WORK, script, out)
-        created = self.engine.call(what, self.api.exec_create, self.id, ['/bin/sh', '-c', wrapped],
-                                   user='0', environment=env)
-        self.engine.call(what, self.api.exec_start, created['Id'], detach=True)
+        exec_id = self.engine.exec_detached(self.id, ['/bin/sh', '-c', wrapped], user='0', environment=env, what=what)
         deadline = time.monotonic() + timeout
         while True:
-            state = self.engine.call(what, self.api.exec_inspect, created['Id'])
+            state = self.engine.exec_state(exec_id, what=what)
             if not state.get('Running'):
                 break
             if time.monotonic() > deadline:
@@ -195,16 +194,14 @@ class PatchContainer:
 
     def read_output(self, what, path):
         """A step's output file (on the patch container's tmpfs, which the archive endpoint cannot
-        read). An engine under load can close an exec's stream before a short command's output
-        reaches it (Podman often, Docker rarely), so the output ends with a marker, read again
-        until it arrives."""
+        read). The patch container's lost-output rule (``Engine.exec`` says why the probe's differs): an
+        engine under load can close an exec's stream before a short command's output reaches it (Podman
+        often, Docker rarely); the script is ours, so the output ends with a marker, read again until it
+        arrives (OUTPUT_READS reads)."""
         marker = 'patchops-end-%s' % uuid.uuid4().hex[:8]
         for attempt in range(OUTPUT_READS):
-            reader = self.engine.call(what, self.api.exec_create, self.id,
-                                      ['/bin/sh', '-c', 'cat %s && echo %s' % (path, marker)], user='0')
-            text = self.engine.call(what, self.api.exec_start, reader['Id'])
-            if isinstance(text, bytes):
-                text = text.decode('utf-8', 'replace')
+            text = self.engine.exec(self.id, ['/bin/sh', '-c', 'cat %s && echo %s' % (path, marker)], user='0',
+                                    what=what, exit_code=False)[1]
             if text.rstrip().endswith(marker):
                 return text.rstrip()[:-len(marker)]
             self.sleep(0.2 * (attempt + 1))
@@ -234,7 +231,7 @@ class AptRun:
 
     def installed(self):
         """{package: {version, installed_kib}} of the installed packages."""
-        code, text = self.box.exec('list the installed packages', DPKG_LIST)
+        code, text = self.box.run_step('list the installed packages', DPKG_LIST)
         if code != 0:
             raise PatchError('cannot list the packages of %s: %s' % (self.image, tail(text)))
         return parse_dpkg_list(text)
@@ -244,7 +241,7 @@ class AptRun:
         script = update_script(self.options, self.sources)
 
         def update():
-            code, text = self.box.exec('apt-get update', script)
+            code, text = self.box.run_step('apt-get update', script)
             failure = update_failure(code, text)
             if failure is None:
                 return text
@@ -281,7 +278,7 @@ class AptRun:
         args, open_findings = self.selected(installed, wanted)
         if args is None:
             return {}, open_findings
-        code, text = self.box.exec('simulate the update', apt_get(self.options, args, simulate=True))
+        code, text = self.box.run_step('simulate the update', apt_get(self.options, args, simulate=True))
         if code != 0:
             raise PatchError('apt-get cannot plan the update of %s: %s' % (self.image, tail(text)))
         return parse_simulation(text), open_findings
@@ -289,11 +286,11 @@ class AptRun:
     def _reachable(self, installed, wanted):
         """Report packages whose candidate reaches a fixed version and is newer than the installed one."""
         script = candidates_script(self.options, sorted(wanted))
-        candidates = parse_candidates(self.box.exec('read candidate versions', script)[1])
+        candidates = parse_candidates(self.box.run_step('read candidate versions', script)[1])
         pairs, index = version_pairs(installed, wanted, candidates)
         answers = []
         if pairs:
-            text = self.box.exec('compare package versions', compare_script(pairs))[1]
+            text = self.box.run_step('compare package versions', compare_script(pairs))[1]
             answers = parse_compare(text, len(pairs))
             if answers is None:
                 raise PatchError('cannot compare package versions in %s: %s' % (self.image, tail(text)))
@@ -312,11 +309,11 @@ class AptRun:
         """Install the update; the installed packages after it (each planned version checked)."""
         args = self._selection(before, self.fixed_targets if self.with_report else None)
         t0 = time.monotonic()
-        code, text = self.box.exec('apt-get %s' % args[0], apt_get(self.options, args), env=INSTALL_ENV)
+        code, text = self.box.run_step('apt-get %s' % args[0], apt_get(self.options, args), env=INSTALL_ENV)
         if code != 0:
             raise PatchError('apt-get failed in %s on %s (exit %s): %s; nothing was built'
                              % (self.image, self.host, code, tail(text)))
-        self.box.exec('clean the package caches', CLEAN)
+        self.box.run_step('clean the package caches', CLEAN)
         self.box.timings['install'] = round(time.monotonic() - t0, 2)
         after = self.installed()
         missed = missed_versions(plan, after)

@@ -16,7 +16,6 @@ import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 from ansible.module_utils.six.moves.urllib.error import HTTPError
@@ -154,44 +153,22 @@ def _tcp_once(probe, container):
     return True, 'connect %s:%s: ok' % (host, probe['port'])
 
 
-def _exec(engine, container_id, command, timeout=None):
-    """Run ``command`` in the container: (exit code, output), or (None, why) after ``timeout`` s."""
-    exec_id = engine.call('create exec', engine.api.exec_create, container_id, command,
-                          stdout=True, stderr=True)['Id']
-    if timeout is None:
-        output = engine.call('run exec', engine.api.exec_start, exec_id)
-    else:
-        # The API cannot bound an exec: wait for it aside and give up on it after the timeout.
-        done = {}
-
-        def run():
-            try:
-                done['output'] = engine.call('run exec', engine.api.exec_start, exec_id)
-            except Exception as exc:  # re-raised below, in the caller's thread
-                done['error'] = exc
-        worker = threading.Thread(target=run, daemon=True)
-        worker.start()
-        worker.join(timeout)
-        if worker.is_alive():
-            return None, 'timed out after %g s' % timeout
-        if 'error' in done:
-            raise done['error']
-        output = done.get('output')
-    output = (output or b'').decode('utf-8', 'replace')
-    return engine.call('inspect exec', engine.api.exec_inspect, exec_id).get('ExitCode'), output
-
-
 def _exec_once(engine, probe, container):
+    """An exec probe: its command run once by ``Engine.exec``, again when the engine lost its output.
+
+    The probe's lost-output rule (``Engine.exec`` says why the patch container's differs): the command is the
+    user's argv, possibly with no shell, so no end marker can be added to it; a check that passed with no
+    output where an output was expected is run again at once, LOST_OUTPUT_RERUNS times."""
     command = probe['command']
     if isinstance(command, str):
         command = ['/bin/sh', '-c', command]
-    rc, output = _exec(engine, container['Id'], command)
+    rc, output = engine.exec(container['Id'], command)
     for dummy in range(LOST_OUTPUT_RERUNS):
         # An engine under load can close an exec's stream before a short command's output reaches
         # it (Podman often, Docker rarely): a check that passed with no output is run again at once.
         if not (probe.get('stdout_regex') and rc == probe['rc'] and not output):
             break
-        rc, output = _exec(engine, container['Id'], command)
+        rc, output = engine.exec(container['Id'], command)
     if rc != probe['rc']:
         return False, 'exec %s: rc %s, expected %s: %s' % (command, rc, probe['rc'], output[-300:])
     if probe.get('stdout_regex') and not re.search(probe['stdout_regex'], output):
@@ -309,7 +286,7 @@ class OwnHealthcheck:
         """Run the test once: (passed, text)."""
         self.runs += 1
         try:
-            rc, output = _exec(self.engine, self.container_id, self.command, timeout=self.timeout)
+            rc, output = self.engine.exec(self.container_id, self.command, timeout=self.timeout)
         except PatchopsError as exc:
             rc, output = None, exc.msg
         text = output.strip()[-300:]

@@ -16,6 +16,10 @@ arguments returning an exception or ``None``. ``api.calls`` records ``(method, a
 Pull and load streams carry errors as the engine sends them: ``api.stream_errors[method]`` is a
 list, one entry (an error text, or ``None``) per call.
 
+Execs run no process: each is answered by ``api.exec_answers``, a function of the command (its argv)
+returning ``(exit code, output)``, or a list of such pairs (one per exec run); ``(0, b'')`` when
+it has none. A detached exec stays running for ``api.exec_polls_running`` exec inspects.
+
 ``make_archive`` writes a ``docker save`` archive that ``_archive.inspect_archive`` accepts and
 ``FakeAPI.load_image`` loads.
 """
@@ -153,6 +157,9 @@ class FakeAPI:
         self.calls = []
         self.fail = {}
         self.stream_errors = {}
+        self.execs = {}
+        self.exec_answers = None
+        self.exec_polls_running = 0
 
     def _call(self, method, *args, **kwargs):
         self.calls.append((method, args, kwargs))
@@ -326,6 +333,50 @@ class FakeAPI:
     def remove_container(self, container, v=False, force=False):
         self._call('remove_container', container, v=v, force=force)
         del self.engine.containers[self._state(container)['Id']]
+
+    # -- execs ---------------------------------------------------------------------------------
+    def exec_create(self, container, cmd, stdout=True, stderr=True, stdin=False, tty=False, privileged=False,
+                    user='', environment=None, workdir=None, detach_keys=None):
+        self._call('exec_create', container, cmd, stdout=stdout, stderr=stderr, user=user, environment=environment)
+        found = self._state(container)
+        if not found['State']['Running']:
+            raise APIError('Container %s is not running' % found['Id'])
+        exec_id = 'exec%d' % (len(self.execs) + 1)
+        self.execs[exec_id] = {'ID': exec_id, 'ContainerID': found['Id'], 'cmd': list(cmd), 'user': user,
+                               'environment': environment, 'polls': 0, 'ExitCode': None}
+        return {'Id': exec_id}
+
+    def _exec(self, exec_id):
+        found = self.execs.get(exec_id)
+        if found is None:
+            raise NotFound('No such exec instance: %s' % exec_id)
+        return found
+
+    def exec_start(self, exec_id, detach=False, tty=False, stream=False, socket=False, demux=False):
+        """The exec's output (bytes), after its answer; nothing when detached."""
+        self._call('exec_start', exec_id, detach=detach)
+        run = self._exec(exec_id)
+        answers = self.exec_answers
+        if callable(answers):
+            code, output = answers(list(run['cmd']))
+        elif answers:
+            code, output = answers.pop(0)
+        else:
+            code, output = 0, b''
+        run['ExitCode'] = code
+        if detach:
+            run['polls'] = self.exec_polls_running
+            return b''
+        return output.encode() if isinstance(output, str) else output
+
+    def exec_inspect(self, exec_id):
+        self._call('exec_inspect', exec_id)
+        run = self._exec(exec_id)
+        running = run['polls'] > 0
+        if running:
+            run['polls'] -= 1
+        return {'ID': exec_id, 'ContainerID': run['ContainerID'], 'Running': running,
+                'ExitCode': None if running else run['ExitCode']}
 
     def connect_container_to_network(self, container, net_id, ipv4_address=None, ipv6_address=None, aliases=None,
                                      links=None, driver_opt=None, **kwargs):

@@ -179,7 +179,7 @@ class _Tool:
         self.timings = {}
         self.data = archive
 
-    def exec(self, what, script, env=None, timeout=None):
+    def run_step(self, what, script, env=None, timeout=None):
         self.ran.append(script)
         for needle, answer in self.rules:
             if needle in script:

@@ -1,10 +1,14 @@
+import os
+import threading
+
 import pytest
+from docker.errors import APIError, NotFound
 
 from ansible_collections.patchops.containers.plugins.module_utils import _engine
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
     MAX_API_VERSION, engine_kind, fail_module, negotiate_api_version, podman_engine_id, rename_problem,
     transport_problem)
-from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
 
 
@@ -166,3 +170,104 @@ def test_tag_moves_the_tag_to_the_image(fake_engine):
                                         'reg.example.com/shop/web:latest']
     assert fake_engine.tags_of(old) == []
     assert fake_engine.api.called('tag')[0] == ((new, 'reg.example.com/shop/web'), {'tag': '1', 'force': True})
+
+
+# -- exec: the one exec of the collection -------------------------------------------------------------
+
+def _running(fake_engine):
+    fake_engine.add_image(['app:v1'])
+    return fake_engine.add_container('web', 'app:v1')
+
+
+def test_exec_runs_the_command_and_reads_its_exit_code(fake_engine):
+    cid = _running(fake_engine)
+    fake_engine.api.exec_answers = lambda cmd: (3, b'caf\xc3\xa9 ' + cmd[-1].encode())
+    assert fake_engine.exec(cid, ['/bin/sh', '-c', 'check']) == (3, 'café check')
+    api = fake_engine.api
+    assert api.called('exec_create') == [((cid, ['/bin/sh', '-c', 'check']),
+                                          {'stdout': True, 'stderr': True, 'user': '', 'environment': None})]
+    assert [a for a, k in api.called('exec_start')] == [('exec1',)] and len(api.called('exec_inspect')) == 1
+
+
+def test_exec_as_a_user_with_an_environment_and_without_the_exit_code(fake_engine):
+    cid = _running(fake_engine)
+    fake_engine.api.exec_answers = [(0, b'out\n')]
+    assert fake_engine.exec(cid, ['cat', '/x'], user='0', environment={'A': '1'}, exit_code=False) == (None, 'out\n')
+    assert fake_engine.api.called('exec_create')[0][1]['user'] == '0'
+    assert fake_engine.api.called('exec_create')[0][1]['environment'] == {'A': '1'}
+    assert fake_engine.api.called('exec_inspect') == []  # the output tells the caller
+    fake_engine.api.exec_answers = [(0, None)]  # no output at all reads as an empty one
+    assert fake_engine.exec(cid, ['true']) == (0, '')
+
+
+def test_exec_gives_up_after_its_timeout(fake_engine):
+    cid = _running(fake_engine)
+    release = threading.Event()
+
+    def hang(cmd):
+        release.wait(10)
+        return 0, b'late'
+    fake_engine.api.exec_answers = hang
+    try:
+        assert fake_engine.exec(cid, ['sleep', '60'], timeout=0.05) == (None, 'timed out after 0.05 s')
+    finally:
+        release.set()
+    fake_engine.api.exec_answers = [(1, b'no')]
+    assert fake_engine.exec(cid, ['false'], timeout=5) == (1, 'no')
+
+
+def test_exec_failures_name_the_call_or_the_callers_action(fake_engine):
+    cid = _running(fake_engine)
+    api = fake_engine.api
+    api.fail['exec_create'] = APIError('boom')
+    with pytest.raises(EngineError) as caught:
+        fake_engine.exec(cid, ['true'])
+    assert caught.value.msg == 'create exec: the engine at unix:///var/run/docker.sock answered: boom'
+    del api.fail['exec_create']
+    for timeout in (None, 5):  # a failure in the waiting thread is raised in the caller's
+        api.fail['exec_start'] = [APIError('gone')]
+        with pytest.raises(EngineError, match='^run exec: the engine at .* answered: gone$'):
+            fake_engine.exec(cid, ['true'], timeout=timeout)
+    api.fail['exec_inspect'] = [APIError('lost')]
+    with pytest.raises(EngineError, match='^inspect exec: .* answered: lost$'):
+        fake_engine.exec(cid, ['true'])
+    api.fail['exec_start'] = [APIError('gone')]
+    with pytest.raises(EngineError, match='^apt-get update: the engine at .* answered: gone$'):
+        fake_engine.exec(cid, ['true'], what='apt-get update')
+
+
+def test_exec_in_a_stopped_or_missing_container(fake_engine):
+    fake_engine.add_image(['app:v1'])
+    stopped = fake_engine.add_container('old', 'app:v1', running=False)
+    with pytest.raises(EngineError, match='^create exec: .* is not running$'):
+        fake_engine.exec(stopped, ['true'])
+    with pytest.raises(NotFound):
+        fake_engine.exec('nothere', ['true'])
+
+
+def test_exec_detached_is_polled_by_its_state(fake_engine):
+    cid = _running(fake_engine)
+    api = fake_engine.api
+    api.exec_answers, api.exec_polls_running = [(7, b'unseen')], 2
+    exec_id = fake_engine.exec_detached(cid, ['/bin/sh', '-c', 'step'], user='0', environment=None, what='step')
+    assert api.called('exec_start') == [((exec_id,), {'detach': True})]
+    assert [fake_engine.exec_state(exec_id)['Running'] for dummy in range(3)] == [True, True, False]
+    assert fake_engine.exec_state(exec_id, what='step')['ExitCode'] == 7
+    api.fail['exec_start'] = [APIError('gone')]
+    with pytest.raises(EngineError, match='^start exec: '):
+        fake_engine.exec_detached(cid, ['true'])
+    api.fail['exec_inspect'] = [APIError('lost')]
+    with pytest.raises(EngineError, match='^step: .* answered: lost$'):
+        fake_engine.exec_state(exec_id, what='step')
+
+
+def test_only_the_engine_calls_the_exec_api():
+    """One home per engine action: every exec goes through Engine.exec / exec_detached / exec_state."""
+    plugins = os.path.dirname(os.path.dirname(os.path.abspath(_engine.__file__)))
+    found = []
+    for folder, dummy, files in os.walk(plugins):
+        for name in sorted(f for f in files if f.endswith('.py') and f != '_engine.py'):
+            with open(os.path.join(folder, name)) as fh:
+                text = fh.read()
+            found.extend('%s: %s' % (name, call) for call in ('exec_create', 'exec_start', 'exec_inspect') if call in text)
+    assert os.path.isfile(os.path.join(plugins, 'module_utils', '_probe.py')) and found == []

@@ -7,50 +7,95 @@ from __future__ import annotations
 
 import pytest
 
+from docker.errors import APIError
+
+from ansible_collections.patchops.containers.plugins.module_utils import _patchcontainer
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError
 from ansible_collections.patchops.containers.plugins.module_utils._patchcontainer import (
     AptRun,
     PatchContainer,
     PatchError,
     tail,
 )
+from fake_engine import FakeEngine
 
 
-class _LossyEngine:
-    """An engine whose exec stream loses a short command's output the first ``lose`` times."""
-
-    def __init__(self, content, lose):
-        self.content, self.lose, self.reads = content, lose, 0
-        self.api = self
-        self.info = {'Name': 'build1'}
-        self.docker_host = 'unix:///var/run/docker.sock'
-
-    def call(self, what, fn, *args, **kwargs):
-        return fn(*args, **kwargs)
-
-    def exec_create(self, container, command, user=None):
-        self.command = command[-1]
-        return {'Id': 'e%d' % self.reads}
-
-    def exec_start(self, exec_id):
-        self.reads += 1
-        if self.reads <= self.lose:
-            return b''
-        return self.content.encode() + b'\n' + self.command.rsplit(' ', 1)[1].encode() + b'\n'
-
-
-def test_step_output_is_read_again_when_the_engine_loses_it():
-    engine = _LossyEngine('zlib1g\t1:1.2.13\tii \t200', lose=2)
+def _box(engine, answers):
+    """A patch container on the shared fake engine (running), its execs answered by ``answers``."""
+    engine.add_image(['app:v1'])
     box = PatchContainer(engine, 'app:v1', {}, sleep=lambda s: None)
-    box.id = 'c1'
-    assert box.read_output('list', '/tmp/patchops/out.1') == 'zlib1g\t1:1.2.13\tii \t200\n'
-    assert engine.reads == 3
+    box.id = engine.add_container('patchops-patch-1', 'app:v1')
+    engine.api.exec_answers = answers
+    return box
 
-    never = _LossyEngine('', lose=100)
-    box = PatchContainer(never, 'app:v1', {}, sleep=lambda s: None)
-    box.id = 'c1'
+
+def _lossy(content, lose):
+    """The reads of a step's output: lost the first ``lose`` times, then ``content`` and the marker."""
+    reads = []
+
+    def answer(command):
+        reads.append(command)
+        if len(reads) <= lose:
+            return 0, b''
+        return 0, content.encode() + b'\n' + command[-1].rsplit(' ', 1)[1].encode() + b'\n'
+    return answer
+
+
+def test_step_output_is_read_again_when_the_engine_loses_it(fake_engine):
+    box = _box(fake_engine, _lossy('zlib1g\t1:1.2.13\tii \t200', lose=2))
+    assert box.read_output('list', '/tmp/patchops/out.1') == 'zlib1g\t1:1.2.13\tii \t200\n'
+    assert len(fake_engine.api.called('exec_start')) == 3
+    assert all(kwargs['user'] == '0' for args, kwargs in fake_engine.api.called('exec_create'))
+
+    never = FakeEngine()
+    box = _box(never, _lossy('', lose=100))
     with pytest.raises(PatchError, match='did not return its output in 8 reads') as caught:
         box.read_output('list', '/tmp/patchops/out.1')
     assert 'app:v1' in str(caught.value)
+
+
+def _steps(files):
+    """Run a step's wrapped script: its output (``files[script]``) written to its file, read by cat."""
+    written = {}
+
+    def answer(command):
+        script = command[-1]
+        if script.startswith('cat '):
+            path, marker = script[len('cat '):].split(' && echo ')
+            return 0, written[path] + marker + '\n'
+        inner, out = script.split('; (', 1)[1].rsplit(') >', 1)
+        written[out.split(' ', 1)[0]] = files[inner][1]
+        return files[inner][0], b''
+    return answer
+
+
+def test_step_runs_detached_as_root_and_is_polled(fake_engine):
+    box = _box(fake_engine, _steps({'apt-get -s upgrade': (0, 'Inst zlib1g\n'), 'false': (2, 'failed\n')}))
+    fake_engine.api.exec_polls_running = 2
+    assert box.run_step('simulate the update', 'apt-get -s upgrade', env={'DEBIAN_FRONTEND': 'noninteractive'}) \
+        == (0, 'Inst zlib1g\n')
+    step = fake_engine.api.called('exec_create')[0]
+    assert step[0][1][:2] == ['/bin/sh', '-c'] and step[0][1][2].startswith('mkdir -p /tmp/patchops; (apt-get -s upgrade) >')
+    assert step[1]['user'] == '0' and step[1]['environment'] == {'DEBIAN_FRONTEND': 'noninteractive'}
+    assert fake_engine.api.called('exec_start')[0][1] == {'detach': True}
+    assert len(fake_engine.api.called('exec_inspect')) == 3  # running, running, done
+    fake_engine.api.exec_polls_running = 0
+    assert box.run_step('fail', 'false') == (2, 'failed\n')
+
+
+def test_step_past_its_timeout_fails(fake_engine, monkeypatch):
+    box = _box(fake_engine, _steps({'sleep 9': (0, '')}))
+    clock = [100.0]
+    monkeypatch.setattr(_patchcontainer.time, 'monotonic', lambda: clock[0])
+    box.sleep = lambda s: clock.__setitem__(0, clock[0] + 1.0)
+    fake_engine.api.exec_polls_running = 100
+    with pytest.raises(PatchError) as caught:
+        box.run_step('apt-get update', 'sleep 9', timeout=5)
+    assert str(caught.value) == ('apt-get update in app:v1 on lab1 took longer than 5 s (step_timeout); '
+                                 'nothing was built')
+    fake_engine.api.fail['exec_inspect'] = APIError('gone')
+    with pytest.raises(EngineError, match='^apt-get update: the engine at .* answered: gone$'):
+        box.run_step('apt-get update', 'sleep 9')
 
 
 class _Box:
@@ -63,7 +108,7 @@ class _Box:
         self.timings = {}
         self.ran = []
 
-    def exec(self, what, script, env=None, timeout=None):
+    def run_step(self, what, script, env=None, timeout=None):
         self.ran.append(script)
         for needle, answer in self.rules:
             if needle in script:
