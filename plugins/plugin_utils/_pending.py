@@ -211,6 +211,40 @@ def with_pending(images, indexes):
     return out
 
 
+def _brief(image):
+    """An image's pending updates in a few words: status, count, security, summary (and the reason)."""
+    if not image:
+        return {'status': 'unknown', 'count': None, 'security': None, 'summary': 'pending unknown',
+                'reason': 'the image is not in the inventory report'}
+    if image.get('pending_status') != 'ok':
+        return {'status': 'unknown', 'count': None, 'security': None, 'summary': 'pending unknown',
+                'reason': image.get('pending_reason') or 'no pending updates in the inventory report'}
+    return {'status': 'ok', 'count': image['pending_count'], 'security': image['pending_security'],
+            'summary': image['pending_summary'], 'reason': None}
+
+
+def changed_packages(before, after):
+    """The packages whose version differs between two images' package lists: [{name, arch, before,
+    after}] by name (before or after None: the package is only in one of them)."""
+    old = dict(((p.get('name'), p.get('arch')), p.get('version')) for p in (before or {}).get('packages') or [])
+    new = dict(((p.get('name'), p.get('arch')), p.get('version')) for p in (after or {}).get('packages') or [])
+    return [{'name': key[0], 'arch': key[1], 'before': old.get(key), 'after': new.get(key)}
+            for key in sorted(set(old) | set(new), key=lambda k: (k[0] or '', k[1] or ''))
+            if old.get(key) != new.get(key)]
+
+
+def proof(before, after, indexes):
+    """What a patch did to a container's packages: ``before`` (the inventory report's record of the
+    image it ran, with its pending updates), ``after`` (the image it runs now, as read back from the
+    engine) with its pending updates computed against the same sources (``indexes``), and the
+    packages whose version changed (None when either side's packages are unknown)."""
+    now = with_pending([after], indexes)[0] if after else None
+    known = bool(before and before.get('package_db') and now and now.get('package_db'))
+    return {'before': _brief(before),
+            'after': _brief(now) if now else dict(_brief(None), reason='the image was not read back'),
+            'changed': changed_packages(before, now) if known else None}
+
+
 def source_states(indexes):
     """The sources as the report lists them: each without its package entries, with their number."""
     return [SourceState(url=i['url'], suite=i['suite'], components=i.get('components') or [],

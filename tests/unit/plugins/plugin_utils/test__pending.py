@@ -17,6 +17,7 @@ from ansible_collections.patchops.containers.plugins.plugin_utils._pending impor
     index_urls,
     normalise_sources,
     parse_packages,
+    proof,
     report_pending,
     with_pending,
 )
@@ -169,3 +170,41 @@ def test_report_totals_count_each_image_id_once_and_list_the_sources():
     assert out['package_sources'][0]['packages'] == 2 and 'packages' not in out['hosts'][2]
     assert out['hosts'][2]['images'] == []
     assert out['hosts'][0]['images'][0]['pending_summary'] == '2 pending (1 security)'
+
+
+def test_proof_pending_before_from_the_report_after_from_the_image_now_and_what_changed():
+    sources = [index('security/', {'zlib1g': [['1:1.2.13.dfsg-1+deb12u1', 'amd64']],
+                                   'perl': [['5.36.0-7+deb12u4', 'amd64']]}, security=True)]
+    old = with_pending([image([pkg('zlib1g', '1:1.2.13.dfsg-1'), pkg('perl', '5.36.0-7'), pkg('gone', '1')])],
+                       sources)[0]
+    new = image([pkg('zlib1g', '1:1.2.13.dfsg-1+deb12u1'), pkg('perl', '5.36.0-7+deb12u4'), pkg('added', '2')],
+                'sha256:b')
+    out = proof(old, new, sources)
+    assert out['before'] == {'status': 'ok', 'count': 2, 'security': 2, 'summary': '2 pending (2 security)',
+                             'reason': None}
+    assert out['after'] == {'status': 'ok', 'count': 0, 'security': 0, 'summary': '0 pending (0 security)',
+                            'reason': None}
+    assert out['changed'] == [
+        {'name': 'added', 'arch': 'amd64', 'before': None, 'after': '2'},
+        {'name': 'gone', 'arch': 'amd64', 'before': '1', 'after': None},
+        {'name': 'perl', 'arch': 'amd64', 'before': '5.36.0-7', 'after': '5.36.0-7+deb12u4'},
+        {'name': 'zlib1g', 'arch': 'amd64', 'before': '1:1.2.13.dfsg-1', 'after': '1:1.2.13.dfsg-1+deb12u1'}]
+    # An update still pending after the patch is counted, not hidden.
+    half = image([pkg('zlib1g', '1:1.2.13.dfsg-1+deb12u1'), pkg('perl', '5.36.0-7')], 'sha256:c')
+    assert proof(old, half, sources)['after']['count'] == 1
+
+
+def test_proof_unknown_sides_say_why_and_list_no_change():
+    sources = [index('./', {'a': [['2', 'amd64']]})]
+    new = image([pkg('a', '2')], 'sha256:b')
+    out = proof(None, new, sources)
+    assert out['before']['status'] == 'unknown' and 'not in the inventory report' in out['before']['reason']
+    assert out['after']['count'] == 0 and out['changed'] is None
+    unread = with_pending([image([], db=None)], sources)[0]
+    assert proof(unread, new, sources)['before']['reason'].startswith('no package database read')
+    assert proof(with_pending([image([pkg('a', '1')])], sources)[0], None, sources)['after'] == {
+        'status': 'unknown', 'count': None, 'security': None, 'summary': 'pending unknown',
+        'reason': 'the image was not read back'}
+    # A source that could not be read now: after is unknown, never 0.
+    failed = [dict(sources[0], status='failed', error='timed out')]
+    assert proof(None, new, failed)['after']['status'] == 'unknown'
