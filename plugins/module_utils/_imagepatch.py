@@ -34,7 +34,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._patchcontaine
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     RegistryFailure, auth_config, pull, registry_failure, remote_digest, with_retries)
 from ansible_collections.patchops.containers.plugins.module_utils._scan_report import ScanError, load_report
-from ansible_collections.patchops.containers.plugins.module_utils._stage import human_bytes
+from ansible_collections.patchops.containers.plugins.module_utils._stage_space import human_bytes
 from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 
 LABEL_BASE_NAME = 'org.opencontainers.image.base.name'

@@ -82,6 +82,15 @@ def is_image_id(text):
     return bool(_IMAGE_ID.match(text or '')) and (text.startswith('sha256:') or len(text) in (12, 64))
 
 
+def id_matches(actual, expected):
+    """True if ``expected`` (full ID, bare hex or a 12+ digit prefix) names ``actual``."""
+    if not actual or not expected:
+        return False
+    a = actual.split(':', 1)[-1].lower()
+    e = expected.split(':', 1)[-1].lower()
+    return len(e) >= 12 and a.startswith(e)
+
+
 def normalise_registry(text):
     """A registry host as users write it (scheme, trailing path, Docker Hub aliases) as parse() names it."""
     text = (text or '').strip()

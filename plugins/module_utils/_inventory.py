@@ -4,28 +4,32 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Container inventory of one engine, with optional update detection (no pull).
 
+A container's record fields are read by ``_container_record``; the update verdict is
+``_update_check``'s.
+
 Private: not a public API of the collection.
 """
 
 from __future__ import annotations
 
-import datetime
-import fnmatch
 import os
-import re
 import tarfile
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.patchops.containers.plugins.module_utils._compose import sync as compose_sync
-from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies, entry_name as _name
+from ansible_collections.patchops.containers.plugins.module_utils._container_record import (
+    compose_info,
+    engine_time,
+    from_list,
+    mounts,
+    networks,
+    ports,
+    select,
+)
+from ansible_collections.patchops.containers.plugins.module_utils._deps import Index, dependencies
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._image_packages import ImagePackages, image_os, images_result
-from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
-    ImageRefError,
-    is_image_id,
-    normalise_registry,
-    parse,
-)
+from ansible_collections.patchops.containers.plugins.module_utils._imageref import normalise_registry
 from ansible_collections.patchops.containers.plugins.module_utils._journal import DEFAULT_STATE_DIR, Journal, JournalError
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
     REGISTRY_ARGUMENT_SPEC,
@@ -34,20 +38,14 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
     remote_image_id,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._stop import first_process, predict
+from ansible_collections.patchops.containers.plugins.module_utils._update_check import check_plan, update_verdict
 
 STATES = ('created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead')
-# What `docker ps` without -a shows.
-ACTIVE_STATES = ('running', 'paused', 'restarting')
 MAX_WORKERS = 8
 # full: every field, one inspect per container; summary: what the list call carries (see from_list).
 DETAILS = ('full', 'summary')
 # The record fields only an inspect gives: null with detail=summary.
 INSPECT_ONLY = ('started_at', 'finished_at', 'restart_count', 'restart_policy', 'dependencies', 'depends_on', 'stop')
-_HEALTH_IN_STATUS = re.compile(r'\((healthy|unhealthy|health: starting)\)')
-_EXIT_IN_STATUS = re.compile(r'^Exited \((-?\d+)\)')
-COMPOSE = 'com.docker.compose.'
-_ZERO_TIME = '0001-01-01T00:00:00Z'
-_HEX64 = re.compile(r'^[0-9a-f]{64}$')
 
 
 def argument_spec():
@@ -70,213 +68,6 @@ def argument_spec():
 
 
 # -- pure helpers (unit tested) ----------------------------------------------------------
-
-def _time(value):
-    """Engine timestamps as given; the zero time (never started/finished) becomes None."""
-    if not value or value.startswith('0001-01-01'):
-        return None
-    return value
-
-
-def _label_matches(labels, wanted):
-    key, sep, value = wanted.partition('=')
-    if key not in labels:
-        return False
-    return not sep or labels[key] == value
-
-
-def select(entries, names=(), labels=(), statuses=(), include_stopped=False):
-    """Filter `/containers/json?all=1` entries: name globs (any), labels (all), states (any).
-
-    An explicit status list wins over include_stopped.
-    """
-    out = []
-    for entry in entries:
-        state = entry.get('State') or ''
-        if statuses:
-            if state not in statuses:
-                continue
-        elif not include_stopped and state not in ACTIVE_STATES:
-            continue
-        if names and not any(fnmatch.fnmatchcase(_name(entry), pattern) for pattern in names):
-            continue
-        entry_labels = entry.get('Labels') or {}
-        if not all(_label_matches(entry_labels, wanted) for wanted in labels):
-            continue
-        out.append(entry)
-    return out
-
-
-def _follower(inspect):
-    """In another container's network namespace: no networks or ports of its own (Podman shows
-    that container's)."""
-    return ((inspect.get('HostConfig') or {}).get('NetworkMode') or '').startswith('container:')
-
-
-def ports(inspect):
-    """Published ports: the bound ones of a running container, else the configured bindings."""
-    if _follower(inspect):
-        return []
-    running = (inspect.get('State') or {}).get('Running')
-    if running:
-        source = (inspect.get('NetworkSettings') or {}).get('Ports') or {}
-    else:
-        source = (inspect.get('HostConfig') or {}).get('PortBindings') or {}
-    out = []
-    for key, bindings in source.items():
-        port, dummy, proto = key.partition('/')
-        for binding in bindings or []:
-            host_port = binding.get('HostPort') or ''
-            out.append({
-                'container_port': int(port),
-                'protocol': proto or 'tcp',
-                'host_ip': binding.get('HostIp') or '',
-                'host_port': int(host_port) if host_port.isdigit() else None,
-            })
-    out.sort(key=lambda p: (p['container_port'], p['protocol'], p['host_ip'], p['host_port'] or 0))
-    return out
-
-
-def mounts(inspect):
-    """Mounts with volumes split into named and anonymous (engine-generated 64-hex name)."""
-    out = []
-    for mount in inspect.get('Mounts') or []:
-        kind = mount.get('Type') or ''
-        name = mount.get('Name') or None
-        if kind == 'volume':
-            kind = 'anonymous' if name and _HEX64.match(name) else 'named'
-        out.append({
-            'type': kind,
-            'name': name,
-            'source': mount.get('Source') or '',
-            'destination': mount.get('Destination') or '',
-            'driver': mount.get('Driver') or None,
-            'mode': mount.get('Mode') or '',
-            'rw': bool(mount.get('RW')),
-            'propagation': mount.get('Propagation') or '',
-        })
-    out.sort(key=lambda m: m['destination'])
-    return out
-
-
-def networks(inspect):
-    """Each network of the container; aliases are the operator's, in either inspect shape (below
-    API 1.44 the engine lists the container's short ID among them, from 1.44 only in DNSNames)."""
-    own = {inspect.get('Id') or '', (inspect.get('Id') or '')[:12]}
-    out = []
-    if _follower(inspect):
-        return out
-    for name, net in sorted(((inspect.get('NetworkSettings') or {}).get('Networks') or {}).items()):
-        ipam = net.get('IPAMConfig') or {}
-        out.append({
-            'name': name,
-            'id': net.get('NetworkID') or '',
-            'ip_address': net.get('IPAddress') or '',
-            'ipv6_address': net.get('GlobalIPv6Address') or '',
-            'gateway': net.get('Gateway') or '',
-            'mac_address': net.get('MacAddress') or '',
-            'aliases': [a for a in net.get('Aliases') or [] if a not in own],
-            'static_ipv4': ipam.get('IPv4Address') or '',
-            'static_ipv6': ipam.get('IPv6Address') or '',
-        })
-    return out
-
-
-def from_list(entry):
-    """An inspect-shaped view of a ``GET /containers/json`` entry, for detail=summary: name, image,
-    state, health and exit code (from the status text), labels, published ports of a running
-    container, mounts, network mode and networks; not what only an inspect has (INSPECT_ONLY)."""
-    status = entry.get('Status') or ''
-    health = _HEALTH_IN_STATUS.search(status)
-    exited = _EXIT_IN_STATUS.match(status)
-    running = entry.get('State') == 'running'
-    bound = {}
-    for port in entry.get('Ports') or []:
-        if port.get('PublicPort'):
-            bound.setdefault('%s/%s' % (port.get('PrivatePort'), port.get('Type') or 'tcp'), []).append(
-                {'HostIp': port.get('IP') or '', 'HostPort': str(port['PublicPort'])})
-    created = entry.get('Created')
-    return {
-        'Id': entry['Id'],
-        'Name': '/' + _name(entry),
-        'Image': entry.get('ImageID') or '',
-        'Created': datetime.datetime.fromtimestamp(created, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-        if isinstance(created, int) else created,
-        'Config': {'Image': entry.get('Image') or '', 'Labels': entry.get('Labels') or {}},
-        'State': {'Status': entry.get('State'), 'Running': running,
-                  'Health': {'Status': health.group(1).replace('health: ', '')} if health else None,
-                  'ExitCode': int(exited.group(1)) if exited else 0},
-        'HostConfig': dict(entry.get('HostConfig') or {}),
-        'NetworkSettings': {'Networks': (entry.get('NetworkSettings') or {}).get('Networks') or {}, 'Ports': bound},
-        'Mounts': entry.get('Mounts') or [],
-    }
-
-
-def compose_info(labels):
-    labels = labels or {}
-    project = labels.get(COMPOSE + 'project')
-    if not project:
-        return None
-    files = labels.get(COMPOSE + 'project.config_files')
-    number = labels.get(COMPOSE + 'container-number')
-    return {
-        'project': project,
-        'service': labels.get(COMPOSE + 'service'),
-        'working_dir': labels.get(COMPOSE + 'project.working_dir'),
-        'config_files': [f for f in files.split(',') if f] if files else [],
-        'container_number': int(number) if number and number.isdigit() else None,
-    }
-
-
-def check_plan(reference, image):
-    """What to ask the registry for one container.
-
-    Returns (ref, None) when the registry must be asked, or (None, reason) when the answer is
-    `unknown` without asking.
-    """
-    if not reference:
-        return None, 'the container has no image reference'
-    if reference.startswith('sha256:') or is_image_id(reference):
-        return None, 'created from an image ID, not a reference'
-    try:
-        ref = parse(reference)
-    except ImageRefError as exc:
-        return None, 'invalid reference: %s' % exc
-    if ref.pinned:
-        return None, 'pinned by digest'
-    if not (image or {}).get('RepoDigests'):
-        return None, 'the image has no registry digest (built or loaded locally)'
-    return ref, None
-
-
-def repo_digests(image, ref):
-    """Digests the image has in ref's repository, and in any repository."""
-    mine, every = set(), set()
-    for item in (image or {}).get('RepoDigests') or []:
-        name, dummy, digest = item.partition('@')
-        every.add(digest)
-        try:
-            other = parse(name)
-        except ImageRefError:
-            continue
-        if (other.registry, other.repository) == (ref.registry, ref.repository):
-            mine.add(digest)
-    return mine, every
-
-
-def update_verdict(ref, image, remote, error):
-    """(update, update_reason) from the image and the registry's answer for ref."""
-    if error:
-        return 'unknown', error
-    if not remote:
-        return 'unknown', 'the registry gave no digest'
-    mine, every = repo_digests(image, ref)
-    if remote in mine or remote in every:
-        return 'current', None
-    if mine:
-        return 'available', None
-    return 'unknown', 'the image has no digest from %s to compare with' % ref.name
-
 
 def summarise(containers, checked):
     running = [c for c in containers if c['state'] == 'running']
@@ -455,8 +246,8 @@ class Inventory:
             # Podman reports an empty health status for a container without a HEALTHCHECK.
             'health': ((state.get('Health') or {}).get('Status') or None) if running else None,
             'exit_code': state.get('ExitCode'),
-            'started_at': _time(state.get('StartedAt')),
-            'finished_at': _time(state.get('FinishedAt')),
+            'started_at': engine_time(state.get('StartedAt')),
+            'finished_at': engine_time(state.get('FinishedAt')),
             'restart_count': inspect.get('RestartCount', 0),
             'restart_policy': {'name': restart.get('Name') or 'no',
                                'maximum_retry_count': restart.get('MaximumRetryCount') or 0},

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Staging (``image_stage state=present/absent``): put exact images on a Docker host before a
-patch window and record them in the stage manifest (``_manifest``).
+patch window and record them in the stage manifest (``_manifest``). The free space arithmetic is
+``_stage_space``'s; a plan's manifest entries and result line are ``_stage_record``'s.
 
 Private: not a public API of the collection.
 """
@@ -19,6 +20,7 @@ from urllib.error import HTTPError, URLError
 from ansible_collections.patchops.containers.plugins.module_utils._archive import inspect_archive
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
+    id_matches,
     is_image_id,
     local_tags,
     parse,
@@ -46,50 +48,12 @@ from ansible_collections.patchops.containers.plugins.module_utils._registry impo
     remote_digest,
     with_retries,
 )
-
-ARCHIVE_SPACE_FACTOR = 2
-
-
-# -- small pure helpers ---------------------------------------------------------------------
-
-def human_bytes(value):
-    if value is None:
-        return 'unknown'
-    size = float(value)
-    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
-        if abs(size) < 1024 or unit == 'TiB':
-            return ('%d %s' % (size, unit)) if unit == 'B' else ('%.1f %s' % (size, unit))
-        size /= 1024.0
-    return '%d B' % value  # pragma: no cover
-
-
-def id_matches(actual, expected):
-    """True if ``expected`` (full ID, bare hex or a 12+ digit prefix) names ``actual``."""
-    if not actual or not expected:
-        return False
-    a = actual.split(':', 1)[-1].lower()
-    e = expected.split(':', 1)[-1].lower()
-    return len(e) >= 12 and a.startswith(e)
-
-
-def space_needed(estimates, factor, min_free):
-    """Bytes that must be free: each estimate (None = unknown, not counted) times ``factor``,
-    plus ``min_free``. Returns (needed, unknown_count)."""
-    total = 0
-    unknown = 0
-    for size, item_factor in estimates:
-        if size is None:
-            unknown += 1
-            continue
-        total += int(size * (item_factor if item_factor is not None else factor))
-    return total + int(min_free or 0), unknown
-
-
-def space_error(host, path, needed, free, fetch, factor, min_free):
-    return ('not enough free space on %s to stage: %s has %s (%d bytes) free, %s (%d bytes) needed '
-            '(estimated download %s x space_factor %s + min_free_bytes %s); nothing was pulled or loaded'
-            % (host, path, human_bytes(free), free, human_bytes(needed), needed, human_bytes(fetch),
-               factor, human_bytes(min_free)))
+from ansible_collections.patchops.containers.plugins.module_utils._stage_record import plan_entries, plan_report
+from ansible_collections.patchops.containers.plugins.module_utils._stage_space import (
+    ARCHIVE_SPACE_FACTOR,
+    space_error,
+    space_needed,
+)
 
 
 # -- staging --------------------------------------------------------------------------------
@@ -399,34 +363,6 @@ class Stager:
             return 'removed what it left (%s); nothing else changed' % ', '.join(r[:19] for r in removed)
         return 'nothing was loaded'
 
-    # -- entries ----------------------------------------------------------------------------
-    def entries(self, plan):
-        """{key: entry} to record for a plan (after execute, or the would-be values)."""
-        image = plan.get('image') or {}
-        image_id = image.get('Id') or plan.get('image_id')
-        out = {}
-        for key in plan['keys']:
-            ref = parse(key)
-            entry = {'reference': key, 'repository': ref.name, 'tag': ref.tag, 'digest': plan.get('digest'),
-                     'repo_digest': plan.get('pull_ref'), 'image_id': image_id, 'size': image.get('Size'),
-                     'source': plan['source']}
-            if plan['source'] == 'archive':
-                entry['archive'] = plan['archive']
-            out[key] = entry
-        return out
-
-    def report(self, plan, done):
-        would = {'pull': 'would_pull', 'load': 'would_load', 'tag': 'would_tag'}
-        action = {'pull': 'pulled', 'load': 'loaded', 'tag': 'tagged'}.get(plan['action'], 'present')
-        if not done and plan['action'] != 'present':
-            action = would[plan['action']]
-        image = plan.get('image') or {}
-        return {'reference': plan['reference'], 'references': plan['keys'], 'source': plan['source'],
-                'action': action, 'digest': plan.get('digest'),
-                'image_id': image.get('Id') or plan.get('image_id'), 'size': image.get('Size'),
-                'estimated_bytes': plan.get('estimate'), 'archive': plan.get('archive'),
-                'registry_attempts': plan.get('attempts') or 0}
-
     # -- the whole run ----------------------------------------------------------------------
     def present(self):
         before = read_manifest(self.state_dir, self.engine_id)
@@ -439,9 +375,9 @@ class Stager:
             after['engine_name'] = after.get('engine_name') or self.host
             when = stamp()
             for plan in plans:
-                for key, entry in self.entries(plan).items():
+                for key, entry in plan_entries(plan).items():
                     changed = merge_entry(after['images'], key, entry, when) or changed
-            result.update(changed=changed, images=[self.report(p, False) for p in plans],
+            result.update(changed=changed, images=[plan_report(p, False) for p in plans],
                           manifest=after, before=before)
             return result
         done = []
@@ -455,7 +391,7 @@ class Stager:
             done.append(plan)
         manifest, wrote = self._record(done)
         changed = wrote or any(p['action'] != 'present' for p in done)
-        result.update(changed=changed, images=[self.report(p, True) for p in done], manifest=manifest,
+        result.update(changed=changed, images=[plan_report(p, True) for p in done], manifest=manifest,
                       before=before)
         if failure is not None:
             staged = ', '.join(p['reference'] for p in done) or 'none'
@@ -469,7 +405,7 @@ class Stager:
             when = stamp()
             changed = False
             for plan in plans:
-                for key, entry in self.entries(plan).items():
+                for key, entry in plan_entries(plan).items():
                     changed = merge_entry(manifest['images'], key, entry, when) or changed
             if changed or manifest.get('engine_id') != self.engine_id:
                 manifest['engine_id'] = self.engine_id

@@ -2,8 +2,9 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Where tests live (CONTRIBUTING, Layout): unit tests of a private module are test__<file>.py,
-and every role has its molecule scenario."""
+"""Where tests live (CONTRIBUTING, Layout): unit tests of a private module are test__<file>.py (one
+for every private file), every role has its molecule scenario, and no module_utils file grows past
+MAX_MODULE_UTILS_LINES."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# What one file of plugins/module_utils may hold at most (wc -l).
+MAX_MODULE_UTILS_LINES = 450
 
 
 def _tested_file(kind, test):
@@ -45,6 +48,30 @@ def test_every_file_of_a_private_package_has_its_unit_test(kind):
                and not os.path.isfile(os.path.join(ROOT, 'tests', 'unit', 'plugins', kind,
                                                    'test_%s_%s' % (p, f)))]
     assert missing == []
+
+
+@pytest.mark.parametrize('kind', ['module_utils', 'plugin_utils'])
+def test_every_private_file_has_its_unit_test(kind):
+    base = os.path.join(ROOT, 'plugins', kind)
+    files = sorted(f for f in os.listdir(base) if f.startswith('_') and f.endswith('.py') and f != '__init__.py'
+                   and os.path.isfile(os.path.join(base, f)))
+    assert files
+    missing = [f for f in files
+               if not os.path.isfile(os.path.join(ROOT, 'tests', 'unit', 'plugins', kind, 'test_%s' % f))]
+    assert missing == [], 'plugins/%s/_<file>.py needs tests/unit/plugins/%s/test__<file>.py' % (kind, kind)
+
+
+def test_no_module_utils_file_is_over_450_lines():
+    too_long = []
+    for folder, dummy, files in os.walk(os.path.join(ROOT, 'plugins', 'module_utils')):
+        for name in sorted(files):
+            if name.endswith('.py'):
+                path = os.path.join(folder, name)
+                with open(path, encoding='utf-8') as fh:
+                    count = fh.read().count('\n')  # as wc -l counts
+                if count > MAX_MODULE_UTILS_LINES:
+                    too_long.append('%s: %d lines' % (os.path.relpath(path, ROOT), count))
+    assert too_long == [], 'over %d lines, split along a seam: %s' % (MAX_MODULE_UTILS_LINES, ', '.join(too_long))
 
 
 def test_every_role_has_a_molecule_scenario():

@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import (
     ImageRefError,
+    id_matches,
     same_ref,
     local_tags,
     normalise_registry,
@@ -77,3 +78,12 @@ def test_local_tags_as_docker_names_them():
 def test_same_ref_reads_defaults():
     assert same_ref('web', 'docker.io/library/web:latest') and not same_ref('web:1', 'web:2')
     assert same_ref('not a ref!', 'not a ref!') and not same_ref('web@sha256:' + 'a' * 64, 'web')
+
+
+ID1 = 'sha256:' + 'a' * 64
+ID2 = 'sha256:' + 'b' * 64
+
+
+def test_id_matches():
+    assert id_matches(ID1, ID1) and id_matches(ID1, 'a' * 64) and id_matches(ID1, 'a' * 12)
+    assert not id_matches(ID1, 'a' * 11) and not id_matches(ID1, ID2) and not id_matches(ID1, None)
