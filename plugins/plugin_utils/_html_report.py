@@ -373,6 +373,34 @@ def run_rows(report):
     return rows
 
 
+def _pending_cell(side):
+    side = side or {}
+    tone = 'bad' if side.get('status') != 'ok' else ('good' if not side.get('count') else 'warn')
+    text = side.get('summary') or 'pending unknown'
+    if side.get('reason'):
+        text += ' (%s)' % side['reason']
+    return _cell('<span class="%s">%s</span>' % (tone, _e(text)), side.get('count') if side.get('count') is not None
+                 else -1, raw=True)
+
+
+def _packages_section(rows):
+    """The patched containers' pending updates before and after, and the packages that changed
+    (with the run's inventory report and its package sources; none: no section)."""
+    proved = [r for r in rows if isinstance(r.get('packages'), dict)]
+    if not proved:
+        return []
+    table = [[_cell(r.get('host')), _cell('<b>%s</b>' % _e(r.get('container')), r.get('container'), raw=True),
+              _pending_cell(r['packages'].get('before')), _pending_cell(r['packages'].get('after')),
+              _cell(r['packages'].get('changed_summary') or '', len(r['packages'].get('changed') or []))]
+             for r in proved]
+    return ['<h2>Packages</h2><p class="muted">Pending updates against the inventory\'s package sources: before, '
+            'the inventory report\'s for the image the container ran; after, for the image it runs now (its '
+            'packages read back from the engine).</p>',
+            _table('packages', 'packages of the patched containers', [
+                ('host', False), ('container', False), ('pending before', True), ('pending after', True),
+                ('packages changed', False)], table)]
+
+
 def run_html(report, params=None):
     """The run page from report.json's content ({summary, hosts}) and the run's parameters."""
     params = params or {}
@@ -483,6 +511,7 @@ def run_html(report, params=None):
         ('after', False), ('strategy', False), ('downtime', True), ('verification', False), ('engine shows', False)],
         table,
         'No container was planned or patched in this run.'))
+    body.extend(_packages_section(rows))
 
     body.append('<h2>Parameters</h2><dl class="params">')
     shown = [('run', summary.get('run')), ('check mode', 'yes' if check else 'no'),

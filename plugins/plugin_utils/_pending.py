@@ -240,9 +240,12 @@ def proof(before, after, indexes):
     packages whose version changed (None when either side's packages are unknown)."""
     now = with_pending([after], indexes)[0] if after else None
     known = bool(before and before.get('package_db') and now and now.get('package_db'))
+    changed = changed_packages(before, now) if known else None
     return {'before': _brief(before),
             'after': _brief(now) if now else dict(_brief(None), reason='the image was not read back'),
-            'changed': changed_packages(before, now) if known else None}
+            'changed': changed,
+            'changed_summary': 'unknown' if changed is None else ', '.join(
+                '%s %s → %s' % (c['name'], c['before'] or '(none)', c['after'] or '(removed)') for c in changed) or 'none'}
 
 
 def source_states(indexes):

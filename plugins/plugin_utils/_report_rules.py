@@ -13,6 +13,8 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
+from ansible_collections.patchops.containers.plugins.plugin_utils._pending import proof
+
 # Every outcome word of the report, in the order the reports show their counts.
 OUTCOMES = ('patched', 'current', 'recreated', 'restored', 'rolled_back', 'restore_failed', 'failed',
             'blocked', 'not_attempted', 'recovered', 'unresolved', 'kept_new', 'abandoned', 'held',
@@ -232,10 +234,28 @@ def _swaps_of_recovery(rollout, records, host='HOST'):
     return records
 
 
+def _with_packages(containers, inventory, readback, indexes):
+    """Each patched container with ``packages``: its pending updates before (the inventory report's
+    record of the image it ran) and after (the image it runs now, read back with its packages,
+    against the same sources: ``indexes``), and the packages whose version changed."""
+    known = {}
+    for host in (inventory or {}).get('hosts') or []:
+        for image in host.get('images') or []:
+            known.setdefault(image.get('id'), image)
+    now = dict((image.get('id'), image) for image in (readback or {}).get('images') or [])
+    for record in containers:
+        if record.get('outcome') == 'patched':
+            record['packages'] = proof(known.get(record.get('old_image_id')), now.get(record.get('final_image_id')),
+                                       indexes)
+    return containers
+
+
 def host_record(facts):
     """A host's record of the run from what the playbook collected (``facts``): host, check_mode,
     rollout, rollback, readback (container_inventory's registered result), held_by_scan_gate,
-    engine, plan, unhealthy_before, checks_failed (the post-patch tests' failures), host_failed, host_failure."""
+    engine, plan, unhealthy_before, checks_failed (the post-patch tests' failures), host_failed, host_failure;
+    with ``indexes`` (the package sources read) and ``inventory`` (the inventory report of the run),
+    each patched container's packages before and after (_with_packages)."""
     if not isinstance(facts, dict):
         raise ValueError('patch_host_record: expected a dict of the run\'s facts on the host, got %s'
                          % type(facts).__name__)
@@ -245,6 +265,8 @@ def host_record(facts):
                                  facts.get('host') or 'HOST')
     view, error = engine_view(facts.get('readback'))
     containers = [decide(r, view) for r in records]
+    if facts.get('indexes') is not None:
+        containers = _with_packages(containers, facts.get('inventory'), facts.get('readback'), facts['indexes'])
     absent = {'state': 'missing' if view is not None else 'unknown'}
     plan = [dict(p, engine=(view or {}).get(p.get('container')) or absent)
             for p in (facts.get('plan') or rollout.get('plan') or [])]

@@ -478,5 +478,15 @@ def test_inventory_build_stage_patch_in_one_run(lab, repo, engine_kind, built, u
         with open(tmp_path / 'reports' / 'chain' / 'report.json') as fh:
             report = json.load(fh)
         assert {c['container']: c['outcome'] for c in report['hosts'][0]['containers']} == {names['app']: 'patched'}
+        # The proof: pending before (the inventory's) -> after (the image running now, read back), and
+        # exactly the pending packages changed, at the versions the mirror has.
+        proof = report['hosts'][0]['containers'][0]['packages']
+        before = pending[api.inspect_image(base)['Id']]
+        assert (proof['before']['count'], proof['before']['security']) == (
+            before['pending_count'], before['pending_security'])
+        assert (proof['after']['status'], proof['after']['count']) == ('ok', 0)
+        assert {c['name']: c['after'] for c in proof['changed']} == {p['name']: p['candidate'] for p in before['pending']}
+        with open(tmp_path / 'reports' / 'chain' / 'report.md') as fh:
+            assert '| %s | %s | %s | 0 pending (0 security) |' % (TARGET, names['app'], before['pending_summary']) in fh.read()
     finally:
         remove(api, *names.values())

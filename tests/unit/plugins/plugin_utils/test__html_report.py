@@ -299,3 +299,18 @@ def test_run_page_shows_the_engines_word():
     assert 'way out: close the entry with patchops.containers.container_rollback abandon: [db]' in page
     assert 'the modules said patched' in page and '>missing<' in page and '>exited<' in page
     assert re.search(r'id="engine-unknown">[^<]*h2\.</p>', page)
+
+
+def test_run_page_packages_section_only_with_the_proof_every_value_escaped():
+    report = run_report()
+    assert 'id="packages"' not in run_html(report)
+    report['hosts'][0]['containers'][0]['packages'] = {
+        'before': {'status': 'ok', 'count': 3, 'security': 2, 'summary': '3 pending (2 security)', 'reason': None},
+        'after': {'status': 'ok', 'count': 0, 'security': 0, 'summary': '0 pending (0 security)', 'reason': None},
+        'changed': [{'name': EVIL, 'arch': 'amd64', 'before': '1', 'after': '2'}],
+        'changed_summary': '%s 1 → 2' % EVIL}
+    page = run_html(report)
+    section = page[page.index('<h2>Packages</h2>'):page.index('<h2>Parameters</h2>')]
+    assert '3 pending (2 security)' in section and '0 pending (0 security)' in section
+    assert EVIL not in page and '&lt;script&gt;' in section
+    assert section.count('<tr') == 2  # the head and the one patched container

@@ -189,6 +189,8 @@ def test_proof_pending_before_from_the_report_after_from_the_image_now_and_what_
         {'name': 'gone', 'arch': 'amd64', 'before': '1', 'after': None},
         {'name': 'perl', 'arch': 'amd64', 'before': '5.36.0-7', 'after': '5.36.0-7+deb12u4'},
         {'name': 'zlib1g', 'arch': 'amd64', 'before': '1:1.2.13.dfsg-1', 'after': '1:1.2.13.dfsg-1+deb12u1'}]
+    assert out['changed_summary'] == ('added (none) → 2, gone 1 → (removed), perl 5.36.0-7 → 5.36.0-7+deb12u4, '
+                                      'zlib1g 1:1.2.13.dfsg-1 → 1:1.2.13.dfsg-1+deb12u1')
     # An update still pending after the patch is counted, not hidden.
     half = image([pkg('zlib1g', '1:1.2.13.dfsg-1+deb12u1'), pkg('perl', '5.36.0-7')], 'sha256:c')
     assert proof(old, half, sources)['after']['count'] == 1
@@ -199,7 +201,7 @@ def test_proof_unknown_sides_say_why_and_list_no_change():
     new = image([pkg('a', '2')], 'sha256:b')
     out = proof(None, new, sources)
     assert out['before']['status'] == 'unknown' and 'not in the inventory report' in out['before']['reason']
-    assert out['after']['count'] == 0 and out['changed'] is None
+    assert out['after']['count'] == 0 and out['changed'] is None and out['changed_summary'] == 'unknown'
     unread = with_pending([image([], db=None)], sources)[0]
     assert proof(unread, new, sources)['before']['reason'].startswith('no package database read')
     assert proof(with_pending([image([pkg('a', '1')])], sources)[0], None, sources)['after'] == {

@@ -362,3 +362,24 @@ def test_run_report_counts_hosts_and_downtime():
 def test_host_record_wants_a_dict():
     with pytest.raises(ValueError, match='patch_host_record: expected a dict'):
         rules().host_record(['lab1'])
+
+
+def test_patched_containers_get_their_packages_before_and_after_only_with_package_sources():
+    """With the package sources read (indexes) and the run's inventory report: a patched container's
+    pending updates before (the report's, by the image it ran) and after (the image read back now)."""
+    index = {'url': 'http://m/', 'suite': 'security/', 'components': [], 'security': True, 'indexes': [],
+             'status': 'ok', 'error': None, 'packages': {'zlib1g': [['1.2.13-1+deb12u1', 'amd64']]}}
+    old = {'id': V1, 'package_db': 'dpkg', 'pending_status': 'ok', 'pending_count': 1, 'pending_security': 1,
+           'pending_summary': '1 pending (1 security)',
+           'packages': [{'name': 'zlib1g', 'arch': 'amd64', 'version': '1.2.13-1'}]}
+    new = {'id': V2, 'package_db': 'dpkg', 'packages': [{'name': 'zlib1g', 'arch': 'amd64', 'version': '1.2.13-1+deb12u1'}]}
+    out = rollout(result('web', 'patched'), result('db', 'current', new_image=V1))
+    read = dict(readback(shown('web', cid('web', 1), V2), shown('db', cid('db', 0), V1)), images=[new])
+    inventory = {'hosts': [{'host': 'lab1', 'images': [old]}]}
+    record = record_of(out, read, inventory=inventory, indexes=[index])
+    web, db = by_name(record['containers'])['web'], by_name(record['containers'])['db']
+    assert (web['packages']['before']['count'], web['packages']['after']['count']) == (1, 0)
+    assert web['packages']['changed'] == [{'name': 'zlib1g', 'arch': 'amd64', 'before': '1.2.13-1',
+                                           'after': '1.2.13-1+deb12u1'}]
+    assert 'packages' not in db  # not patched: nothing to prove
+    assert 'packages' not in by_name(record_of(out, read)['containers'])['web']  # no sources: no claim
