@@ -10,11 +10,20 @@ for the Docker SDK's low-level ``APIClient``: images, containers, and a ``FakeRe
 answers the engine's distribution endpoint and pulls, and the registry v2 API calls the collection
 makes itself (``image_blobs``, ``digest``).
 
+Containers have a lifecycle as the engine gives them: create (``create_container``,
+``create_container_from_config``: ``engine.created`` lists their names), rename, start, stop,
+restart, pause, unpause, remove (a running one only with force), network connect and disconnect;
+``containers()`` lists a legacy link's alias as the provider's ``/follower/alias`` name, as Docker
+does. ``engine.container(ref)`` finds one by name, ID or unique ID prefix. ``get_archive`` and
+``diff`` answer from ``image['Files']`` and ``container['Changes']``.
+
 Failures are injected per API method in ``api.fail[method]``: an exception (raised on every call),
 a list (one entry per call, ``None`` to let that call through) or a function of the call's
-arguments returning an exception or ``None``. ``api.calls`` records ``(method, args, kwargs)``.
-Pull and load streams carry errors as the engine sends them: ``api.stream_errors[method]`` is a
-list, one entry (an error text, or ``None``) per call.
+positional arguments (its options, e.g. a stop's timeout, are not passed) returning an exception or
+``None``. ``Crash`` ends the process there: a BaseException, nothing after it runs, not even
+``except Exception``. ``api.calls`` records ``(method, args, kwargs)``; ``api.called(method)`` the
+calls of one method. Pull and load streams carry errors as the engine sends them:
+``api.stream_errors[method]`` is a list, one entry (an error text, or ``None``) per call.
 
 Execs run no process: each is answered by ``api.exec_answers``, a function of the command (its argv)
 returning ``(exit code, output)``, or a list of such pairs (one per exec run); ``(0, b'')`` when
@@ -32,6 +41,7 @@ import hashlib
 import io
 import json
 import os
+import posixpath
 import tarfile
 
 from docker.errors import APIError, NotFound
@@ -46,6 +56,16 @@ def sha(text):
     """``sha256:<hex>`` of a text or bytes: stable fake image IDs and digests."""
     data = text if isinstance(text, bytes) else text.encode()
     return 'sha256:' + hashlib.sha256(data).hexdigest()
+
+
+def hexid(text):
+    """The bare hex of ``sha(text)``: the ID of the container ``add_container`` names ``text``."""
+    return sha(text).split(':', 1)[1]
+
+
+class Crash(BaseException):
+    """The module process ends here (killed, SSH lost): nothing after it runs, not even ``except
+    Exception``. Raise it from ``api.fail[method]`` to interrupt a run at a known engine call."""
 
 
 def _repo(text):
@@ -150,10 +170,13 @@ class FakeRegistry:
 class FakeAPI:
     """The ``docker.APIClient`` methods the collection calls, over ``FakeEngine``'s state."""
 
-    api_version = '1.41'
+    api_version = '1.41'  # the negotiated API version (clone() shapes a create by it)
 
-    def __init__(self, engine):
+    def __init__(self, engine, api_version=None):
+        """``api_version``: the version the client was made for (``docker.APIClient(version=...)``)."""
         self.engine = engine
+        if api_version:
+            self.api_version = api_version
         self.calls = []
         self.fail = {}
         self.stream_errors = {}
@@ -167,7 +190,7 @@ class FakeAPI:
         if isinstance(check, list):
             exc = check.pop(0) if check else None
         elif callable(check) and not isinstance(check, BaseException):
-            exc = check(*args, **kwargs)
+            exc = check(*args)
         else:
             exc = check
         if exc is not None:
@@ -185,6 +208,9 @@ class FakeAPI:
     def version(self, api_version=True):
         self._call('version')
         return dict(self.engine.version)
+
+    def close(self):
+        pass
 
     def info(self):
         self._call('info')
@@ -300,9 +326,19 @@ class FakeAPI:
         return copy.deepcopy(found)
 
     def containers(self, all=False, filters=None):
+        """As Docker lists them: a legacy link shows as the provider's name ``/follower/alias``."""
         self._call('containers', all=all)
-        return [{'Id': c['Id'], 'Names': [c['Name']], 'Image': c['Config']['Image'], 'ImageID': c['Image'],
-                 'State': c['State']['Status'], 'Labels': dict(c['Config'].get('Labels') or {})}
+        links = {}
+        for c in self.engine.containers.values():
+            for link in (c.get('HostConfig') or {}).get('Links') or []:
+                provider, _sep, alias = link.partition(':')
+                found = self.engine.container(provider)
+                if found is not None:
+                    links.setdefault(found['Id'], []).append(alias)
+        return [{'Id': c['Id'], 'Names': [c['Name']] + links.get(c['Id'], []), 'Image': c['Config']['Image'],
+                 'ImageID': c['Image'], 'State': c['State']['Status'], 'Labels': dict(c['Config'].get('Labels') or {}),
+                 'HostConfig': {'NetworkMode': (c.get('HostConfig') or {}).get('NetworkMode', 'default')},
+                 'Created': c.get('created_at', 1700000000)}
                 for c in self.engine.containers.values() if all or c['State']['Running']]
 
     def _state(self, container, **state):
@@ -312,11 +348,48 @@ class FakeAPI:
         found['State'].update(state)
         return found
 
+    def create_host_config(self, **kwargs):
+        return dict(kwargs)
+
+    def create_container(self, image, name=None, **kwargs):
+        """The SDK's create from keyword options (``host_config``: as ``create_host_config`` made it)."""
+        self._call('create_container', image, name=name, **kwargs)
+        host = kwargs.get('host_config') or {}
+        return self._create({'Image': image, 'Cmd': kwargs.get('command'), 'Labels': dict(kwargs.get('labels') or {}),
+                             'HostConfig': {'NetworkMode': host.get('network_mode', 'default')}}, name)
+
+    def create_container_from_config(self, config, name=None, platform=None):
+        self._call('create_container_from_config', config, name=name)
+        return self._create(config, name)
+
+    def _create(self, config, name):
+        """A created container of ``config`` (a create's body: ``HostConfig``, ``NetworkingConfig``)."""
+        body = copy.deepcopy(config)
+        image = self.engine.image(body['Image'])
+        if image is None:
+            raise NotFound('No such image: %s' % body['Image'])
+        if name and self.engine.container(name) is not None:
+            raise APIError('Conflict. The container name "/%s" is already in use' % name)
+        self.engine.serial += 1
+        cid = hexid('%s-%d' % (name, self.engine.serial))
+        host = body.pop('HostConfig', None) or {'NetworkMode': 'default'}
+        endpoints = (body.pop('NetworkingConfig', None) or {}).get('EndpointsConfig') or {}
+        networks = {net: dict(ep, Aliases=(ep.get('Aliases') or []) + [cid[:12]], IPAddress='', MacAddress='')
+                    for net, ep in endpoints.items()}
+        self.engine.containers[cid] = {
+            'Id': cid, 'Name': '/' + (name or cid[:12]), 'Image': image['Id'], 'Config': body, 'HostConfig': host,
+            'created_at': 1700000000 + self.engine.serial,
+            'State': {'Status': 'created', 'Running': False, 'Paused': False, 'ExitCode': 0},
+            'Mounts': [], 'NetworkSettings': {'Networks': networks}}
+        self.engine.created.append(name)
+        return {'Id': cid, 'Warnings': []}
+
     def rename(self, container, name):
         self._call('rename', container, name)
-        if any(c['Name'] == '/' + name for c in self.engine.containers.values()):
+        found = self._state(container)
+        if any(c['Name'] == '/' + name and c['Id'] != found['Id'] for c in self.engine.containers.values()):
             raise APIError('Conflict. The container name "/%s" is already in use' % name)
-        self._state(container)['Name'] = '/' + name
+        found['Name'] = '/' + name
 
     def start(self, container):
         self._call('start', container)
@@ -326,13 +399,66 @@ class FakeAPI:
         self._call('stop', container, timeout=timeout)
         self._state(container, Status='exited', Running=False, Paused=False, ExitCode=0)
 
+    def restart(self, container, timeout=None):
+        self._call('restart', container, timeout=timeout)
+        self._state(container, Status='running', Running=True, Paused=False)
+
+    def pause(self, container):
+        self._call('pause', container)
+        self._state(container, Status='paused', Paused=True)
+
     def unpause(self, container):
         self._call('unpause', container)
         self._state(container, Status='running', Paused=False)
 
     def remove_container(self, container, v=False, force=False):
         self._call('remove_container', container, v=v, force=force)
-        del self.engine.containers[self._state(container)['Id']]
+        found = self._state(container)
+        if found['State']['Running'] and not force:
+            raise APIError('conflict: you cannot remove a running container %s. Stop the container before '
+                           'attempting removal or force remove' % found['Id'])
+        del self.engine.containers[found['Id']]
+
+    def top(self, container, ps_args=None):
+        """The container's ``Top`` ({Titles, Processes}); no process unless a test sets it."""
+        self._call('top', container)
+        return copy.deepcopy(self._state(container).get('Top') or {'Titles': ['UID', 'PID', 'PPID', 'CMD'],
+                                                                   'Processes': []})
+
+    def diff(self, container):
+        """The container's ``Changes`` (none unless a test sets them)."""
+        self._call('diff', container)
+        return list(self._state(container).get('Changes') or [])
+
+    def get_archive(self, container, path, chunk_size=None, encode_stream=False):
+        """A tar of ``path`` from the container's image files, ``image['Files']``: {path: text |
+        ('link', target) | {name: text} (a directory)}; ``(chunks, stat)`` as the SDK gives them."""
+        self._call('get_archive', container, path)
+        files = self.engine.images[self._state(container)['Image']].get('Files') or {}
+        if path not in files:
+            raise NotFound('Could not find the file %s in container %s' % (path, container))
+        value, name, stat = files[path], posixpath.basename(path), {'name': posixpath.basename(path), 'size': 0}
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode='w') as tar:
+            if isinstance(value, tuple):
+                member = tarfile.TarInfo(name)
+                member.type, member.linkname = tarfile.SYMTYPE, value[1]
+                tar.addfile(member)
+            elif isinstance(value, dict):
+                top = tarfile.TarInfo(name)
+                top.type = tarfile.DIRTYPE
+                tar.addfile(top)
+                stat['size'] = 4096
+                for entry, text in sorted(value.items()):
+                    member = tarfile.TarInfo('%s/%s' % (name, entry))
+                    member.size = len(text.encode())
+                    tar.addfile(member, io.BytesIO(text.encode()))
+            else:
+                member = tarfile.TarInfo(name)
+                member.size = stat['size'] = len(value.encode())
+                tar.addfile(member, io.BytesIO(value.encode()))
+        data = buf.getvalue()
+        return (chunk for chunk in (data[:100], data[100:])), stat  # a generator, as the SDK gives
 
     # -- execs ---------------------------------------------------------------------------------
     def exec_create(self, container, cmd, stdout=True, stderr=True, stdin=False, tty=False, privileged=False,
@@ -378,16 +504,17 @@ class FakeAPI:
         return {'ID': exec_id, 'ContainerID': run['ContainerID'], 'Running': running,
                 'ExitCode': None if running else run['ExitCode']}
 
+    # -- networks ------------------------------------------------------------------------------
     def connect_container_to_network(self, container, net_id, ipv4_address=None, ipv6_address=None, aliases=None,
                                      links=None, driver_opt=None, **kwargs):
         self._call('connect_container_to_network', container, net_id, aliases=aliases)
-        networks = self.engine.container(container).setdefault('NetworkSettings', {}).setdefault('Networks', {})
+        networks = self._state(container).setdefault('NetworkSettings', {}).setdefault('Networks', {})
         networks[net_id] = {'Aliases': list(aliases or []), 'Links': links, 'IPAddress': ipv4_address or '',
                             'MacAddress': ''}
 
     def disconnect_container_from_network(self, container, net_id, force=False):
         self._call('disconnect_container_from_network', container, net_id)
-        self.engine.container(container).setdefault('NetworkSettings', {}).setdefault('Networks', {}).pop(net_id, None)
+        self._state(container).setdefault('NetworkSettings', {}).setdefault('Networks', {}).pop(net_id, None)
 
     def inspect_network(self, net_id, verbose=None, scope=None):
         self._call('inspect_network', net_id)
@@ -410,19 +537,21 @@ class FakeEngine(Engine):
                                  'OSType': 'linux', 'Architecture': 'x86_64'}, **(info or {}))
         self.images = {}
         self.containers = {}
+        self.created = []  # names of the containers created through the API, in order
         self.registry = registry if registry is not None else FakeRegistry()
         self.api = FakeAPI(self)
         self._info = None
-        self._created = 0
+        self.serial = 0  # counts additions: the clock of Created times (and of created containers' IDs)
 
     # -- images --------------------------------------------------------------------------------
-    def add_image(self, tags=(), image_id=None, digests=(), size=1000):
-        """Add (or add references to) an image; a tag moves from the image that had it."""
+    def add_image(self, tags=(), image_id=None, digests=(), size=1000, config=None):
+        """Add (or add references to) an image; a tag moves from the image that had it. ``config``:
+        its ``Config`` (``Env``, ``Cmd``, ``Labels``...; default no labels)."""
         image_id = image_id or sha('image ' + ' '.join(tags))
-        self._created += 1
+        self.serial += 1
         image = self.images.setdefault(image_id, {'Id': image_id, 'RepoTags': [], 'RepoDigests': [],
-                                                  'Size': size, 'Created': 1700000000 + self._created,
-                                                  'Config': {'Labels': {}}})
+                                                  'Size': size, 'Created': 1700000000 + self.serial,
+                                                  'Config': copy.deepcopy(config) if config else {'Labels': {}}})
         for tag in tags:
             self.set_tag(image_id, tag)
         for digest in digests:
@@ -464,20 +593,42 @@ class FakeEngine(Engine):
         return sorted(image['RepoTags']) if image else None
 
     # -- containers ----------------------------------------------------------------------------
-    def add_container(self, name, image, running=True, labels=None):
-        """A container of ``image`` (a reference the engine has); returns its ID."""
+    def add_container(self, name, image, running=True, labels=None, network='default', host=None):
+        """A container ``name`` of ``image`` (a reference the engine has), as ``docker run`` leaves it:
+        its ID is ``hexid(name)``, its ``Env`` and ``Cmd`` the image's, created after what was added
+        before it (``created_at``: the list's ``Created``). ``network``: its ``NetworkMode``
+        (``default``: the bridge network; a network name: that network, the name and short ID its
+        aliases; ``container:<ref>``, ``host``, ``none``: no network of its own). ``host``:
+        ``HostConfig`` entries over the defaults. Returns its ID."""
         found = self.image(image)
         if found is None:
             raise ValueError('no image %s on the fake engine' % image)
-        cid = sha('container ' + name).split(':', 1)[1]
+        cid = hexid(name)
+        number = len(self.containers) + 2
+        self.serial += 1
+        host_config = {'Binds': None, 'NetworkMode': network, 'IpcMode': 'private', 'PidMode': '', 'PortBindings': {},
+                       'RestartPolicy': {'Name': 'no', 'MaximumRetryCount': 0}, 'AutoRemove': False, 'Links': None,
+                       'VolumesFrom': None, 'ContainerIDFile': ''}
+        host_config.update(host or {})
+        mode = host_config['NetworkMode']
+        networks = {} if mode.startswith('container:') or mode in ('host', 'none') else {
+            'bridge' if mode == 'default' else mode: {
+                'IPAMConfig': None, 'Links': None, 'Aliases': None if mode == 'default' else [name, cid[:12]],
+                'IPAddress': '172.28.0.%d' % number, 'MacAddress': '02:42:ac:1c:00:%02x' % number, 'DriverOpts': None}}
+        image_config = found.get('Config') or {}
         self.containers[cid] = {
-            'Id': cid, 'Name': '/' + name, 'Image': found['Id'],
-            'Config': {'Image': image, 'Labels': dict(labels or {})},
+            'Id': cid, 'Name': '/' + name, 'Image': found['Id'], 'created_at': 1700000000 + self.serial,
+            'Config': {'Hostname': cid[:12], 'Env': list(image_config.get('Env') or []), 'Cmd': image_config.get('Cmd'),
+                       'Image': image, 'Labels': dict(labels or {})},
+            'HostConfig': host_config,
             'State': {'Status': 'running' if running else 'exited', 'Running': running, 'Paused': False,
-                      'ExitCode': 0}}
+                      'ExitCode': 0},
+            'Mounts': [], 'NetworkSettings': {'Networks': networks}}
         return cid
 
     def container(self, ref):
+        """The stored container (not a copy) for a name, an ID or a unique ID prefix (4+ digits);
+        None when the engine has none."""
         ref = (ref or '').lstrip('/')
         if ref in self.containers:
             return self.containers[ref]
@@ -486,3 +637,7 @@ class FakeEngine(Engine):
                 return container
         hits = [c for cid, c in self.containers.items() if len(ref) >= 4 and cid.startswith(ref)]
         return hits[0] if len(hits) == 1 else None
+
+    def names(self):
+        """The containers' names, sorted."""
+        return sorted(c['Name'].lstrip('/') for c in self.containers.values())

@@ -3,12 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Where tests live (CONTRIBUTING, Layout): unit tests of a private module are test__<file>.py (one
-for every private file), every role has its molecule scenario, and no module_utils file grows past
-MAX_MODULE_UTILS_LINES."""
+for every private file), every role has its molecule scenario, no module_utils file grows past
+MAX_MODULE_UTILS_LINES, and the unit tests have one fake engine (fake_engine.py)."""
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 
 import pytest
 
@@ -79,3 +81,35 @@ def test_every_role_has_a_molecule_scenario():
     assert len(roles) >= 8
     missing = [r for r in roles if not os.path.isfile(os.path.join(ROOT, 'extensions', 'molecule', r, 'molecule.yml'))]
     assert missing == []
+
+
+FAKE_ENGINE_NAME = re.compile(r'Fake\w*(API|Engine|Client)')
+
+
+def _fake_engines(path):
+    """The classes of ``path`` that stand in for the engine or its SDK client: named Fake...API,
+    Fake...Engine or Fake...Client, or built on the shared FakeAPI or FakeEngine."""
+    with open(path) as fh:
+        tree = ast.parse(fh.read(), path)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            bases = {b.id if isinstance(b, ast.Name) else getattr(b, 'attr', None) for b in node.bases}
+            if FAKE_ENGINE_NAME.search(node.name) or bases & {'FakeAPI', 'FakeEngine'}:
+                found.append(node.name)
+    return found
+
+
+def test_the_unit_tests_have_one_fake_engine():
+    unit = os.path.join(ROOT, 'tests', 'unit')
+    shared = os.path.join(unit, 'fake_engine.py')
+    assert _fake_engines(shared) == ['FakeAPI', 'FakeEngine']
+    others = {}
+    for top, dirs, files in os.walk(unit):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        for name in sorted(files):
+            path = os.path.join(top, name)
+            if name.endswith('.py') and path != shared and _fake_engines(path):
+                others[os.path.relpath(path, ROOT)] = _fake_engines(path)
+    assert others == {}, ('tests/unit/fake_engine.py is the one fake engine: give its FakeAPI / FakeEngine '
+                          'what these need instead')

@@ -10,6 +10,7 @@ import subprocess
 import tarfile
 
 import pytest
+from fake_engine import FakeEngine
 
 from ansible_collections.patchops.containers.plugins.module_utils._distroless import (
     DistrolessRun,
@@ -137,16 +138,10 @@ def test_layer_tar_files_and_status_entries_in_the_image_names():
 
 # -- DistrolessRun with a fake tooling container and a fake image container ----------------------
 
-class _Engine:
-    api = None
-    info = {'Name': 'build1'}
-    docker_host = 'unix:///var/run/docker.sock'
-
-
 class _Target:
     """The image's created container: status.d files, files by path, what was put."""
 
-    engine = _Engine()
+    engine = FakeEngine(info={'Name': 'build1'})  # nothing is asked of it: _distroless() puts a _Tool in as the box
     warn = staticmethod(lambda msg: None)
     step_timeout = 60
 

@@ -3,6 +3,7 @@ import threading
 
 import pytest
 from docker.errors import APIError, NotFound
+from fake_engine import FakeAPI, FakeEngine
 
 from ansible_collections.patchops.containers.plugins.module_utils import _engine
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
@@ -129,18 +130,12 @@ def test_transport_problem(params, refused, warned):
         assert WARNED in warning and 'validate_certs: true' in warning
 
 
-class _FakeClient:
-    """The SDK client, answering /version as ``answer``: the API floor is checked on that answer alone."""
-    answer = {}
-
-    def __init__(self, version=None, **kwargs):
-        self.api_version = version
-
-    def version(self, api_version=True):
-        return self.answer
-
-    def close(self):
-        pass
+def _client(answer):
+    """``docker.APIClient`` as ``Engine()`` makes it: the shared fake API, for the version it is made
+    for, of an engine answering /version as ``answer``: the API floor is checked on that answer alone."""
+    engine = FakeEngine()
+    engine.version = answer
+    return lambda version=None, **kwargs: FakeAPI(engine, api_version=version)
 
 
 @pytest.mark.parametrize('answer, refused', [
@@ -149,7 +144,7 @@ class _FakeClient:
     ({'Version': '17.06.0-ce', 'ApiVersion': '1.30', 'MinAPIVersion': '1.12'}, False),
 ])
 def test_engine_below_api_1_30_refused(monkeypatch, answer, refused):
-    monkeypatch.setattr(_engine.docker, 'APIClient', type('Client', (_FakeClient,), {'answer': answer}))
+    monkeypatch.setattr(_engine.docker, 'APIClient', _client(answer))
     params = {'docker_host': 'unix:///var/run/docker.sock', 'api_version': 'auto'}
     if refused:
         with pytest.raises(_engine.EngineError) as exc:

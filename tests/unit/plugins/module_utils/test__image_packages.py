@@ -5,14 +5,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import posixpath
-import tarfile
 
 import pytest
-from fake_engine import FakeAPI, FakeEngine, NotFound
+from fake_engine import FakeEngine, NotFound
 
 from ansible_collections.patchops.containers.plugins.module_utils import _image_packages as ip
 from ansible_collections.patchops.containers.plugins.module_utils._packages import NO_DATABASE
@@ -27,68 +24,10 @@ DISTROLESS = {'/etc/os-release': OS_RELEASE, '/var/lib/dpkg/status.d': {
     'libc6.md5sums': 'x  lib/libc.so.6\n'}}
 
 
-class ArchiveAPI(FakeAPI):
-    """The shared fake API with the archive, changes, create and remove calls; each image's files
-    are ``Config.Files`` {path: text | ('link', target) | {name: text} (a directory)}."""
-
-    def _files(self, cid):
-        container = self.engine.container(cid)
-        if container is None:
-            raise NotFound('No such container: %s' % cid)
-        return self.engine.images[container['Image']]['Files']
-
-    def get_archive(self, container, path, chunk_size=None, encode_stream=False):
-        self._call('get_archive', container, path)
-        files = self._files(container)
-        if path not in files:
-            raise NotFound('Could not find the file %s in container %s' % (path, container))
-        value, name, stat = files[path], posixpath.basename(path), {'name': posixpath.basename(path), 'size': 0}
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode='w') as tar:
-            if isinstance(value, tuple):
-                member = tarfile.TarInfo(name)
-                member.type, member.linkname = tarfile.SYMTYPE, value[1]
-                tar.addfile(member)
-            elif isinstance(value, dict):
-                top = tarfile.TarInfo(name)
-                top.type = tarfile.DIRTYPE
-                tar.addfile(top)
-                stat['size'] = 4096
-                for entry, text in sorted(value.items()):
-                    member = tarfile.TarInfo('%s/%s' % (name, entry))
-                    member.size = len(text.encode())
-                    tar.addfile(member, io.BytesIO(text.encode()))
-            else:
-                member = tarfile.TarInfo(name)
-                member.size = stat['size'] = len(value.encode())
-                tar.addfile(member, io.BytesIO(value.encode()))
-        data = buf.getvalue()
-        return (chunk for chunk in (data[:100], data[100:])), stat  # a generator, as the SDK gives
-
-    def diff(self, container):
-        self._call('diff', container)
-        return self.engine.container(container).get('Changes') or []
-
-    def create_host_config(self, **kwargs):
-        return dict(kwargs)
-
-    def create_container(self, image, name=None, **kwargs):
-        self._call('create_container', image, name=name, **kwargs)
-        cid = self.engine.add_container(name, image, running=False, labels=kwargs.get('labels'))
-        self.engine.containers[cid]['State']['Status'] = 'created'
-        return {'Id': cid}
-
-    def remove_container(self, container, v=False, force=False):
-        self._call('remove_container', container, v=v, force=force)
-        if self.engine.containers.pop(container, None) is None:
-            raise NotFound('No such container: %s' % container)
-
-
 @pytest.fixture
 def engine():
-    engine = FakeEngine()
-    engine.api = ArchiveAPI(engine)
-    return engine
+    """The shared fake engine: each image's files are its ``Files`` (see ``FakeAPI.get_archive``)."""
+    return FakeEngine()
 
 
 def image(engine, tag, files):

@@ -10,8 +10,9 @@ import inspect
 import textwrap
 
 import pytest
+from fake_engine import FakeEngine
 
-from ansible_collections.patchops.containers.plugins.module_utils import _engine, _imagepatch, _patchcontainer
+from ansible_collections.patchops.containers.plugins.module_utils import _imagepatch, _patchcontainer
 from ansible_collections.patchops.containers.plugins.module_utils._imagepatch import (
     LABEL_BASE_ID,
     LABEL_PACKAGES,
@@ -102,23 +103,9 @@ def test_the_attribute_check_finds_one_set_later():
     assert _attributes_set_outside_init(Late) == ['b']
 
 
-class _NoImageEngine:
-    """An engine without the image whose registry answers the pull with not found."""
-
-    def __init__(self):
-        self.api = self
-        self.info = {'Name': 'build1'}
-        self.docker_host = 'unix:///var/run/docker.sock'
-
-    def find_image(self, ref):
-        return None
-
-    def pull(self, name, **kwargs):
-        raise _engine.NotFound('manifest for %s not found: manifest unknown' % name)
-
-
 def test_an_image_neither_local_nor_in_its_registry_fails_clearly():
-    patcher = _imagepatch.ImagePatcher(_NoImageEngine(), {'image': 'reg:5000/shop/web:9', 'retries': 2},
+    engine = FakeEngine(info={'Name': 'build1'})  # no image, and its registry has none
+    patcher = _imagepatch.ImagePatcher(engine, {'image': 'reg:5000/shop/web:9', 'retries': 2},
                                        sleep=lambda s: None)
     with pytest.raises(_imagepatch.PatchError) as caught:
         patcher.run()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ansible_collections.patchops.containers.plugins.module_utils import _probe
 from ansible_collections.patchops.containers.plugins.module_utils._probe import OwnHealthcheck, own_healthcheck
-from fake_engine import FakeEngine, sha
+from fake_engine import FakeEngine, hexid
 
-CID = sha('container web').split(':', 1)[1]  # the ID of the fake engine's container web
+CID = hexid('web')  # the ID of the fake engine's container web
 
 
 def podman(answers=()):

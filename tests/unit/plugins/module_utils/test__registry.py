@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import pytest
+from fake_engine import FakeEngine
 
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
 from ansible_collections.patchops.containers.plugins.module_utils._registry import (
@@ -147,12 +148,6 @@ def test_docker_hub_api_host():
 
 # -- Podman: the remote digest from the registry's API ------------------------------------------
 
-class PodmanEngine:
-    kind = 'podman'
-    timeout = 5
-    info = {'OSType': 'linux', 'Architecture': 'x86_64'}
-
-
 def _http_error(code, reason):
     from urllib.error import HTTPError
     return HTTPError('https://reg.example:5000/v2/app/manifests/v1', code, reason, {}, None)
@@ -173,7 +168,7 @@ def test_podman_remote_digest_failures(monkeypatch, code, reason, creds, verdict
     monkeypatch.setattr(_registry.RegistryAPI, 'digest', fail)
     monkeypatch.setattr(_registry, 'credentials', lambda params, registry, stored=False: None)
     monkeypatch.setattr(_registry, 'podman_credentials', lambda registry: None)
-    digest, why = _registry.remote_digest(PodmanEngine(), parse('reg.example:5000/app:v1'), creds, {})
+    digest, why = _registry.remote_digest(FakeEngine(kind='podman'), parse('reg.example:5000/app:v1'), creds, {})
     assert digest is None and why.startswith(verdict), why
     assert 'secret-pw' not in why
     assert is_transient(why.split(':')[0], why) == (code == 503)
@@ -192,7 +187,7 @@ def test_podman_module_credentials_stay_with_their_registry(monkeypatch):
     monkeypatch.setattr(_registry, 'podman_credentials', lambda registry: None)
     params = {'registry_username': 'u', 'registry_password': 'p'}
     monkeypatch.setenv('DOCKER_CONFIG', '/nonexistent')
-    assert _registry.remote_digest(PodmanEngine(), parse('reg.example:5000/app:v1'), None, params) == (
+    assert _registry.remote_digest(FakeEngine(kind='podman'), parse('reg.example:5000/app:v1'), None, params) == (
         'sha256:' + 'a' * 64, None)
     assert sent['credentials'] is None
 

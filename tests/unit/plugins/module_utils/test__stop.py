@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fake_engine import FakeEngine, hexid
 
 from ansible_collections.patchops.containers.plugins.module_utils import _stop
 
-CID = 'c' * 64
+CID = hexid('web')  # the ID of the fake engine's container web
 TOP = {'Titles': ['UID', 'PID', 'PPID', 'C', 'STIME', 'TTY', 'TIME', 'CMD'],
        'Processes': [['root', '5801', '5715', '0', '14:21', '?', '0', 'httpd -f -p 8080'],
                      ['root', '5715', '5687', '1', '14:21', '?', '0', '/bin/sh /app/run'],
@@ -86,20 +87,19 @@ def test_predict_from_the_journal_and_stopped_by():
     assert _stop.stopped_by({'State': {'ExitCode': 137, 'OOMKilled': True}}, 10.1, 10) == 'signal'
 
 
-class _Engine:
-    """An engine whose ``top`` answers TOP (or fails), counting the calls."""
+def topped(fail=None):
+    """The shared fake engine, its container web's ``top`` answering TOP (or ``fail``)."""
+    engine = FakeEngine()
+    engine.add_image(['app:v1'])
+    engine.containers[engine.add_container('web', 'app:v1')]['Top'] = TOP
+    if fail is not None:
+        engine.api.fail['top'] = fail
+    return engine
 
-    def __init__(self, fail=False):
-        self.api, self.calls, self.fail = self, 0, fail
 
-    def call(self, what, fn, *args):
-        return fn(*args)
-
-    def top(self, cid):
-        self.calls += 1
-        if self.fail:
-            raise RuntimeError('gone')
-        return TOP
+def tops(engine):
+    """How many times ``top`` was asked."""
+    return len(engine.api.called('top'))
 
 
 def running(pid=4242):
@@ -108,16 +108,16 @@ def running(pid=4242):
 
 def test_first_process_from_local_proc_else_from_top():
     files = {'/proc/4242/cgroup': '0::/docker/%s\n' % CID, '/proc/4242/cmdline': '/bin/sh\0/app/run\0'}
-    engine = _Engine()
+    engine = topped()
     assert _stop.first_process(engine, running(), reader(files)) == ('4242', '/bin/sh /app/run')
-    assert engine.calls == 0
+    assert tops(engine) == 0
     # The PID is another container's process here (a remote engine): ask the engine.
     files['/proc/4242/cgroup'] = '0::/docker/%s\n' % ('d' * 64)
     assert _stop.first_process(engine, running(), reader(files)) == ('5715', '/bin/sh /app/run')
-    assert engine.calls == 1
-    assert _stop.first_process(_Engine(fail=True), running(), reader({})) == (None, None)
+    assert tops(engine) == 1
+    assert _stop.first_process(topped(fail=RuntimeError('gone')), running(), reader({})) == (None, None)
     assert _stop.first_process(engine, {'Id': CID, 'State': {'Running': False}}, reader(files)) == (None, None)
-    assert engine.calls == 1
+    assert tops(engine) == 1
 
 
 def test_stop_settings_name_a_numeric_signal():

@@ -4,19 +4,18 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """_swap (plan, schedule, recovery): the plan, recovery of interrupted swaps and abandon, on an in-memory engine.
 
-Only the engine is faked (FakeEngine below); the journal is the real one, in tmp_path. Swaps that a
-crash interrupts are made by the real schedule.execute, with the fake engine raising Crash (a
-BaseException, as the end of the process would be) at a known call.
+Only the engine is faked (the shared fake engine, tests/unit/fake_engine.py); the journal is the real
+one, in tmp_path. Swaps that a crash interrupts are made by the real schedule.execute, with the fake
+engine raising Crash (a BaseException, as the end of the process would be) at a known call.
 """
 
 from __future__ import annotations
 
-import copy
-import hashlib
 import json
 import os
 
 import pytest
+from fake_engine import ENGINE_ID, Crash, FakeEngine, hexid
 
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError
 from ansible_collections.patchops.containers.plugins.module_utils._journal import Journal
@@ -26,201 +25,31 @@ from ansible_collections.patchops.containers.plugins.module_utils._swap.plan imp
 from ansible_collections.patchops.containers.plugins.module_utils._swap.recovery import abandon, recover, unresolved_message
 from ansible_collections.patchops.containers.plugins.module_utils._swap.schedule import execute
 
-ENGINE_ID = 'Q3ZK:7NVD:XW4E:MJ2R:5TQY:HB6C:LF3A:PU8G:D2SN:ER7K:WJ4V:OC5M'
 WHERE = 'lab1 (unix:///var/run/docker.sock)'
 WEB_V1, WEB_V2 = 'registry.example.com/shop/web:1.4.1', 'registry.example.com/shop/web:1.4.2'
 BUSYBOX = 'registry.example.com/base/busybox:1.36'
-
-
-def hexid(text):
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 IMAGES = {WEB_V1: 'sha256:' + hexid('web-1.4.1'), WEB_V2: 'sha256:' + hexid('web-1.4.2'),
           BUSYBOX: 'sha256:' + hexid('busybox-1.36'), 'registry.example.com/base/busybox:1.37': 'sha256:' + hexid('bb')}
+READS = ('containers', 'top', 'inspect_container', 'inspect_image', 'inspect_network', 'info', 'version')
 
 
-class Crash(BaseException):
-    """The module process ends here (killed, SSH lost): nothing after it runs, not even except Exception."""
+def swap_engine():
+    """The shared fake engine with the IMAGES (each pulled: a repo digest), no container yet."""
+    engine = FakeEngine()
+    for ref, image_id in IMAGES.items():
+        engine.add_image([ref], image_id=image_id, digests=[ref.rsplit(':', 1)[0] + '@sha256:' + hexid(ref)],
+                         config={'Env': ['PATH=/usr/bin:/bin'], 'Cmd': ['serve'], 'Labels': {}})
+    return engine
 
 
-# -- the fake engine -------------------------------------------------------------------------------
+def add(engine, name, image=WEB_V1, running=True, network='frontend', host=None, labels=None):
+    """A container ``name`` (ID ``hexid(name)``) of ``image``, on the user network ``frontend`` unless told."""
+    return engine.add_container(name, image, running=running, labels=labels, network=network, host=host)
 
 
-class FakeAPI:
-    """The SDK's low-level client, as far as the swap engine uses it. ``fail[method]`` is a function of
-    the call's arguments that returns an exception to raise (or None to go ahead)."""
-
-    api_version = '1.41'  # the negotiated API version (clone() shapes the create by it)
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.calls = []
-        self.fail = {}
-
-    def _call(self, method, *args):
-        self.calls.append((method,) + args)
-        check = self.fail.get(method)
-        exc = check(*args) if check else None
-        if exc is not None:
-            raise exc
-
-    def _get(self, cid):
-        found = self.engine.lookup(cid)
-        if found is None:
-            raise EngineError('no such container: %s' % cid)
-        return found
-
-    def containers(self, all=False):
-        """As Docker lists them: a legacy link shows as the provider's name ``/follower/alias``."""
-        self._call('containers')
-        links = {}
-        for c in self.engine.containers.values():
-            for link in c['HostConfig'].get('Links') or []:
-                provider, _sep, alias = link.partition(':')
-                links.setdefault(self.engine.lookup(provider)['Id'], []).append(alias)
-        return [{'Id': c['Id'], 'Names': ['/' + c['Name'].lstrip('/')] + links.get(c['Id'], []),
-                 'Image': c['Config']['Image'], 'ImageID': c['Image'], 'Labels': dict(c['Config'].get('Labels') or {}),
-                 'State': c['State']['Status'], 'HostConfig': {'NetworkMode': c['HostConfig']['NetworkMode']},
-                 'Created': c.get('created_at', 1700000000)}
-                for c in self.engine.containers.values() if all or c['State']['Running']]
-
-    def top(self, cid):
-        self._call('top', cid)
-        return {'Titles': ['UID', 'PID', 'PPID', 'CMD'], 'Processes': []}
-
-    def rename(self, cid, name):
-        self._call('rename', cid, name)
-        container = self._get(cid)
-        if any(c['Name'] == '/' + name and c['Id'] != container['Id'] for c in self.engine.containers.values()):
-            raise EngineError('rename %s: the name %s is already in use' % (cid, name))
-        container['Name'] = '/' + name
-
-    def start(self, cid):
-        self._call('start', cid)
-        self._get(cid)['State'].update(Running=True, Paused=False, Status='running', ExitCode=0)
-
-    def stop(self, cid, timeout=None):
-        self._call('stop', cid)
-        self._get(cid)['State'].update(Running=False, Paused=False, Status='exited', ExitCode=0)
-
-    def restart(self, cid, timeout=None):
-        self._call('restart', cid)
-        self._get(cid)['State'].update(Running=True, Paused=False, Status='running')
-
-    def pause(self, cid):
-        self._call('pause', cid)
-        self._get(cid)['State'].update(Paused=True, Status='paused')
-
-    def unpause(self, cid):
-        self._call('unpause', cid)
-        self._get(cid)['State'].update(Paused=False, Status='running')
-
-    def remove_container(self, cid, v=False, force=False):
-        self._call('remove_container', cid)
-        container = self._get(cid)
-        if container['State']['Running'] and not force:
-            raise EngineError('cannot remove a running container')
-        del self.engine.containers[container['Id']]
-
-    def create_container_from_config(self, body, name=None):
-        self._call('create_container_from_config', name)
-        body = copy.deepcopy(body)
-        image = self.engine.find_image(body['Image'])
-        if image is None:
-            raise EngineError('no such image: %s' % body['Image'])
-        if self.engine.lookup(name) is not None:
-            raise EngineError('Conflict. The container name "/%s" is already in use' % name)
-        cid = hexid('%s-%d' % (name, len(self.calls)))
-        host = body.pop('HostConfig')
-        endpoints = (body.pop('NetworkingConfig', None) or {}).get('EndpointsConfig') or {}
-        networks = {net: dict(ep, Aliases=(ep.get('Aliases') or []) + [cid[:12]], IPAddress='', MacAddress='')
-                    for net, ep in endpoints.items()}
-        self.engine.containers[cid] = {
-            'Id': cid, 'Name': '/' + name, 'Image': image['Id'], 'Config': body, 'HostConfig': host,
-            'State': {'Status': 'created', 'Running': False, 'Paused': False, 'ExitCode': 0},
-            'Mounts': [], 'NetworkSettings': {'Networks': networks}}
-        self.engine.created.append(name)
-        return {'Id': cid, 'Warnings': []}
-
-    def connect_container_to_network(self, cid, network, **kw):
-        self._call('connect_container_to_network', cid, network)
-        self._get(cid)['NetworkSettings']['Networks'][network] = {'Aliases': kw.get('aliases'), 'Links': kw.get('links')}
-
-    def disconnect_container_from_network(self, cid, network):
-        self._call('disconnect_container_from_network', cid, network)
-        self._get(cid)['NetworkSettings']['Networks'].pop(network, None)
-
-    def inspect_network(self, network):
-        raise EngineError('inspect network %s: not on this fake' % network)
-
-
-class FakeEngine:
-    kind = 'docker'  # or podman: Engine.kind
-    docker_host = 'unix:///var/run/docker.sock'
-
-    def __init__(self):
-        self.info = {'ID': ENGINE_ID, 'Name': 'lab1'}
-        self.containers = {}
-        self.images = {}
-        self.created = []
-        self.api = FakeAPI(self)
-        for ref, image_id in IMAGES.items():
-            self.images[image_id] = {'Id': image_id, 'RepoTags': [ref], 'RepoDigests': [ref.rsplit(':', 1)[0] + '@sha256:' + hexid(ref)],
-                                     'Config': {'Env': ['PATH=/usr/bin:/bin'], 'Cmd': ['serve'], 'Labels': {}}}
-
-    def call(self, what, fn, *args, **kwargs):
-        return fn(*args, **kwargs)
-
-    def lookup(self, ref):
-        """The stored container for a name, an ID or a unique ID prefix (not a copy)."""
-        ref = (ref or '').lstrip('/')
-        if ref in self.containers:
-            return self.containers[ref]
-        for container in self.containers.values():
-            if container['Name'] == '/' + ref:
-                return container
-        hits = [c for cid, c in self.containers.items() if len(ref) >= 4 and cid.startswith(ref)]
-        return hits[0] if len(hits) == 1 else None
-
-    def find_container(self, ref):
-        found = self.lookup(ref)
-        return copy.deepcopy(found) if found else None
-
-    def find_image(self, ref):
-        if ref in self.images:
-            return copy.deepcopy(self.images[ref])
-        for image in self.images.values():
-            if ref in image['RepoTags'] or ref in image['RepoDigests']:
-                return copy.deepcopy(image)
-        return None
-
-    def add(self, name, image=WEB_V1, running=True, network='frontend', host=None, labels=None):
-        cid = hexid(name)
-        host_config = {'Binds': None, 'NetworkMode': network, 'IpcMode': 'private', 'PidMode': '', 'PortBindings': {},
-                       'RestartPolicy': {'Name': 'unless-stopped', 'MaximumRetryCount': 0}, 'AutoRemove': False,
-                       'Links': None, 'VolumesFrom': None, 'ContainerIDFile': ''}
-        host_config.update(host or {})
-        mode = host_config['NetworkMode']
-        networks = {} if mode.startswith('container:') or mode in ('host', 'none') else {
-            'bridge' if mode == 'default' else mode: {
-                'IPAMConfig': None, 'Links': None, 'Aliases': None if mode == 'default' else [name, cid[:12]],
-                'IPAddress': '172.28.0.%d' % (len(self.containers) + 2), 'MacAddress': '02:42:ac:1c:00:%02x' % (len(self.containers) + 2),
-                'DriverOpts': None}}
-        self.containers[cid] = {
-            'Id': cid, 'Name': '/' + name, 'Image': IMAGES[image], 'created_at': 1700000000 + len(self.containers),
-            'Config': {'Hostname': cid[:12], 'Env': ['PATH=/usr/bin:/bin'], 'Cmd': ['serve'], 'Image': image,
-                       'Labels': dict(labels or {})},
-            'HostConfig': host_config,
-            'State': {'Status': 'running' if running else 'exited', 'Running': running, 'Paused': False, 'ExitCode': 0},
-            'Mounts': [], 'NetworkSettings': {'Networks': networks}}
-        return cid
-
-    def by_name(self, name):
-        return self.lookup(name)
-
-    def names(self):
-        return sorted(c['Name'].lstrip('/') for c in self.containers.values())
+def calls_of(engine, method):
+    """The first argument (the container) of each call of ``method``, in order."""
+    return [args[0] for args, kwargs in engine.api.called(method)]
 
 
 PARAMS = {'strategy': 'stop-first', 'force_start_first': False, 'rollback': 'auto', 'keep_old': False,
@@ -231,7 +60,7 @@ PARAMS = {'strategy': 'stop-first', 'force_start_first': False, 'rollback': 'aut
 
 @pytest.fixture
 def engine():
-    return FakeEngine()
+    return swap_engine()
 
 
 @pytest.fixture
@@ -276,7 +105,7 @@ def summary(plan):
 
 
 def test_plan_one_container(engine, swapper):
-    cid = engine.add('web')
+    cid = add(engine, 'web')
     plan = make_plan(swapper, [target('web')])
     assert len(plan) == 1
     entry = plan[0]
@@ -295,12 +124,12 @@ def test_plan_one_container(engine, swapper):
 
 
 def test_plan_by_container_id(engine, swapper):
-    cid = engine.add('web')
+    cid = add(engine, 'web')
     assert summary(make_plan(swapper, [target(cid)])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
 
 
 def test_plan_current_image_is_none(engine, swapper):
-    engine.add('web', image=WEB_V2)
+    add(engine, 'web', image=WEB_V2)
     plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [('web', 'none', 'web', 'patch', 'stop-first')]
     assert 'stop' not in plan[0]
@@ -320,11 +149,11 @@ def test_plan_empty_targets_refused(swapper):
     ('Links', ['/web:/sidecar/app'], 'link'),
 ])
 def test_plan_adds_a_follower_after_its_provider(engine, swapper, key, value, what):
-    cid = engine.add('web')
+    cid = add(engine, 'web')
     if isinstance(value, str):
         value = value.format(id=cid, short=cid[:12])
-    engine.add('sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
-    engine.add('other', image=BUSYBOX)
+    add(engine, 'sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
+    add(engine, 'other', image=BUSYBOX)
     plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
@@ -339,9 +168,9 @@ def test_plan_adds_a_follower_after_its_provider(engine, swapper, key, value, wh
 
 
 def test_plan_followers_transitively_in_one_group(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    engine.add('debug', image=BUSYBOX, host={'PidMode': 'container:sidecar'}, network='none')
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
+    add(engine, 'debug', image=BUSYBOX, host={'PidMode': 'container:sidecar'}, network='none')
     plan = make_plan(swapper, [target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
@@ -351,8 +180,8 @@ def test_plan_followers_transitively_in_one_group(engine, swapper):
 
 
 def test_plan_follower_whose_tag_moved_is_named_by_image_id(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     engine.images[IMAGES[BUSYBOX]]['RepoTags'] = []  # busybox:1.36 no longer means the image it runs
     plan = make_plan(swapper, [target('web')])
     assert plan[1]['new_image'] == IMAGES[BUSYBOX]
@@ -364,7 +193,7 @@ def fake_proc(root, engine, gone=()):
     modes); plus a host process in no container. Sets each container's State.Pid."""
     def provider(container, key):
         mode = container['HostConfig'].get(key) or ''
-        return engine.lookup(mode[len('container:'):]) if mode.startswith('container:') else None
+        return engine.container(mode[len('container:'):]) if mode.startswith('container:') else None
 
     def namespace(container, key, ns):
         found = provider(container, key)
@@ -405,13 +234,13 @@ def inspected(engine, monkeypatch):
     ('Links', ['/web:/sidecar/app'], 'link'),
 ])
 def test_plan_inspects_only_the_possible_followers(engine, swapper, tmp_path, monkeypatch, key, value, what):
-    cid = engine.add('web')
+    cid = add(engine, 'web')
     if isinstance(value, str):
         value = value.format(id=cid, short=cid[:12])
-    engine.add('sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
+    add(engine, 'sidecar', image=BUSYBOX, host={key: value}, network='default' if key == 'Links' else 'frontend')
     for n in range(5):
-        engine.add('other%d' % n, image=BUSYBOX)
-    engine.add('elsewhere', image=BUSYBOX, network='container:other0')  # follows another container
+        add(engine, 'other%d' % n, image=BUSYBOX)
+    add(engine, 'elsewhere', image=BUSYBOX, network='container:other0')  # follows another container
     swapper.proc = fake_proc(tmp_path / 'proc', engine)
     seen = inspected(engine, monkeypatch)
     plan = make_plan(swapper, [target('web')])
@@ -425,12 +254,12 @@ def test_plan_inspects_only_the_possible_followers(engine, swapper, tmp_path, mo
 def test_plan_inspects_what_proc_cannot_show(engine, swapper, tmp_path, monkeypatch):
     """Stopped containers have no process, and one may stop between the list and the read of /proc:
     those created after the provider are inspected, and an IPC follower among them is found."""
-    engine.containers[engine.add('older', image=BUSYBOX, running=False)]['created_at'] = 1600000000
-    cid = engine.add('web')
-    engine.add('stopped', image=BUSYBOX, running=False, host={'IpcMode': 'container:%s' % cid})
-    engine.add('stopping', image=BUSYBOX, host={'PidMode': 'container:web'})
-    engine.add('other', image=BUSYBOX)
-    engine.add('exited', image=BUSYBOX, running=False)
+    engine.containers[add(engine, 'older', image=BUSYBOX, running=False)]['created_at'] = 1600000000
+    cid = add(engine, 'web')
+    add(engine, 'stopped', image=BUSYBOX, running=False, host={'IpcMode': 'container:%s' % cid})
+    add(engine, 'stopping', image=BUSYBOX, host={'PidMode': 'container:web'})
+    add(engine, 'other', image=BUSYBOX)
+    add(engine, 'exited', image=BUSYBOX, running=False)
     swapper.proc = fake_proc(tmp_path / 'proc', engine, gone=('stopping',))
     seen = inspected(engine, monkeypatch)
     plan = make_plan(swapper, [target('web')])
@@ -443,10 +272,10 @@ def test_plan_inspects_what_proc_cannot_show(engine, swapper, tmp_path, monkeypa
 def test_plan_when_proc_cannot_tell(engine, swapper, tmp_path, monkeypatch, why):
     """A remote engine, or no root: every running container is inspected. A provider that is not
     running: the containers created after it (a follower names its ID, so was created since)."""
-    engine.add('other', image=BUSYBOX)
-    engine.add('web', running=why != 'provider not running')
-    engine.add('sidecar', image=BUSYBOX, running=why != 'provider not running', host={'IpcMode': 'container:web'})
-    engine.add('later', image=BUSYBOX, running=False)
+    add(engine, 'other', image=BUSYBOX)
+    add(engine, 'web', running=why != 'provider not running')
+    add(engine, 'sidecar', image=BUSYBOX, running=why != 'provider not running', host={'IpcMode': 'container:web'})
+    add(engine, 'later', image=BUSYBOX, running=False)
     root = tmp_path / 'proc'
     swapper.proc = fake_proc(root, engine)
     if why == 'remote engine':  # the engine's PIDs are another machine's: here they are other processes
@@ -464,8 +293,8 @@ def test_plan_when_proc_cannot_tell(engine, swapper, tmp_path, monkeypatch, why)
 
 def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
     """A follower that is a target on its current image is recreated all the same, as a follower."""
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     plan = make_plan(swapper, [target('web'), target('sidecar', image=BUSYBOX)])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
@@ -474,8 +303,8 @@ def test_plan_follower_with_a_current_image_still_recreated(engine, swapper):
 
 
 def test_plan_follower_that_is_patched_too_keeps_its_reason(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     plan = make_plan(swapper, [target('sidecar', image='registry.example.com/base/busybox:1.37'), target('web')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
@@ -485,29 +314,29 @@ def test_plan_follower_that_is_patched_too_keeps_its_reason(engine, swapper):
 
 
 def test_plan_follower_not_added_when_the_provider_is_current(engine, swapper):
-    cid = engine.add('web', image=WEB_V2)
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web', image=WEB_V2)
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     assert summary(make_plan(swapper, [target('web')])) == [('web', 'none', 'web', 'patch', 'stop-first')]
 
 
 def test_plan_dependent_patched_alone_leaves_its_provider(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     plan = make_plan(swapper, [target('sidecar', image='registry.example.com/base/busybox:1.37')])
     assert summary(plan) == [('sidecar', 'recreate', 'sidecar', 'patch', 'stop-first')]
 
 
 def test_plan_endpoint_link_is_not_followed(engine, swapper):
-    engine.add('db')
-    engine.add('api', image=BUSYBOX)
+    add(engine, 'db')
+    add(engine, 'api', image=BUSYBOX)
     engine.containers[hexid('api')]['NetworkSettings']['Networks']['frontend']['Links'] = ['db:database']
     plan = make_plan(swapper, [target('db')])
     assert summary(plan) == [('db', 'recreate', 'db', 'patch', 'stop-first')]
 
 
 def test_plan_start_first_on_a_provider_refused(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     with pytest.raises(SwapError) as info:
         make_plan(swapper, [target('web', strategy='start-first')])
     assert info.value.msg == ('container web cannot be patched start-first: sidecar follows it (they are recreated '
@@ -516,18 +345,18 @@ def test_plan_start_first_on_a_provider_refused(engine, swapper):
 
 
 def test_plan_start_first_on_a_provider_with_two_followers_refused(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    engine.add('worker', image=BUSYBOX, network='default', host={'Links': ['/web:/worker/web']})
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
+    add(engine, 'worker', image=BUSYBOX, network='default', host={'Links': ['/web:/worker/web']})
     with pytest.raises(SwapError) as info:
         make_plan(make_swapper(engine, swapper.journal, swapper.params['state_dir'], strategy='start-first'), [target('web')])
     assert info.value.msg.startswith('container web cannot be patched start-first: sidecar, worker follow it ')
 
 
 def test_plan_auto_on_a_provider_is_stop_first(engine, swapper):
-    cid = engine.add('web')
-    engine.add('api')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'api')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     plan = make_plan(swapper, [target('web', strategy='auto'), target('api', strategy='auto')])
     assert summary(plan) == [
         ('web', 'recreate', 'web', 'patch', 'stop-first'),
@@ -537,15 +366,15 @@ def test_plan_auto_on_a_provider_is_stop_first(engine, swapper):
 
 
 def test_plan_auto_with_pinned_identity_or_writable_storage_is_stop_first(engine, swapper):
-    engine.add('web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
-    engine.add('db')
+    add(engine, 'web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
+    add(engine, 'db')
     engine.containers[hexid('db')]['Mounts'] = [{'Type': 'volume', 'Name': 'db-data', 'Destination': '/var/lib/db', 'RW': True}]
     plan = make_plan(swapper, [target('web', strategy='auto'), target('db', strategy='auto')])
     assert [(p['container'], p['strategy']) for p in plan] == [('web', 'stop-first'), ('db', 'stop-first')]
 
 
 def test_plan_start_first_with_pinned_identity_refused(engine, swapper):
-    engine.add('web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
+    add(engine, 'web', host={'PortBindings': {'8080/tcp': [{'HostIp': '', 'HostPort': '8080'}]}})
     with pytest.raises(SwapError) as info:
         make_plan(swapper, [target('web', strategy='start-first')])
     assert info.value.msg == ('container web cannot be patched start-first: it publishes host port(s) for 8080/tcp '
@@ -555,10 +384,10 @@ def test_plan_start_first_with_pinned_identity_refused(engine, swapper):
 
 
 def test_plan_unknown_temporary_and_rm_refused_together(engine, swapper):
-    engine.add('web-patchops-old')
-    engine.add('api-patchops-new')
-    engine.add('job', host={'AutoRemove': True})
-    engine.add('web2')
+    add(engine, 'web-patchops-old')
+    add(engine, 'api-patchops-new')
+    add(engine, 'job', host={'AutoRemove': True})
+    add(engine, 'web2')
     with pytest.raises(SwapError) as info:
         make_plan(swapper, [target('nosuch'), target('web-patchops-old'), target('api-patchops-new'), target('job'),
                             target('web2')])
@@ -574,7 +403,7 @@ def test_plan_unknown_temporary_and_rm_refused_together(engine, swapper):
 
 
 def test_plan_missing_image_refused(engine, swapper):
-    engine.add('web')
+    add(engine, 'web')
     with pytest.raises(SwapError) as info:
         make_plan(swapper, [target('web', image='registry.example.com/shop/web:9.9')])
     assert info.value.msg == ('image registry.example.com/shop/web:9.9 is not on %s: stage it first with '
@@ -582,16 +411,16 @@ def test_plan_missing_image_refused(engine, swapper):
 
 
 def test_plan_temporaries_are_not_followers(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar-patchops-old', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar-patchops-old', image=BUSYBOX, network='container:%s' % cid)
     assert summary(make_plan(swapper, [target('web')])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
 
 
 def test_plan_dependency_order(engine, swapper):
-    engine.add('web', labels={'patchops.depends-on': 'api'})
-    engine.add('api', labels={'patchops.depends-on': 'db'})
-    engine.add('db')
-    engine.add('cache')
+    add(engine, 'web', labels={'patchops.depends-on': 'api'})
+    add(engine, 'api', labels={'patchops.depends-on': 'db'})
+    add(engine, 'db')
+    add(engine, 'cache')
     plan = make_plan(swapper, [target('web'), target('cache'), target('api'), target('db')])
     assert [(p['container'], p['order'], p['depends_on']) for p in plan] == [
         ('db', 1, []), ('api', 2, ['db']), ('web', 3, ['api']), ('cache', 4, [])]
@@ -599,25 +428,25 @@ def test_plan_dependency_order(engine, swapper):
 
 
 def test_plan_group_runs_where_its_provider_comes(engine, swapper):
-    engine.add('db')
-    cid = engine.add('web', labels={'patchops.depends-on': 'db'})
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    add(engine, 'db')
+    cid = add(engine, 'web', labels={'patchops.depends-on': 'db'})
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     plan = make_plan(swapper, [target('web'), target('db')])
     assert [(p['container'], p['group']) for p in plan] == [('db', 'db'), ('web', 'web'), ('sidecar', 'web')]
 
 
 def test_plan_dependency_cycle_refused(engine, swapper):
-    engine.add('a', labels={'patchops.depends-on': 'b'})
-    engine.add('b', labels={'patchops.depends-on': 'a'})
+    add(engine, 'a', labels={'patchops.depends-on': 'b'})
+    add(engine, 'b', labels={'patchops.depends-on': 'a'})
     with pytest.raises(SwapError) as info:
         make_plan(swapper, [target('a'), target('b')])
     assert info.value.msg == 'dependency cycle between containers: a -> b -> a'
 
 
 def test_plan_blocked_when_unresolved_names_a_member(engine, swapper):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
-    engine.add('api')
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
+    add(engine, 'api')
     swapper.unresolved['sidecar'] = {'container': 'sidecar', 'action': 'unresolved', 'step': 'start_new',
                                      'run': 'r1', 'error': 'start: no such file', 'state': 'sidecar is stopped'}
     plan = make_plan(swapper, [target('web'), target('api')])
@@ -637,16 +466,16 @@ def test_plan_blocked_when_unresolved_names_a_member(engine, swapper):
 
 
 def test_plan_stopped_and_paused_recorded(engine, swapper):
-    engine.add('web', running=False)
-    engine.add('api')
+    add(engine, 'web', running=False)
+    add(engine, 'api')
     engine.containers[hexid('api')]['State'].update(Paused=True, Status='paused')
     plan = make_plan(swapper, [target('web'), target('api')])
     assert [(p['was_running'], p['was_paused']) for p in plan] == [(False, False), (True, True)]
 
 
 def test_plan_stop_timeout_of_the_target_or_the_container(engine, swapper):
-    engine.add('web')
-    engine.add('api')
+    add(engine, 'web')
+    add(engine, 'api')
     engine.containers[hexid('api')]['Config']['StopTimeout'] = 30
     plan = make_plan(swapper, [target('web', stop_timeout=3), target('api')])
     assert [p['stop_timeout'] for p in plan] == [3, 30]
@@ -656,9 +485,9 @@ def test_plan_stop_timeout_of_the_target_or_the_container(engine, swapper):
 
 
 def test_execute_stop_first_swap(engine, swapper, journal, verified):
-    old = engine.add('web')
+    old = add(engine, 'web')
     result = execute(swapper, make_plan(swapper, [target('web')]))
-    new = engine.by_name('web')
+    new = engine.container('web')
     assert new['Id'] != old and new['Image'] == IMAGES[WEB_V2] and new['State']['Running']
     assert engine.names() == ['web']
     assert verified['calls'] == [new['Id']]
@@ -671,15 +500,15 @@ def test_execute_stop_first_swap(engine, swapper, journal, verified):
 
 
 def test_execute_group_provider_and_follower(engine, swapper, verified):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid, host={'IpcMode': 'container:%s' % cid})
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid, host={'IpcMode': 'container:%s' % cid})
     result = execute(swapper, make_plan(swapper, [target('web')]))
     assert [(r['container'], r['outcome']) for r in result] == [('web', 'patched'), ('sidecar', 'recreated')]
-    sidecar = engine.by_name('sidecar')
+    sidecar = engine.container('sidecar')
     assert sidecar['HostConfig']['NetworkMode'] == 'container:web'  # by name: survives the next swap of web
     assert sidecar['HostConfig']['IpcMode'] == 'container:web'
     assert engine.created == ['web', 'sidecar']
-    stops = [c[1] for c in engine.api.calls if c[0] == 'stop']
+    stops = calls_of(engine, 'stop')
     assert stops == [hexid('sidecar'), cid]  # followers stopped first
 
 
@@ -706,7 +535,7 @@ def test_recover_nothing_pending(swapper):
 
 
 def test_recover_verified_swap_is_finished(engine, swapper, journal, tmp_path):
-    old = engine.add('web')
+    old = add(engine, 'web')
     interrupt(engine, swapper, [target('web')], 'remove_container', lambda cid: cid == old)
     new_id = journal.load('web')['swaps'][-1]['new_id']
     assert engine.names() == ['web', 'web-patchops-old']
@@ -714,7 +543,7 @@ def test_recover_verified_swap_is_finished(engine, swapper, journal, tmp_path):
     again = fresh(engine, journal, tmp_path)
     assert recover(again) == [{'container': 'web', 'step': 'remove_old', 'action': 'finished'}]
     assert engine.names() == ['web']
-    assert engine.by_name('web')['Id'] == new_id and engine.by_name('web')['State']['Running']
+    assert engine.container('web')['Id'] == new_id and engine.container('web')['State']['Running']
     last = journal.load('web')['swaps'][-1]
     assert (last['step'], last['outcome']) == ('done', 'patched')
     assert journal.pending() == []
@@ -722,7 +551,7 @@ def test_recover_verified_swap_is_finished(engine, swapper, journal, tmp_path):
 
 
 def test_recover_start_first_verified_before_rename(engine, journal, tmp_path, verified):
-    old = engine.add('api')
+    old = add(engine, 'api')
     swapper = make_swapper(engine, journal, tmp_path)
     interrupt(engine, swapper, [target('api', strategy='start-first')], 'stop', lambda cid: cid == old)
     assert journal.load('api')['swaps'][-1]['verified'] is True
@@ -731,12 +560,12 @@ def test_recover_start_first_verified_before_rename(engine, journal, tmp_path, v
     again = fresh(engine, journal, tmp_path)
     assert recover(again) == [{'container': 'api', 'step': 'stop_old', 'action': 'finished'}]
     assert engine.names() == ['api']
-    assert engine.by_name('api')['Image'] == IMAGES[WEB_V2]
-    assert engine.by_name('api')['State']['Running']
+    assert engine.container('api')['Image'] == IMAGES[WEB_V2]
+    assert engine.container('api')['State']['Running']
 
 
 def test_recover_unverified_swap_is_rolled_back(engine, swapper, journal, tmp_path, verified):
-    old = engine.add('web')
+    old = add(engine, 'web')
     interrupt(engine, swapper, [target('web')], 'start', lambda cid: cid != old)
     assert journal.load('web')['swaps'][-1]['step'] == 'start_new'
     verified['calls'].clear()
@@ -744,7 +573,7 @@ def test_recover_unverified_swap_is_rolled_back(engine, swapper, journal, tmp_pa
     again = fresh(engine, journal, tmp_path)
     assert recover(again) == [{'container': 'web', 'step': 'start_new', 'action': 'rolled_back'}]
     assert engine.names() == ['web']
-    back = engine.by_name('web')
+    back = engine.container('web')
     assert back['Id'] == old and back['State']['Running']  # the same container
     assert verified['calls'] == [old]
     last = journal.load('web')['swaps'][-1]
@@ -753,20 +582,20 @@ def test_recover_unverified_swap_is_rolled_back(engine, swapper, journal, tmp_pa
 
 def test_recover_before_the_container_was_touched_restarts_it(engine, swapper, journal, tmp_path):
     """An engine crash stops every container: one whose turn had not come is started again."""
-    old = engine.add('web')
+    old = add(engine, 'web')
     interrupt(engine, swapper, [target('web')], 'stop')
     assert journal.load('web')['swaps'][-1]['step'] == 'stop_old'
     engine.containers[old]['State'].update(Running=False, Status='exited')
 
     again = fresh(engine, journal, tmp_path)
     assert recover(again) == [{'container': 'web', 'step': 'stop_old', 'action': 'rolled_back'}]
-    assert engine.by_name('web')['Id'] == old and engine.by_name('web')['State']['Running']
+    assert engine.container('web')['Id'] == old and engine.container('web')['State']['Running']
     assert engine.created == []
 
 
 def test_recover_rolling_back_is_rolled_back_even_if_verified(engine, swapper, journal, tmp_path):
     """Verified, then the removal of the old one failed and the rollback began; the process ended in it."""
-    old = engine.add('web')
+    old = add(engine, 'web')
     removals = []
 
     def remove(cid):
@@ -785,13 +614,13 @@ def test_recover_rolling_back_is_rolled_back_even_if_verified(engine, swapper, j
     again = fresh(engine, journal, tmp_path)
     assert recover(again) == [{'container': 'web', 'step': 'rollback', 'action': 'rolled_back'}]
     assert engine.names() == ['web']
-    assert engine.by_name('web')['Id'] == old and engine.by_name('web')['State']['Running']
+    assert engine.container('web')['Id'] == old and engine.container('web')['State']['Running']
     assert journal.load('web')['swaps'][-1]['outcome'] == 'rolled_back'
 
 
 def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, journal, tmp_path):
-    cid = engine.add('web')
-    engine.add('sidecar', image=BUSYBOX, network='container:%s' % cid)
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     sidecar_old = hexid('sidecar')
     interrupt(engine, swapper, [target('web')], 'start',
               lambda c: c not in (cid, sidecar_old) and engine.containers[c]['Name'] == '/sidecar')
@@ -806,14 +635,14 @@ def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, jo
     ]
     assert journal.load('sidecar')['swaps'][-1]['failure'] == 'interrupted at step web: verify, sidecar: start_new'
     assert engine.names() == ['sidecar', 'web']
-    assert engine.by_name('web')['Id'] == cid and engine.by_name('sidecar')['Id'] == sidecar_old
-    starts = [c[1] for c in engine.api.calls if c[0] == 'start']
+    assert engine.container('web')['Id'] == cid and engine.container('sidecar')['Id'] == sidecar_old
+    starts = calls_of(engine, 'start')
     assert starts == [cid, sidecar_old]  # provider first
 
 
 def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine, swapper, journal, tmp_path):
-    api_old = engine.add('api')
-    web_old = engine.add('web')
+    api_old = add(engine, 'api')
+    web_old = add(engine, 'web')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != api_old)
     interrupt(engine, fresh(engine, journal, tmp_path), [target('web')], 'remove_container', lambda cid: cid == web_old)
 
@@ -841,18 +670,18 @@ def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine
 
 
 def test_recover_retried_by_the_next_run(engine, swapper, journal, tmp_path):
-    old = engine.add('api')
+    old = add(engine, 'api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     engine.api.fail['start'] = lambda cid: EngineError('start failed')
     assert recover(fresh(engine, journal, tmp_path))[0]['action'] == 'unresolved'
     del engine.api.fail['start']
     assert recover(fresh(engine, journal, tmp_path)) == [
         {'container': 'api', 'step': 'recovery_failed', 'action': 'rolled_back'}]
-    assert engine.by_name('api')['Id'] == old and engine.by_name('api')['State']['Running']
+    assert engine.container('api')['Id'] == old and engine.container('api')['State']['Running']
 
 
 def test_recover_check_mode_changes_nothing(engine, swapper, journal, tmp_path):
-    old = engine.add('web')
+    old = add(engine, 'web')
     interrupt(engine, swapper, [target('web')], 'start', lambda cid: cid != old)
     before = open(journal.path('web')).read()
     names = engine.names()
@@ -860,7 +689,7 @@ def test_recover_check_mode_changes_nothing(engine, swapper, journal, tmp_path):
     assert recover(checking) == [{'container': 'web', 'action': 'would recover', 'step': 'start_new'}]
     assert open(journal.path('web')).read() == before
     assert engine.names() == names
-    assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
+    assert not [c for c in engine.api.calls if c[0] not in READS]
 
 
 # -- abandon ------------------------------------------------------------------------------------------
@@ -874,7 +703,7 @@ def test_abandon_unknown_name_refused(engine, swapper, journal, tmp_path):
     with pytest.raises(SwapError) as info:
         abandon(swapper, ['web'])
     assert info.value.msg == 'the journal on %s has no unfinished swap of web to abandon (unfinished: none)' % WHERE
-    old = engine.add('api')
+    old = add(engine, 'api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     with pytest.raises(SwapError) as info:
         abandon(fresh(engine, journal, tmp_path), ['web', 'db', 'api'])
@@ -883,7 +712,7 @@ def test_abandon_unknown_name_refused(engine, swapper, journal, tmp_path):
 
 
 def test_abandon_check_mode_writes_nothing(engine, swapper, journal, tmp_path):
-    old = engine.add('api')
+    old = add(engine, 'api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     before = open(journal.path('api')).read()
     new_id = journal.load('api')['swaps'][-1]['new_id']
@@ -896,14 +725,14 @@ def test_abandon_check_mode_writes_nothing(engine, swapper, journal, tmp_path):
 
 
 def test_abandon_closes_the_entry_without_touching_containers(engine, swapper, journal, tmp_path):
-    old = engine.add('api')
+    old = add(engine, 'api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     names = engine.names()
     again = fresh(engine, journal, tmp_path)
     out = abandon(again, ['api'])
     assert [(o['container'], o['action']) for o in out] == [('api', 'abandoned')]
     assert engine.names() == names
-    assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
+    assert not [c for c in engine.api.calls if c[0] not in READS]
     with open(journal.path('api')) as fh:
         last = json.load(fh)['swaps'][-1]
     assert (last['step'], last['outcome'], last['abandoned_state']) == ('abandoned', 'abandoned', out[0]['state'])
@@ -912,14 +741,14 @@ def test_abandon_closes_the_entry_without_touching_containers(engine, swapper, j
 
 
 def test_abandon_result_names_the_step_it_was_at(engine, swapper, journal, tmp_path):
-    old = engine.add('api')
+    old = add(engine, 'api')
     interrupt(engine, swapper, [target('api')], 'start', lambda cid: cid != old)
     assert abandon(fresh(engine, journal, tmp_path, check_mode=True), ['api'])[0]['step'] == 'start_new'
     assert abandon(fresh(engine, journal, tmp_path), ['api'])[0]['step'] == 'start_new'
 
 
 def test_plan_by_short_container_id(engine, swapper):
-    cid = engine.add('web')
+    cid = add(engine, 'web')
     assert summary(make_plan(swapper, [target(cid[:12])])) == [('web', 'recreate', 'web', 'patch', 'stop-first')]
 
 
@@ -932,13 +761,13 @@ def compose_project(engine, services=(('web', 2), ('db', 1), ('proxy', 1))):
     """Services that all name WEB_V1 in their image: (the same tag), as compose creates them."""
     for service, replicas in services:
         for number in range(1, replicas + 1):
-            engine.add('shop_%s_%d' % (service, number),
+            add(engine, 'shop_%s_%d' % (service, number),
                        labels=dict(COMPOSE, **{'com.docker.compose.service': service}))
 
 
 def test_plan_refuses_to_move_a_tag_that_containers_outside_the_run_use(engine, swapper):
     compose_project(engine)
-    engine.add('other', running=False)  # created from the same reference, not compose: uses the tag too
+    add(engine, 'other', running=False)  # created from the same reference, not compose: uses the tag too
     with pytest.raises(SwapError) as caught:
         make_plan(swapper, [{'compose_project': 'shop', 'service': 'web', 'image': WEB_V2}])
     msg = caught.value.msg
@@ -947,7 +776,7 @@ def test_plan_refuses_to_move_a_tag_that_containers_outside_the_run_use(engine, 
     for way_out in ('compose_file: update', 'patch those containers in the same run', 'move_shared_tag: true'):
         assert way_out in msg
     assert caught.value.details['changed'] is False
-    assert not [c for c in engine.api.calls if c[0] not in ('containers', 'top')]
+    assert not [c for c in engine.api.calls if c[0] not in READS]
     assert engine.created == []
 
 
@@ -970,8 +799,8 @@ def test_plan_moves_a_shared_tag_when_every_user_is_in_the_run_or_when_asked(eng
 
 
 def test_plan_leaves_the_tag_of_a_container_with_a_project_label_only(engine, swapper):
-    engine.add('labelled', labels={'com.docker.compose.project': 'p'})  # not a service compose manages
-    engine.add('other')
+    add(engine, 'labelled', labels={'com.docker.compose.project': 'p'})  # not a service compose manages
+    add(engine, 'other')
     plan = make_plan(swapper, [target('labelled')])
     assert plan[0]['action'] == 'recreate' and 'compose_ref' not in plan[0]
 
@@ -985,8 +814,8 @@ def by_image(engine):
     state = {'calls': [], 'failing': set()}
 
     def fake_verify(engine_, container_id, probes, wait_health=True, timeout=60, settle=2.0):
-        state['calls'].append(engine.lookup(container_id)['Name'].lstrip('/'))
-        if engine.lookup(container_id)['Image'] in state['failing']:
+        state['calls'].append(engine.container(container_id)['Name'].lstrip('/'))
+        if engine.container(container_id)['Image'] in state['failing']:
             return False, [{'type': 'health', 'ok': False, 'output': 'health unhealthy'}]
         return True, [{'type': 'health', 'ok': True, 'output': 'health healthy'}]
     engine.fake_verify = fake_verify
@@ -999,11 +828,11 @@ def with_healthcheck(engine, ref=WEB_V2):
 
 def test_plan_says_which_containers_can_be_verified(engine, journal, tmp_path, by_image):
     with_healthcheck(engine)
-    engine.add('web')
-    engine.add('stopped', running=False)
-    engine.add('paused')
+    add(engine, 'web')
+    add(engine, 'stopped', running=False)
+    add(engine, 'paused')
     engine.containers[hexid('paused')]['State'].update(Paused=True, Status='paused')
-    engine.add('nocheck')
+    add(engine, 'nocheck')
     engine.containers[hexid('nocheck')]['Config']['Healthcheck'] = {'Test': ['NONE']}  # the operator turned it off
     targets = [target(n) for n in ('web', 'stopped', 'paused', 'nocheck')]
     plan = make_plan(make_swapper(engine, journal, tmp_path), targets)
@@ -1019,8 +848,8 @@ def test_plan_says_which_containers_can_be_verified(engine, journal, tmp_path, b
 
 
 def test_current_container_is_verified(engine, journal, tmp_path, by_image):
-    cid = engine.add('web', image=WEB_V2)
-    engine.add('stopped', image=WEB_V2, running=False)
+    cid = add(engine, 'web', image=WEB_V2)
+    add(engine, 'stopped', image=WEB_V2, running=False)
     swapper = make_swapper(engine, journal, tmp_path)
     result = execute(swapper, make_plan(swapper, [target('web'), target('stopped')]))
     assert [(r['container'], r['outcome'], r['changed'], r['new_id']) for r in result] == [
@@ -1031,7 +860,7 @@ def test_current_container_is_verified(engine, journal, tmp_path, by_image):
 
 def test_current_container_that_fails_verification_fails_the_run(engine, journal, tmp_path, by_image):
     by_image['failing'].add(IMAGES[WEB_V2])
-    cid = engine.add('web', image=WEB_V2)  # e.g. kept after a failed give-back (kept_new), unhealthy
+    cid = add(engine, 'web', image=WEB_V2)  # e.g. kept after a failed give-back (kept_new), unhealthy
     swapper = make_swapper(engine, journal, tmp_path)
     with pytest.raises(SwapError) as caught:
         execute(swapper, make_plan(swapper, [target('web')]))
@@ -1040,25 +869,25 @@ def test_current_container_that_fails_verification_fails_the_run(engine, journal
     result = caught.value.details['results'][0]
     assert (result['outcome'], result['changed'], result['new_id']) == ('failed', False, cid)
     assert caught.value.details['changed'] is False
-    assert engine.by_name('web')['Id'] == cid and engine.created == []
+    assert engine.container('web')['Id'] == cid and engine.created == []
 
 
 def test_image_that_failed_is_held_from_containers_that_cannot_be_verified(engine, journal, tmp_path, by_image):
     with_healthcheck(engine)
     by_image['failing'].add(IMAGES[WEB_V2])
-    stopped = engine.add('stopped', running=False)  # first in the plan: waits for web's verification
-    web = engine.add('web')
+    stopped = add(engine, 'stopped', running=False)  # first in the plan: waits for web's verification
+    web = add(engine, 'web')
     swapper = make_swapper(engine, journal, tmp_path, parallel=3, on_failure='continue')
     with pytest.raises(SwapError) as caught:
         execute(swapper, make_plan(swapper, [target('stopped'), target('web')]))
     results = {r['container']: r for r in caught.value.details['results']}
-    assert results['web']['outcome'] == 'rolled_back' and engine.by_name('web')['Id'] == web
+    assert results['web']['outcome'] == 'rolled_back' and engine.container('web')['Id'] == web
     held = results['stopped']
     assert (held['outcome'], held['changed'], held['new_id']) == ('held', False, stopped)
     assert held['reason'] == ('held: %s failed verification on web in this run, and stopped cannot be verified '
                               '(it does not run)' % WEB_V2)
     assert 'stopped: held: %s failed verification on web' % WEB_V2 in caught.value.msg
-    assert engine.created == ['web'] and engine.by_name('stopped')['Image'] == IMAGES[WEB_V1]
+    assert engine.created == ['web'] and engine.container('stopped')['Image'] == IMAGES[WEB_V1]
     assert journal.pending() == []
     assert journal.load('stopped')['swaps'][-1]['outcome'] == 'held'
 
@@ -1066,8 +895,8 @@ def test_image_that_failed_is_held_from_containers_that_cannot_be_verified(engin
 def test_held_when_the_run_stops_at_the_failure(engine, journal, tmp_path, by_image):
     with_healthcheck(engine)
     by_image['failing'].add(IMAGES[WEB_V2])
-    engine.add('web')
-    engine.add('stopped', running=False)
+    add(engine, 'web')
+    add(engine, 'stopped', running=False)
     swapper = make_swapper(engine, journal, tmp_path)  # on_failure: stop, parallel 1
     with pytest.raises(SwapError) as caught:
         execute(swapper, make_plan(swapper, [target('web'), target('stopped')]))
@@ -1079,18 +908,18 @@ def test_held_when_the_run_stops_at_the_failure(engine, journal, tmp_path, by_im
 def test_current_container_failing_holds_the_image_from_the_others(engine, journal, tmp_path, by_image):
     with_healthcheck(engine)
     by_image['failing'].add(IMAGES[WEB_V2])
-    engine.add('kept', image=WEB_V2)
-    engine.add('stopped', running=False)
+    add(engine, 'kept', image=WEB_V2)
+    add(engine, 'stopped', running=False)
     swapper = make_swapper(engine, journal, tmp_path, on_failure='continue')
     with pytest.raises(SwapError):
         execute(swapper, make_plan(swapper, [target('stopped'), target('kept')]))
-    assert engine.created == [] and engine.by_name('stopped')['Image'] == IMAGES[WEB_V1]
+    assert engine.created == [] and engine.container('stopped')['Image'] == IMAGES[WEB_V1]
 
 
 def test_image_that_passed_is_put_on_the_others_after_its_verification(engine, journal, tmp_path, by_image):
     with_healthcheck(engine)
-    engine.add('stopped', running=False)
-    engine.add('web')
+    add(engine, 'stopped', running=False)
+    add(engine, 'web')
     swapper = make_swapper(engine, journal, tmp_path, parallel=3)
     result = execute(swapper, make_plan(swapper, [target('stopped'), target('web')]))
     assert [(r['container'], r['outcome']) for r in result] == [('stopped', 'patched'), ('web', 'patched')]
@@ -1099,8 +928,8 @@ def test_image_that_passed_is_put_on_the_others_after_its_verification(engine, j
 
 def test_waiting_for_a_verifier_that_needs_it_does_not_deadlock(engine, journal, tmp_path, by_image):
     with_healthcheck(engine)
-    engine.add('db', running=False)
-    engine.add('api', labels={'patchops.depends-on': 'db'})
+    add(engine, 'db', running=False)
+    add(engine, 'api', labels={'patchops.depends-on': 'db'})
     swapper = make_swapper(engine, journal, tmp_path, parallel=3)
     plan = make_plan(swapper, [target('api'), target('db')])
     assert [p['container'] for p in plan] == ['db', 'api']
@@ -1110,8 +939,8 @@ def test_waiting_for_a_verifier_that_needs_it_does_not_deadlock(engine, journal,
 
 def test_not_attempted_containers_have_a_result(engine, journal, tmp_path, by_image):
     by_image['failing'].add(IMAGES[WEB_V2])
-    engine.add('web')
-    engine.add('current', image=BUSYBOX)
+    add(engine, 'web')
+    add(engine, 'current', image=BUSYBOX)
     swapper = make_swapper(engine, journal, tmp_path)
     with pytest.raises(SwapError) as caught:
         execute(swapper, make_plan(swapper, [target('web'), target('current', image=BUSYBOX)]))

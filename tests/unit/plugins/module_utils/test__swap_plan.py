@@ -13,7 +13,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._swap.context 
 from ansible_collections.patchops.containers.plugins.module_utils._swap.plan import make_plan, plan_diff
 
 V1, V2 = 'registry.example.com/shop/web:1', 'registry.example.com/shop/web:2'
-READS = {'containers', 'inspect_container', 'inspect_image', 'version', 'info'}
+READS = {'containers', 'top', 'inspect_container', 'inspect_image', 'version', 'info'}
 
 
 def add(engine, name, image=V1, running=True, labels=None, **host):
