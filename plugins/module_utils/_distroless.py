@@ -219,7 +219,7 @@ class DistrolessRun(AptRun):
             lacking = ', missing %s' % ', '.join(missed) if missed else ''
             raise PatchError('cannot fetch or unpack the updated packages of %s in the tooling container on %s '
                              '(exit %s%s): %s; nothing was built' % (self.image, self.host, code, lacking, tail(text)))
-        keep = set(path for name in plan for path in unpacked[name]['conffiles'] if self.target.file(path)[0])
+        keep = set(path for name in plan for path in unpacked[name]['conffiles'] if self.target.exists(path))
         self.target.put('/', layer_tar(self.box.archive(OUT + '/root'), before, keep))
         self.box.timings['install'] = round(time.monotonic() - t0, 2)
         self.target.status_d = self.target.tree(DPKG_STATUS_D)

@@ -18,13 +18,18 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
-import io
 import os
-import posixpath
 import tarfile
 import uuid
 from typing import List, Optional, TypedDict
 
+from ansible_collections.patchops.containers.plugins.module_utils._container_files import (
+    MAX_DATABASE,
+    TooLarge,
+    exists,
+    read_dir,
+    read_file,
+)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
     JournalError,
@@ -47,81 +52,12 @@ from ansible_collections.patchops.containers.plugins.module_utils._packages impo
 )
 from ansible_collections.patchops.containers.plugins.module_utils._time import utc_now
 
-MAX_FILE = 64 * 1024  # os-release and the like
-MAX_DATABASE = 32 * 1024 * 1024  # a dpkg status file or status.d directory
 CACHE_FORMAT = 1
 READER_PREFIX = 'patchops-pkgread-'
 READER_LABEL = 'patchops.pkgread'
 # Paths whose change in a container makes its dpkg database differ from its image's.
 _DPKG_PATHS = (DPKG_STATUS, DPKG_STATUS_D)
 _UNUSABLE_STATES = ('removing', 'dead')
-
-
-class TooLarge(Exception):
-    """The archive of a path is larger than the reader takes."""
-
-
-def _archive(engine, cid, path, limit):
-    """(tar, stat) of ``path`` in container ``cid``; raises NotFound, TooLarge."""
-    stream, stat = engine.call('read %s of %s' % (path, cid[:12]), engine.api.get_archive, cid, path)
-    stat = stat or {}
-    if not stat.get('linkTarget') and (stat.get('size') or 0) > limit:
-        stream.close()
-        raise TooLarge(path)
-    chunks, size = [], 0
-    for chunk in stream:
-        size += len(chunk)
-        if size > limit + 1024 * 1024:  # a directory's stat size says nothing of its content
-            stream.close()
-            raise TooLarge(path)
-        chunks.append(chunk)
-    return tarfile.open(fileobj=io.BytesIO(b''.join(chunks))), stat
-
-
-def _link_target(path, stat, member):
-    return stat.get('linkTarget') or posixpath.normpath(posixpath.join(posixpath.dirname(path), member.linkname))
-
-
-def read_file(engine, cid, path, limit=MAX_FILE, hops=0):
-    """A file of a container as text, symlinks followed; None when it is not a regular file or is
-    larger than ``limit``. Raises NotFound when the path does not exist."""
-    if hops > 8:
-        return None
-    try:
-        tar, stat = _archive(engine, cid, path, limit)
-    except TooLarge:
-        return None
-    with tar:
-        member = next(iter(tar.getmembers()), None)
-        if member is None:
-            return None
-        if member.issym() or member.islnk():
-            return read_file(engine, cid, _link_target(path, stat, member), limit, hops + 1)
-        if not member.isfile():
-            return None
-        handle = tar.extractfile(member)
-        return handle.read(limit).decode('utf-8', 'replace') if handle else None
-
-
-def read_dir(engine, cid, path, limit=MAX_DATABASE):
-    """The regular files right under a directory of a container, ``{name: text}``; None when the path
-    is not a directory. Raises NotFound when it does not exist, TooLarge past ``limit``."""
-    tar, stat = _archive(engine, cid, path, limit)
-    with tar:
-        members = tar.getmembers()
-        if not members:
-            return None
-        top = members[0]
-        if top.issym():
-            return read_dir(engine, cid, _link_target(path, stat, top), limit)
-        if not top.isdir():
-            return None
-        out = {}
-        for member in members[1:]:
-            rel = posixpath.relpath(member.name, top.name)
-            if member.isfile() and '/' not in rel:
-                out[rel] = tar.extractfile(member).read().decode('utf-8', 'replace')
-        return out
 
 
 def image_os(engine, cid):
@@ -153,11 +89,8 @@ def read_packages(engine, cid):
         return {'package_db': None, 'packages': [],
                 'packages_note': '%s is larger than %d MiB: not read' % (DPKG_STATUS_D, MAX_DATABASE >> 20)}
     for path, note in UNREAD_DATABASES:
-        try:
-            engine.call('look for %s in %s' % (path, cid[:12]), engine.api.get_archive, cid, path)[0].close()
+        if exists(engine, cid, path):
             return {'package_db': None, 'packages_note': note, 'packages': []}
-        except NotFound:
-            continue
     return {'package_db': None, 'packages_note': NO_DATABASE, 'packages': []}
 
 

@@ -351,8 +351,7 @@ class ImagePatcher:
             if differ:
                 raise PatchError('the commit of %s changed its config (%s); nothing was kept'
                                  % (self.params['image'], ', '.join(differ)))
-            repository, tag = output_tag.rsplit(':', 1)
-            self.engine.call('tag %s' % output_tag, self.api.tag, new_id, repository, tag)
+            self.engine.tag(new_id, parse(output_tag))
         except BaseException:
             self._remove_image(new_id)
             raise

@@ -11,8 +11,6 @@ Private: not a public API of the collection.
 
 from __future__ import annotations
 
-import io
-import tarfile
 import time
 import uuid
 
@@ -21,7 +19,13 @@ from ansible_collections.patchops.containers.plugins.module_utils._apt import (
     missing_packages, os_family, os_problem, parse_candidates, parse_compare, parse_dpkg_list, parse_simulation,
     reachable, selection, update_failure, update_script, version_pairs)
 from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound, PatchopsError, error_text
-from ansible_collections.patchops.containers.plugins.module_utils._image_packages import TooLarge, read_dir
+from ansible_collections.patchops.containers.plugins.module_utils._container_files import (
+    TooLarge,
+    exists,
+    read_dir,
+    read_file,
+    tar_of,
+)
 from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
 from ansible_collections.patchops.containers.plugins.module_utils._osrelease import parse_os_release
 from ansible_collections.patchops.containers.plugins.module_utils._packages import DPKG_STATUS, DPKG_STATUS_D
@@ -106,10 +110,7 @@ class PatchContainer:
     def archive(self, path):
         """The tar (bytes) of ``path`` in the container through the archive API; None when it has no such path."""
         try:
-            stream, stat = self.api.get_archive(self.id, path)
-            return b''.join(stream)
-        except NotFound:
-            return None
+            return tar_of(self.engine, self.id, path)
         except Exception as exc:
             raise PatchError('cannot read %s from %s: %s' % (path, self.image, error_text(exc)))
 
@@ -126,23 +127,17 @@ class PatchContainer:
         except TooLarge:
             raise PatchError('%s of %s is larger than image_patch reads' % (path, self.image))
 
-    def file(self, path):
-        """(kind, content) of a file of the (created) container: kind 'file', 'link' or None."""
-        data = self.archive(path)
-        if data is None:
-            return None, None
-        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            for member in tar.getmembers():
-                if member.issym() or member.islnk():
-                    return 'link', member.linkname
-                if member.isfile():
-                    return 'file', tar.extractfile(member).read().decode('utf-8', 'replace')
-        return None, None
+    def exists(self, path):
+        """Whether ``path`` exists in the (created) container (a link as it is)."""
+        return exists(self.engine, self.id, path)
 
     def _read_os_release(self):
         for path in OS_RELEASE_PATHS:
-            kind, content = self.file(path)
-            if kind == 'file':
+            try:
+                content = read_file(self.engine, self.id, path)
+            except NotFound:
+                continue
+            if content is not None:
                 return parse_os_release(content)
         return None
 
@@ -151,7 +146,7 @@ class PatchContainer:
         if self.os_release is None or os_family(self.os_release) != 'apt':
             return None
         files = self.tree(DPKG_STATUS_D)
-        if files is None or self.file(DPKG_STATUS)[0] is not None:
+        if files is None or self.exists(DPKG_STATUS):
             return None
         return files
 
@@ -165,10 +160,10 @@ class PatchContainer:
                 'distroless': self.status_d is not None}
 
     def _check_os(self):
-        has_shell = self.file('/bin/sh')[0] is not None
+        has_shell = self.exists('/bin/sh')
         missing = []
         if self.os_release is not None and os_family(self.os_release) == 'apt':
-            missing = [path for path in TOOLS if self.file(path)[0] is None]
+            missing = [path for path in TOOLS if not self.exists(path)]
         problem = os_problem(self.image, self.os_release, has_shell, missing)
         if problem:
             raise PatchError(problem[0], reason=problem[1])

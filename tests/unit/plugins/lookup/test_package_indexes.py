@@ -63,7 +63,7 @@ def test_each_source_read_once_in_the_first_compression_it_has(repo):
 
 def test_a_source_that_cannot_be_read_is_failed_and_named(repo):
     url, dummy = repo
-    gone = read_sources([{'url': url + 'nothing/', 'suite': 'bookworm', 'architectures': ['arm64']}], timeout=5)[0]
+    gone = read_sources([{'url': url + 'nothing/', 'suite': 'bookworm', 'architectures': ['arm64']}], timeout=60)[0]
     assert gone['status'] == 'failed' and gone['packages'] == {}
     assert gone['error'].startswith('cannot read the package index %snothing/dists/bookworm/main/binary-arm64/Packages: '
                                     % url)

@@ -152,8 +152,8 @@ class _Target:
         self.puts = []
         self.after = None
 
-    def file(self, path):
-        return ('file', '') if path in self.files else (None, None)
+    def exists(self, path):
+        return path in self.files
 
     def put(self, path, data):
         self.puts.append((path, data))
