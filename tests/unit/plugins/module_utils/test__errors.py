@@ -31,7 +31,10 @@ def test_details_are_kept_for_the_result():
     assert issubclass(EngineError, PatchopsError)
 
 
-@pytest.mark.parametrize('name', ['_errors', '_journal', '_scan', '_window', '_imageref', '_manifest'])
+@pytest.mark.parametrize('name', ['_errors', '_journal', '_scan', '_scan_report', '_window', '_imageref', '_manifest',
+                                  '_packages', '_osrelease', '_apt', '_container_record', '_update_check',
+                                  '_stage_space', '_stage_record', '_time', '_composefile', '_deps', '_retention',
+                                  '_archive', '_stop', '_clone'])
 def test_pure_module_imports_without_the_sdk(name):
     """The module loads in a process where ``import docker`` fails."""
     code = ("import sys; sys.modules['docker'] = None; "
