@@ -9,6 +9,7 @@ MAX_MODULE_UTILS_LINES, and the unit tests have one fake engine (fake_engine.py)
 from __future__ import annotations
 
 import ast
+import glob
 import os
 import re
 
@@ -113,3 +114,22 @@ def test_the_unit_tests_have_one_fake_engine():
                 others[os.path.relpath(path, ROOT)] = _fake_engines(path)
     assert others == {}, ('tests/unit/fake_engine.py is the one fake engine: give its FakeAPI / FakeEngine '
                           'what these need instead')
+
+
+def test_every_path_contributing_names_exists():
+    """CONTRIBUTING's layout and "To change X, edit Y" table name only what exists (a path with a
+    placeholder such as <role> is checked up to it)."""
+    with open(os.path.join(ROOT, 'CONTRIBUTING.md'), encoding='utf-8') as fh:
+        text = fh.read()
+    paths = set(re.findall(r'`((?:plugins|roles|tests|docs|playbooks|extensions|bench|demo|\.ci)/[^`\s]*)`', text))
+    assert len(paths) > 40
+    missing = []
+    for path in sorted(paths):
+        path = path.split('::')[0].replace('...', '').rstrip('/')
+        if '*' in path and '<' not in path:
+            found = glob.glob(os.path.join(ROOT, path))
+        else:
+            found = os.path.exists(os.path.join(ROOT, re.split(r'[<{]', path)[0]))
+        if not found:
+            missing.append(path)
+    assert missing == []
