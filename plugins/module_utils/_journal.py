@@ -162,6 +162,22 @@ class Journal:
             return []
         return sorted(f[:-5] for f in os.listdir(self.dir) if f.endswith('.json') and not f.startswith('.'))
 
+    def sweep_temporaries(self):
+        """Remove the ``.tmp-*`` files a writer killed between its write and its rename left in the
+        journal directory; their names. Call it holding the engine lock: every journal writer holds
+        it, so no live writer owns one."""
+        if not os.path.isdir(self.dir):
+            return []
+        removed = []
+        for name in sorted(os.listdir(self.dir)):
+            if name.startswith('.tmp-'):
+                try:
+                    os.unlink(os.path.join(self.dir, name))
+                    removed.append(name)
+                except FileNotFoundError:
+                    pass
+        return removed
+
     def validate_all(self):
         """Read every file once, so a corrupted one stops the run before anything changes."""
         for name in self.names():

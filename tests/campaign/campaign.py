@@ -504,9 +504,10 @@ class Round:
                 check(name + suffix not in names, '%s%s left set aside' % (name, suffix))
         jdir = os.path.join(self.engine_dir(), 'journal')
         for entry in sorted(os.listdir(jdir)) if os.path.isdir(jdir) else []:
+            # The atomic writer's temp file, left by a kill between its write and rename: the next run
+            # holding the engine lock removes it (Journal.sweep_temporaries), so none is left after the reruns.
+            check(not entry.startswith('.tmp-'), 'journal temp file %s left after the reruns' % entry)
             if entry.startswith('.') or not entry.endswith('.json'):
-                # The atomic writer's temp file, left by a kill between its write and rename: litter
-                # the journal never reads (Journal.names), not an entry.
                 continue
             swap = last_swap(os.path.join(jdir, entry))
             check(swap is None or swap.get('outcome'), 'journal %s: swap open at step %s' % (

@@ -65,6 +65,8 @@ def run_module(module, targets):
     result = dict(changed=False, rolled_back=False, recovered=[], plan=[], unresolved=[], engine=engine.facts)
     try:
         with Lock.engine(module.params['state_dir'], engine_id, module.params['lock_timeout']):
+            if not module.check_mode:
+                journal.sweep_temporaries()
             journal.validate_all()
             names = module.params.get('abandon') or []
             if names:

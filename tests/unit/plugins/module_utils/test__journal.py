@@ -263,6 +263,18 @@ def test_pause_hook_stops_the_process_once_after_the_write(journal, monkeypatch)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
+def test_sweep_temporaries_removes_only_a_dead_writers_temp_files(journal):
+    journal.record(swap('r1'), 'planned')
+    os.makedirs(journal.dir, exist_ok=True)
+    for name in ('.tmp-abc123', '.tmp-def456'):
+        with open(os.path.join(journal.dir, name), 'w') as fh:
+            fh.write('{"half')
+    assert journal.sweep_temporaries() == ['.tmp-abc123', '.tmp-def456']
+    assert sorted(os.listdir(journal.dir)) == ['web.json']
+    assert journal.sweep_temporaries() == []
+    assert Journal(journal.root + '-none', ENGINE_ID).sweep_temporaries() == []  # no directory yet
+
+
 def test_record_keeps_other_runs_and_the_last_20(journal):
     for run in range(25):
         journal.record(swap('run-%02d' % run, outcome='patched'), 'done')
