@@ -58,6 +58,7 @@ READER_LABEL = 'patchops.pkgread'
 # Paths whose change in a container makes its dpkg database differ from its image's.
 _DPKG_PATHS = (DPKG_STATUS, DPKG_STATUS_D)
 _UNUSABLE_STATES = ('removing', 'dead')
+_NOT_READ = object()  # ImagePackages.get: the caller has not read the image's OS
 
 
 def image_os(engine, cid):
@@ -148,29 +149,31 @@ class ImagePackages:
                                      'on every run' % (self.dir, exc.strerror or exc)
                 self.warn(self.cache_problem)
 
-    def get(self, image_id, entries):
+    def get(self, image_id, entries, os_read=_NOT_READ):
         """(entry, 'cached' | 'read' | 'failed') of one image; ``entries`` are its containers' list
-        entries (Id, State), running first. An entry: {image_id, read_at, read_from, os, package_db,
+        entries (Id, State), running first; ``os_read``: the image's OS when the caller has read it
+        already (None: it has no os-release). An entry: {image_id, read_at, read_from, os, package_db,
         packages_note, packages}."""
         entry = self.cached(image_id)
         if entry is not None:
             return entry, 'cached'
         errors = []
-        for container in entries:
+        for container in sorted(entries, key=lambda c: c.get('State') != 'created'):
             if container.get('State') in _UNUSABLE_STATES:
                 continue
             try:
-                changes = self.engine.call('list the changes of %s' % container['Id'][:12],
-                                           self.api.diff, container['Id'])
-                if dpkg_changed(changes):
+                # A container that never started holds its image's files: nothing ran in it. One that
+                # ran may have installed or removed packages: its changes say (a slow call, and only then).
+                if container.get('State') != 'created' and dpkg_changed(self.engine.call(
+                        'list the changes of %s' % container['Id'][:12], self.api.diff, container['Id'])):
                     continue  # packages installed or removed in the container: not the image's
-                entry = self._read(image_id, container['Id'], 'container')
+                entry = self._read(image_id, container['Id'], 'container', os_read)
                 break
             except (EngineError, NotFound, tarfile.TarError, OSError) as exc:
                 errors.append(error_text(exc))  # being removed, say: try another
         if entry is None:
             try:
-                entry = self._read_created(image_id)
+                entry = self._read_created(image_id, os_read)
             except (EngineError, NotFound, tarfile.TarError, OSError) as exc:
                 errors.append(error_text(exc))
                 return {'image_id': image_id, 'read_at': None, 'read_from': None, 'os': None, 'package_db': None,
@@ -178,13 +181,13 @@ class ImagePackages:
         self._store(entry)
         return entry, 'read'
 
-    def _read(self, image_id, cid, source):
+    def _read(self, image_id, cid, source, os_read=_NOT_READ):
         entry = {'format': CACHE_FORMAT, 'image_id': image_id, 'read_at': utc_now().isoformat(timespec='seconds'),
-                 'read_from': source, 'os': image_os(self.engine, cid)}
+                 'read_from': source, 'os': image_os(self.engine, cid) if os_read is _NOT_READ else os_read}
         entry.update(read_packages(self.engine, cid))
         return entry
 
-    def _read_created(self, image_id):
+    def _read_created(self, image_id, os_read=_NOT_READ):
         """Read from a container created for it, never started, always removed."""
         image = self.engine.call('inspect image %s' % image_id, self.api.inspect_image, image_id)
         config = image.get('Config') or {}
@@ -196,7 +199,7 @@ class ImagePackages:
             name=reader_name(image_id), labels={READER_LABEL: image_id}, network_disabled=True,
             host_config=self.api.create_host_config(network_mode='none'), **kwargs)
         try:
-            return self._read(image_id, created['Id'], 'created container')
+            return self._read(image_id, created['Id'], 'created container', os_read)
         finally:
             try:
                 self.engine.call('remove the reader container %s' % created['Id'][:12],

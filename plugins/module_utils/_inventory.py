@@ -156,7 +156,9 @@ class Inventory:
                 reader = ImagePackages(self.engine, (info.result() or {}).get('ID'), params.get('state_dir'),
                                        self.check_mode, self.warn)
                 used = sorted({c['image_id'] for c in containers})
-                reads = dict(zip(used, pool.map(lambda iid: reader.get(iid, by_image.get(iid) or []), used)))
+                # The OS each image's os_job read already: not read again with its packages.
+                reads = dict(zip(used, pool.map(
+                    lambda iid: reader.get(iid, by_image.get(iid) or [], os_jobs[iid].result()), used)))
             engine_facts = self._engine_facts(info.result())
         containers.sort(key=lambda c: c['name'])
         summary = summarise(containers, params.get('check_updates'))

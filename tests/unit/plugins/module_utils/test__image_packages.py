@@ -77,6 +77,21 @@ def test_a_container_whose_dpkg_database_changed_is_not_read_a_created_one_is_an
     assert not any(m == 'start' for m, a, k in engine.api.calls)
 
 
+def test_a_never_started_container_is_read_first_without_asking_for_its_changes(engine, tmp_path):
+    """Nothing ran in a created container: it holds its image's files, no changes call (slow) needed;
+    the OS the caller read already is not read again."""
+    iid = image(engine, 'example.test/deb:12', DEBIAN)
+    ran = engine.add_container('web', 'example.test/deb:12')
+    fresh = engine.add_container('fresh', 'example.test/deb:12', running=False)
+    engine.containers[fresh]['State'].update(Status='created')
+    engine.api.calls.clear()
+    os_read = {'id': 'debian', 'version_id': '12'}
+    entry, how = ip.ImagePackages(engine, 'e', str(tmp_path)).get(iid, entries(engine, ran, fresh), os_read)
+    assert (how, entry['read_from'], entry['os']) == ('read', 'container', os_read)
+    assert [m for m, a, k in engine.api.calls] == ['get_archive']  # the status file, from the created one
+    assert engine.api.called('get_archive')[0][0][0] == fresh
+
+
 def test_the_reader_container_is_removed_when_the_read_fails(engine, tmp_path):
     iid = image(engine, 'example.test/deb:12', DEBIAN)
     engine.api.fail['get_archive'] = ip.EngineError('read: the engine at x answered: boom')
