@@ -55,5 +55,3 @@ def apt_pending(api, image):
         if m:
             found[m.group(1)] = (m.group(2), m.group(3), '-security' in m.group(4))
     return found
-
-

@@ -762,7 +762,7 @@ def compose_project(engine, services=(('web', 2), ('db', 1), ('proxy', 1))):
     for service, replicas in services:
         for number in range(1, replicas + 1):
             add(engine, 'shop_%s_%d' % (service, number),
-                       labels=dict(COMPOSE, **{'com.docker.compose.service': service}))
+                labels=dict(COMPOSE, **{'com.docker.compose.service': service}))
 
 
 def test_plan_refuses_to_move_a_tag_that_containers_outside_the_run_use(engine, swapper):
