@@ -7,7 +7,7 @@ SANITY_TREE := build/sanity/ansible_collections/patchops/containers
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/build
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: all venv link lab-up lab-down sanity lint units integration reliability lab-suites molecule test demo demo-check build galaxy-import clean
+.PHONY: all venv link lab-up lab-down lab-wait sanity lint units integration reliability lab-suites molecule test demo demo-check build galaxy-import clean
 
 all: test
 
@@ -68,7 +68,15 @@ reliability: venv link
 # short fault campaign; BESIDE_CAMPAIGN: a command run at the same time, on other hosts (CI: bench-quick,
 # on lab4/lab5).
 MOLECULE_HOST = $(shell . /var/lib/patchops-lab/lab.env 2>/dev/null && set -- $$PATCHOPS_LAB_DOCKER26_HOSTS && echo $$1)
-lab-suites: venv link
+# LAB_UP_LOG (CI): the log of a `lab up` running in the background (.ci/run); its exit status is in
+# the same name with .rc. The lab suites wait for it (polling for that file), then show the log.
+LAB_UP_LOG ?=
+lab-wait:
+	@if [ -n "$(LAB_UP_LOG)" ]; then rc=$(basename $(LAB_UP_LOG)).rc; \
+	  for i in $$(seq 900); do [ -f $$rc ] && break; sleep 1; done; cat $(LAB_UP_LOG); \
+	  [ "$$(cat $$rc 2>/dev/null)" = 0 ] || { echo "lab up failed or took over 15 minutes ($(LAB_UP_LOG))"; exit 1; }; fi
+
+lab-suites: venv link lab-wait
 	host=$(MOLECULE_HOST); PY=$(PY) SUITES="tests/integration tests/reliability" \
 	  AFTER_docker20='$(MAKE) --no-print-directory demo-check' \
 	  AFTER_docker26="$${host:+PATCHOPS_MOLECULE_HOST=$$host $(MAKE) --no-print-directory molecule}" \
