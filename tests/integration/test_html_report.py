@@ -17,6 +17,7 @@ import pytest
 from browserkit import CHROMIUM, Browser
 from labkit import ROOT
 from patchkit import remove
+from shardkit import shard_of
 
 SHOTS = os.path.join(ROOT, 'build', 'html-report')
 FIXTURES = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'scan')
@@ -24,15 +25,16 @@ DESKTOP = (1280, 900, False)
 PHONE = (390, 844, True)
 EVIL = '<script>window.pwned = 1</script>'
 
-# CI runs this module in the Docker 26 shard (conftest), on Docker 26 hosts of its own.
+# CI runs this module in the Docker 26 shard (conftest), on Docker 26 hosts of its own; a test marked
+# with another shard on that shard's hosts.
 pytestmark = [pytest.mark.skipif(not CHROMIUM, reason='chromium is not installed (apt-get install chromium)'),
               pytest.mark.shard('docker26')]
 HOSTS = []
 
 
-@pytest.fixture(scope='module', autouse=True)
-def on_hosts(lab):
-    HOSTS[:] = lab.pick('docker26', 3)
+@pytest.fixture(autouse=True)
+def on_hosts(lab, request):
+    HOSTS[:] = lab.pick(shard_of(request.node), 3)
 
 
 # Read from the page: every figure, and each table's rows as the values their cells sort by.
@@ -250,7 +252,7 @@ def check_run_page(page_path, report, hosts, names):
 
 @pytest.fixture
 def sliced_fleet(lab, uid):
-    """web (v1) on three Docker 20.10 hosts."""
+    """web (v1) on three hosts of the test's shard."""
     hosts = HOSTS[:3]
     name = 'web-' + uid
     for host in hosts:
@@ -261,6 +263,7 @@ def sliced_fleet(lab, uid):
         remove(lab.engine(host), name)
 
 
+@pytest.mark.shard('podman')
 def test_run_page_of_a_sliced_run(lab, sliced_fleet, tmp_path):
     """Two slices of one run (as an AWX sliced job runs them: one report_run_id and report_dir), serial 1:
     the page shows each slice's own batches as they ran, not batches recomputed over one slice's hosts."""

@@ -136,6 +136,7 @@ def test_broken_canary_rolls_back_and_stops_the_run(lab, fleet, tmp_path):
         assert '| 2 | 0 | 0 | 0 | 1 | 1 | 0 | 0 | 0 |' in fh.read()
 
 
+@PODMAN_SHARD
 def test_failure_in_a_later_batch_within_budget(lab, fleet, tmp_path):
     hosts, names, ids = fleet
     a, b, c = hosts
@@ -327,6 +328,7 @@ def test_two_slices_at_once_one_report(lab, fleet, tmp_path):
     assert not os.path.exists(os.path.join(os.path.dirname(slices[0][1]['report']), 'lock'))
 
 
+@PODMAN_SHARD
 def test_slices_without_shared_storage_one_report_from_their_artifacts(lab, fleet, tmp_path):
     """Two slices each with a directory of its own (AWX slices on different execution nodes): their
     artifacts, merged the way AWX merges them (dict.update, later slices winning), handed to
