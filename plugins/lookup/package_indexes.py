@@ -67,7 +67,7 @@ _raw:
 
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import Request, make_context
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.patchops.containers.plugins.plugin_utils._pending import (
@@ -79,13 +79,13 @@ from ansible_collections.patchops.containers.plugins.plugin_utils._pending impor
 )
 
 
-def _fetch(base, timeout, validate_certs):
+def _fetch(request, base):
     """The text of the index at ``base`` in the first compression the source has."""
     errors = []
     for suffix in COMPRESSIONS:
         url = base + suffix
         try:
-            response = open_url(url, timeout=timeout, validate_certs=validate_certs, follow_redirects='safe')
+            response = request.get(url)
             return url, decompress(response.read(), url)
         except Exception as exc:  # any failure of one address: try the next compression, report them all
             errors.append('%s: %s' % (url, to_text(exc)))
@@ -95,12 +95,16 @@ def _fetch(base, timeout, validate_certs):
 def read_sources(sources, names=None, architectures=None, timeout=60, validate_certs=True):
     """Each source with its index read: V({..., indexes, status, error, packages})."""
     names = set(names) if names is not None else None
+    # One TLS context for every address: making one loads the CA certificates, which costs more than
+    # reading a small index from a nearby mirror.
+    request = Request(timeout=timeout, validate_certs=validate_certs, follow_redirects='safe',
+                      context=make_context(validate_certs=validate_certs))
     out = []
     for source in normalise_sources(sources, architectures):
         state = dict(source, indexes=[], status='ok', error=None, packages={})
         for base in index_urls(source):
             try:
-                url, text = _fetch(base, timeout, validate_certs)
+                url, text = _fetch(request, base)
             except ValueError as exc:
                 state.update(status='failed', error='cannot read the package index %s: %s' % (base, exc))
                 break
