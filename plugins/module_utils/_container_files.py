@@ -5,7 +5,7 @@
 """Files of a container through the engine's archive endpoint (``GET /containers/{id}/archive``):
 no process runs in the container, so it works on a created, never started one and on an image
 with no shell. The one home of reading a container's files: a file (links followed, size capped),
-a directory's files, whether a path exists, a path's tar as it comes.
+a directory's files, os-release, whether a path exists, a path's tar as it comes.
 
 Private: not a public API of the collection.
 """
@@ -17,6 +17,8 @@ import posixpath
 import tarfile
 
 from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import parse_os_release
 
 MAX_FILE = 64 * 1024  # os-release and the like
 MAX_DATABASE = 32 * 1024 * 1024  # a dpkg status file or status.d directory
@@ -87,6 +89,19 @@ def read_dir(engine, cid, path, limit=MAX_DATABASE):
             if member.isfile() and '/' not in rel:
                 out[rel] = tar.extractfile(member).read().decode('utf-8', 'replace')
         return out
+
+
+def read_os_release(engine, cid):
+    """The parsed os-release of a container's files, the first of its paths that is a readable file
+    (links followed); None when it has none."""
+    for path in OS_RELEASE_PATHS:
+        try:
+            text = read_file(engine, cid, path)
+        except NotFound:
+            continue
+        if text is not None:
+            return parse_os_release(text)
+    return None
 
 
 def exists(engine, cid, path):

@@ -2,12 +2,13 @@
 # Copyright: patchops.containers contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What an image holds, read through the engine's archive endpoint without running anything: the
-one reader of a container's files (``read_file``, ``read_dir``; the inventory's os-release too),
-and the package database of each image (``ImagePackages``), cached on the host by image ID.
+"""What an image holds, read through the engine's archive endpoint without running anything
+(``_container_files``): its OS, and the package database of each image (``ImagePackages``), cached
+on the host by image ID.
 
 Where the packages are read from, per image: an existing container of the image whose dpkg
-database is the image's (its changes list touches neither ``status`` nor ``status.d``), else a
+database is the image's (one never started, or one whose changes list touches neither ``status``
+nor ``status.d``), else a
 container created from the image for the read, never started, removed before the call returns
 (``patchops-pkgread-*``, removed on error too). The cache is
 ``<state_dir>/<engine-dir>/packages/<image-id-hex>.json`` (an image ID names its content, so an
@@ -29,6 +30,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._container_fil
     exists,
     read_dir,
     read_file,
+    read_os_release,
 )
 from ansible_collections.patchops.containers.plugins.module_utils._engine import EngineError, NotFound, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._journal import (
@@ -37,8 +39,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._journal impor
     read_json,
     write_json_atomic,
 )
-from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
-from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity, parse_os_release
+from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity
 from ansible_collections.patchops.containers.plugins.module_utils._packages import (
     DB_DPKG,
     Package,
@@ -63,13 +64,8 @@ _NOT_READ = object()  # ImagePackages.get: the caller has not read the image's O
 
 def image_os(engine, cid):
     """The OS identity of a container's image from its os-release (None: it has none)."""
-    for path in OS_RELEASE_PATHS:
-        try:
-            text = read_file(engine, cid, path)
-        except NotFound:
-            continue
-        return os_identity(parse_os_release(text)) if text is not None else None
-    return None
+    release = read_os_release(engine, cid)
+    return os_identity(release) if release is not None else None
 
 
 def read_packages(engine, cid):

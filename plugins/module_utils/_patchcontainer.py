@@ -23,11 +23,9 @@ from ansible_collections.patchops.containers.plugins.module_utils._container_fil
     TooLarge,
     exists,
     read_dir,
-    read_file,
+    read_os_release,
     tar_of,
 )
-from ansible_collections.patchops.containers.plugins.module_utils._osrelease import PATHS as OS_RELEASE_PATHS
-from ansible_collections.patchops.containers.plugins.module_utils._osrelease import parse_os_release
 from ansible_collections.patchops.containers.plugins.module_utils._packages import DPKG_STATUS, DPKG_STATUS_D
 from ansible_collections.patchops.containers.plugins.module_utils._registry import RegistryFailure, backoff, with_retries
 
@@ -79,7 +77,7 @@ class PatchContainer:
         created = self.engine.call('create the patch container from %s' % image['Id'], self.api.create_container,
                                    image['Id'], name=name, host_config=host_config, **kwargs)
         self.id = created['Id']
-        self.os_release = self._read_os_release()
+        self.os_release = read_os_release(self.engine, self.id)
         self.status_d = self._distroless_status()
         if self.status_d is not None:
             return
@@ -130,16 +128,6 @@ class PatchContainer:
     def exists(self, path):
         """Whether ``path`` exists in the (created) container (a link as it is)."""
         return exists(self.engine, self.id, path)
-
-    def _read_os_release(self):
-        for path in OS_RELEASE_PATHS:
-            try:
-                content = read_file(self.engine, self.id, path)
-            except NotFound:
-                continue
-            if content is not None:
-                return parse_os_release(content)
-        return None
 
     def _distroless_status(self):
         """status.d's files of a Debian-family image without a dpkg status file; None for any other."""

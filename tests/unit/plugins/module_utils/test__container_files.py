@@ -59,3 +59,11 @@ def test_tar_of_a_path_as_the_engine_sends_it(box):
         member = tar.getmembers()[0]
         assert tar.extractfile(member).read().decode() == OS_RELEASE
     assert cf.tar_of(engine, cid, '/nowhere') is None
+
+
+def test_read_os_release_follows_the_link_and_parses(box):
+    engine, cid = box
+    assert cf.read_os_release(engine, cid) == {'ID': 'debian', 'VERSION_ID': '12'}
+    bare = engine.add_image(['example.test/bare:1'])
+    engine.images[bare]['Files'] = {}
+    assert cf.read_os_release(engine, engine.add_container('bare', 'example.test/bare:1')) is None

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.patchops.containers.plugins.module_utils import _image_packages
+from ansible_collections.patchops.containers.plugins.module_utils import _container_files, _image_packages
 from ansible_collections.patchops.containers.plugins.module_utils._osrelease import os_identity, parse_os_release
 
 DEBIAN = ('# comment\nNAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n'
@@ -36,6 +36,6 @@ def test_identity():
 
 
 def test_the_inventory_uses_this_parser():
-    # The inventory's image OS and the packages reader read os-release through _image_packages.
-    assert _image_packages.parse_os_release is parse_os_release
+    # The inventory's image OS and image_patch read os-release through _container_files.
+    assert _container_files.parse_os_release is parse_os_release
     assert _image_packages.os_identity is os_identity
