@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one engine client of the collection: connection options, connect, error translation, and the
-engine actions written once (``tag``, ``exec``).
+engine actions written once (``tag``, ``start``, ``exec``).
 
 Private: not a public API of the collection.
 """
@@ -21,8 +21,6 @@ import traceback
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
-# Only until _patchcontainer imports PatchopsError from _errors (that file's change): then remove.
-from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError  # noqa: F401 pylint: disable=unused-import
 
 try:
     import docker
@@ -337,9 +335,7 @@ class Engine:
             return None
 
     def find_image(self, ref):
-        """Inspect of an image by reference or ID, or None when the engine has none.
-
-        On Podman, whose compat inspect leaves the image's HEALTHCHECK out of Config, with the top-level
+        """Inspect of an image by reference or ID, or None when the engine has none. On Podman, whose compat inspect leaves the image's HEALTHCHECK out of Config, with the top-level
         ``Healthcheck`` of its own image inspect (None: the image has none), which the clone reads."""
         try:
             image = self.call('inspect image %s' % ref, self.api.inspect_image, ref)
@@ -359,21 +355,30 @@ class Engine:
         self.call('tag %s as %s' % (image_id, ref.tagged()), self.api.tag, image_id, ref.name, ref.tag or 'latest',
                   force=True)
 
+    def start(self, container_id, what, stop_timeout=10):
+        """The one start of the collection. Podman killed mid-stop leaves the container ``stopping`` for
+        good, refusing to start until a stop finishes it: that stop comes first."""
+        try:
+            self.call(what, self.api.start, container_id)
+        except EngineError:
+            found = self.find_container(container_id)
+            if found is None or (found.get('State') or {}).get('Status') != 'stopping':
+                raise
+            self.call('%s: finish its interrupted stop' % what, self.api.stop, container_id, timeout=stop_timeout)
+            self.call(what, self.api.start, container_id)
+
     def exec(self, container_id, command, user=None, environment=None, timeout=None, what=None, exit_code=True):
         """Run ``command`` (an argv list) in the container and wait for it: (exit code, output text), or
         (None, why) when it runs past ``timeout`` s. The one exec of the collection (``exec_detached`` and
         ``exec_state`` run one that is polled instead).
 
-        ``what`` names the action in errors, else each API call does ('create exec', 'run exec', 'inspect
-        exec'). ``exit_code`` false: no exec inspect, the exit code is None (the output tells the caller).
+        ``what`` names the action in errors, else each API call does. ``exit_code`` false: no exec
+        inspect, the exit code is None (the output tells the caller).
 
         An engine under load can close an exec's stream before a short command's output reaches it (Podman
-        often, Docker rarely): the output comes back empty. The callers make up for it, each its own way
-        because their commands differ: the probe (``_probe._exec_once``) runs the user's argv, possibly
-        with no shell, so nothing can be added to it: a check that passed with no output where an output
-        was expected is run again (LOST_OUTPUT_RERUNS times). The patch container
-        (``PatchContainer.read_output``) runs its own shell scripts, so their output ends with a marker,
-        read again until the marker arrives (OUTPUT_READS reads)."""
+        often): the output comes back empty. The probe (``_probe._exec_once``, the user's argv) runs a check
+        that passed with no output again; the patch container (``PatchContainer.read_output``, its own
+        scripts) ends its output with a marker and reads until it arrives."""
         exec_id = self._create_exec(container_id, command, user, environment, what or 'create exec')
         if timeout is None:
             output = self.call(what or 'run exec', self.api.exec_start, exec_id)

@@ -18,7 +18,8 @@ from ansible_collections.patchops.containers.plugins.module_utils._apt import (
     CLEAN, DPKG_LIST, INSTALL_ENV, TOOLS, WORK, apt_get, apt_options, candidates_script, compare_script, missed_versions,
     missing_packages, os_family, os_problem, parse_candidates, parse_compare, parse_dpkg_list, parse_simulation,
     reachable, selection, update_failure, update_script, version_pairs)
-from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound, PatchopsError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
+from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._container_files import (
     TooLarge,
     exists,
@@ -83,7 +84,7 @@ class PatchContainer:
             return
         self._check_os()
         t0 = time.monotonic()
-        self.engine.call('start the patch container', self.api.start, self.id)
+        self.engine.start(self.id, 'start the patch container')
         self.started = True
         self.timings['start'] = round(time.monotonic() - t0, 2)
 

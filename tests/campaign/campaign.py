@@ -115,7 +115,7 @@ class Scenario:
 
     def cleanup(self):
         api = self.lab.engine(self.host)
-        for name in self.names:
+        for name in reversed(self.names):  # followers first: Podman keeps a provider its followers use
             remove(api, name, name + '-outsider')
         if self.compose_dir:
             compose(self.lab, self.host, self.compose_dir, 'down', '-v')

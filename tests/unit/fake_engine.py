@@ -393,6 +393,9 @@ class FakeAPI:
 
     def start(self, container):
         self._call('start', container)
+        if self._state(container)['State'].get('Status') == 'stopping':  # Podman, its stop cut off
+            raise APIError('container %s must be in Created or Stopped state to be started: container state '
+                           'improper' % container)
         self._state(container, Status='running', Running=True, Paused=False, ExitCode=0)
 
     def stop(self, container, timeout=None):

@@ -73,7 +73,7 @@ def _put_back(ctx, swap):
             if container_name(holder) != name:
                 ctx.engine.call('rename %s' % name, ctx.api.rename, holder['Id'], name)
             if swap.get('was_running') and not holder['State'].get('Running'):
-                ctx.engine.call('start %s' % name, ctx.api.start, holder['Id'])
+                ctx.engine.start(holder['Id'], 'start %s' % name, ctx.params.get('stop_timeout', 10))
         ctx.record_despite_journal_errors(swap, 'old_missing', outcome='kept_new' if holder else 'abandoned')
         return False
     for holder in (name, swap['temp_name']):
@@ -96,7 +96,7 @@ def _restart_old(ctx, swap):
         return
     old = ctx.inspect(swap['old_id'])
     if not old['State'].get('Running'):
-        ctx.engine.call('restart old %s' % swap['container'], ctx.api.start, swap['old_id'])
+        ctx.engine.start(swap['old_id'], 'restart old %s' % swap['container'], ctx.params.get('stop_timeout', 10))
     dummy, results = ctx.verify(ctx.engine, swap['old_id'], [], wait_health=True,
                                 timeout=ctx.params.get('verify_timeout', 60), settle=1.0)
     swap['rollback_verification'] = results
@@ -172,7 +172,7 @@ def _finish_interrupted(ctx, swap):
     if container_name(new) != name:
         ctx.engine.call('rename %s' % name, ctx.api.rename, new['Id'], name)
     if swap.get('was_running') and not ctx.inspect(new['Id'])['State'].get('Running'):
-        ctx.engine.call('start %s' % name, ctx.api.start, new['Id'])
+        ctx.engine.start(new['Id'], 'start %s' % name, ctx.params.get('stop_timeout', 10))
     joined = (ctx.inspect(new['Id']).get('NetworkSettings') or {}).get('Networks') or {}
     for network, endpoint in (swap.get('held_aliases') or {}).items():  # interrupted before it took them
         if not set(endpoint.get('Aliases') or []) <= set((joined.get(network) or {}).get('Aliases') or []):

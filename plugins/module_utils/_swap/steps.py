@@ -67,7 +67,7 @@ def start_and_verify(ctx, swap, new_id, name):
         return []
     ctx.journal.record(swap, 'start_new')
     with ctx.timed(swap, 'start'):
-        ctx.engine.call('start %s' % name, ctx.api.start, new_id)
+        ctx.engine.start(new_id, 'start %s' % name, ctx.params.get('stop_timeout', 10))
     ctx.journal.record(swap, 'verify')
     with ctx.timed(swap, 'ready'):
         ok, results = ctx.verify_container(new_id)

@@ -167,6 +167,36 @@ def test_tag_moves_the_tag_to_the_image(fake_engine):
     assert fake_engine.api.called('tag')[0] == ((new, 'reg.example.com/shop/web'), {'tag': '1', 'force': True})
 
 
+# -- start: the one start of the collection -------------------------------------------------------------
+
+def test_start_finishes_a_stop_that_podman_left_cut_off(fake_engine):
+    """Podman killed mid-stop leaves the container in state "stopping" for good; a stop finishes it."""
+    cid = _running(fake_engine)
+    fake_engine.api._state(cid, Status='stopping', Running=False)
+    fake_engine.start(cid, 'restart old web', stop_timeout=7)
+    assert [c[0] for c in fake_engine.api.calls[-4:]] == ['start', 'inspect_container', 'stop', 'start']
+    assert fake_engine.api.called('stop')[-1] == ((cid,), {'timeout': 7})
+    assert fake_engine.container(cid)['State']['Status'] == 'running'
+
+
+def test_start_refused_for_another_reason_stops_nothing(fake_engine):
+    cid = _running(fake_engine)
+    fake_engine.api.fail['start'] = [APIError('no such network')]
+    with pytest.raises(EngineError, match='^start web: .* answered: no such network'):
+        fake_engine.start(cid, 'start web')
+    assert fake_engine.api.called('stop') == []
+
+
+def test_only_the_engine_starts_containers():
+    plugins = os.path.dirname(os.path.dirname(os.path.abspath(_engine.__file__)))
+    found = []
+    for folder, dummy, files in os.walk(plugins):
+        for name in sorted(f for f in files if f.endswith('.py') and f != '_engine.py'):
+            with open(os.path.join(folder, name)) as fh:
+                found.extend(name for line in fh if 'api.start' in line)
+    assert found == []
+
+
 # -- exec: the one exec of the collection -------------------------------------------------------------
 
 def _running(fake_engine):
