@@ -141,13 +141,13 @@ clean:
 
 # The randomized fault campaign (tests/campaign, docs/reliability.md#the-fault-campaign) on the last
 # lab host of each engine kind. Long: ROUNDS rounds from SEED (default: from the clock), the registry
-# stopped for every host among the faults (run it when nothing else uses the lab); its summary in
-# bench/results/. Short (CI): the regression seeds, then fresh rounds within ~3 minutes.
+# stopped for every host among the faults (run it when nothing else uses the lab), the three kinds'
+# rounds at the same time (--lanes; a registry-stop round runs alone); its summary in bench/results/. Short (CI): the regression seeds, then fresh rounds within ~3 minutes.
 ROUNDS ?= 500
 SEED ?=
 .PHONY: campaign campaign-short
 campaign: venv link
-	$(PY) tests/campaign/campaign.py --regressions --rounds $(ROUNDS) $(if $(SEED),--seed $(SEED)) --shared-faults \
+	$(PY) tests/campaign/campaign.py --regressions --rounds $(ROUNDS) $(if $(SEED),--seed $(SEED)) --shared-faults --lanes \
 	  --json bench/results/campaign-$$(date -u +%Y%m%d-%H%M%S).json
 
 campaign-short: venv link

@@ -17,9 +17,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import traceback
 import uuid
+from queue import Queue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -581,21 +583,70 @@ def regression_seeds(path=REGRESSIONS, open_only=False):
     return seeds
 
 
-def campaign(seed, rounds=None, budget=None, faults=FAULTS, kinds=KINDS, scenarios=SCENARIOS, seeds=None, out=print):
+def campaign(seed, rounds=None, budget=None, faults=FAULTS, kinds=KINDS, scenarios=SCENARIOS, seeds=None, out=print,
+             lanes=False):
     """Rounds ``seed``, ``seed+1``, ... (or the given ``seeds`` first); stops after ``rounds``, or before
-    a round that would start after ``budget`` seconds. Returns the summary."""
+    a round that would start after ``budget`` seconds. Returns the summary.
+
+    ``lanes``: the rounds of each engine kind run one after the other on that kind's host, the three
+    kinds at the same time (each round is still drawn from its own seed alone, so it replays alone);
+    a round whose fault is shared (the registry stopped) waits until the lanes are idle and runs alone."""
     lab = Lab()
     started = time.monotonic()
     summary = {'seed': seed, 'rounds': 0, 'faults': {}, 'scenarios': {}, 'kinds': {}, 'violations': [],
-               'errors': [], 'round_seconds': [], 'log': []}
+               'errors': [], 'round_seconds': [], 'log': [], 'lanes': bool(lanes)}
+    lock = threading.Lock()
+    lane_queues = {}
+    workers = []
+
+    def play(rnd):
+        t0 = time.monotonic()
+        try:
+            rnd.run()
+            verdict = 'ok'
+        except Violation as exc:
+            verdict = 'VIOLATION: %s' % exc
+            with lock:
+                summary['violations'].append({'seed': rnd.seed, 'round': rnd.describe(), 'what': str(exc)})
+        except Exception as exc:  # the round could not be run (lab, timeout): not a product verdict
+            verdict = 'ERROR: %s' % (traceback.format_exc(limit=4) if os.environ.get('CAMPAIGN_DEBUG') else exc)
+            with lock:
+                summary['errors'].append({'seed': rnd.seed, 'round': rnd.describe(), 'what': str(exc)[:500]})
+        took = time.monotonic() - t0
+        with lock:
+            summary['round_seconds'].append(round(took, 1))
+            summary['log'].append({'seed': rnd.seed, 'scenario': rnd.scenario, 'kind': rnd.kind, 'fault': rnd.fault,
+                                   'seconds': round(took, 1), 'verdict': verdict[:300]})
+            summary['rounds'] += 1
+            for key, value in (('faults', rnd.fault), ('scenarios', rnd.scenario), ('kinds', rnd.kind)):
+                summary[key][value] = summary[key].get(value, 0) + 1
+            out('round %d (%.0fs) %s: %s' % (summary['rounds'], took, rnd.describe(), verdict))
+            sys.stdout.flush()
+
+    def lane(jobs):
+        while True:
+            rnd = jobs.get()
+            try:
+                if rnd is None:
+                    return
+                play(rnd)
+            finally:
+                jobs.task_done()
+
+    def idle():
+        for jobs in lane_queues.values():
+            jobs.join()
+
     queue = list(seeds or [])
-    index = 0
+    index = issued = 0
     while True:
-        if rounds is not None and summary['rounds'] >= rounds:
+        if rounds is not None and issued >= rounds:
             break
         elapsed = time.monotonic() - started
-        mean = (sum(summary['round_seconds']) / len(summary['round_seconds'])) if summary['round_seconds'] else 60
-        if budget is not None and not queue and elapsed + mean > budget and summary['rounds']:
+        with lock:
+            took = list(summary['round_seconds'])
+        mean = (sum(took) / len(took) / (len(KINDS) if lanes else 1)) if took else 60
+        if budget is not None and not queue and elapsed + mean > budget and issued:
             break
         if queue:
             round_seed = queue.pop(0)
@@ -603,25 +654,22 @@ def campaign(seed, rounds=None, budget=None, faults=FAULTS, kinds=KINDS, scenari
             round_seed = seed + index
             index += 1
         rnd = Round(lab, round_seed, faults, kinds, scenarios)
-        t0 = time.monotonic()
-        try:
-            rnd.run()
-            verdict = 'ok'
-        except Violation as exc:
-            verdict = 'VIOLATION: %s' % exc
-            summary['violations'].append({'seed': round_seed, 'round': rnd.describe(), 'what': str(exc)})
-        except Exception as exc:  # the round could not be run (lab, timeout): not a product verdict
-            verdict = 'ERROR: %s' % (traceback.format_exc(limit=4) if os.environ.get('CAMPAIGN_DEBUG') else exc)
-            summary['errors'].append({'seed': round_seed, 'round': rnd.describe(), 'what': str(exc)[:500]})
-        took = time.monotonic() - t0
-        summary['round_seconds'].append(round(took, 1))
-        summary['log'].append({'seed': round_seed, 'scenario': rnd.scenario, 'kind': rnd.kind, 'fault': rnd.fault,
-                               'seconds': round(took, 1), 'verdict': verdict[:300]})
-        summary['rounds'] += 1
-        for key, value in (('faults', rnd.fault), ('scenarios', rnd.scenario), ('kinds', rnd.kind)):
-            summary[key][value] = summary[key].get(value, 0) + 1
-        out('round %d (%.0fs) %s: %s' % (summary['rounds'], took, rnd.describe(), verdict))
-        sys.stdout.flush()
+        issued += 1
+        if not lanes:
+            play(rnd)
+        elif rnd.fault in SHARED_FAULTS:
+            idle()
+            play(rnd)
+        else:
+            if rnd.kind not in lane_queues:
+                lane_queues[rnd.kind] = Queue(maxsize=1 if budget is not None else 0)  # a budget: issue no round ahead
+                workers.append(threading.Thread(target=lane, args=(lane_queues[rnd.kind],), daemon=True))
+                workers[-1].start()
+            lane_queues[rnd.kind].put(rnd)
+    for jobs in lane_queues.values():
+        jobs.put(None)
+    for worker in workers:
+        worker.join()
     summary['wall_seconds'] = round(time.monotonic() - started, 1)
     return summary
 
@@ -637,6 +685,8 @@ def main(argv=None):
     parser.add_argument('--fault', action='append', help='only these faults')
     parser.add_argument('--scenario', action='append', help='only these scenarios')
     parser.add_argument('--kind', action='append', choices=KINDS, help='only these engine kinds')
+    parser.add_argument('--lanes', action='store_true',
+                        help="each engine kind's rounds on its host, the kinds at the same time (replays stay exact)")
     parser.add_argument('--json', help='write the summary here')
     opts = parser.parse_args(argv)
     seed = opts.seed if opts.seed is not None else int(time.time()) % 1000000 * 1000
@@ -645,7 +695,8 @@ def main(argv=None):
         opts.rounds = 10
     print('campaign: seed %d, %s rounds, budget %s, faults %s' % (seed, opts.rounds, opts.budget, ','.join(faults)))
     summary = campaign(seed, opts.rounds, opts.budget, faults, tuple(opts.kind or KINDS),
-                       tuple(opts.scenario or SCENARIOS), regression_seeds() if opts.regressions else None)
+                       tuple(opts.scenario or SCENARIOS), regression_seeds() if opts.regressions else None,
+                       lanes=opts.lanes)
     if opts.json:
         os.makedirs(os.path.dirname(os.path.abspath(opts.json)), exist_ok=True)
         with open(opts.json, 'w') as fh:
