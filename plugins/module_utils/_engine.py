@@ -335,8 +335,9 @@ class Engine:
             return None
 
     def find_image(self, ref):
-        """Inspect of an image by reference or ID, or None when the engine has none. On Podman, whose compat inspect leaves the image's HEALTHCHECK out of Config, with the top-level
-        ``Healthcheck`` of its own image inspect (None: the image has none), which the clone reads."""
+        """Inspect of an image by reference or ID, or None when the engine has none. On Podman, whose compat
+        inspect leaves the image's HEALTHCHECK out of Config, with the top-level ``Healthcheck`` of its own
+        image inspect (None: the image has none), which the clone reads."""
         try:
             image = self.call('inspect image %s' % ref, self.api.inspect_image, ref)
             if self.kind == 'podman' and 'Healthcheck' not in (image.get('Config') or {}):

@@ -20,8 +20,6 @@ import time
 from urllib.error import HTTPError
 from urllib.parse import urlencode
 
-from ansible.module_utils.urls import open_url
-
 from ansible_collections.patchops.containers.plugins.module_utils._engine import NotFound
 from ansible_collections.patchops.containers.plugins.module_utils._errors import PatchopsError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import DEFAULT_REGISTRY
@@ -322,6 +320,8 @@ class RegistryAPI:
         return cls(registry, found, ca_path, params.get('registry_validate_certs', True), timeout)
 
     def _open(self, url, headers):
+        # Imported here: it loads the cryptography package (30 ms), which a run that asks no registry skips.
+        from ansible.module_utils.urls import open_url
         return open_url(url, headers=headers, validate_certs=self.validate_certs, ca_path=self.ca_path,
                         timeout=self.timeout, method='GET', http_agent='patchops.containers image_stage')
 
