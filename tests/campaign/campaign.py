@@ -264,6 +264,7 @@ class Round:
         self.outcome = {}  # what the fault did
         self.cut = self.blocked = self.stopped = False  # faults still to lift
         self.touched = set()  # what the outside actor acted on (with its followers)
+        self.seen = {}  # name -> the container the engine's restart left, when its state is the expected one
 
     def describe(self):
         return 'seed %d: scenario %s on %s (%s), fault %s at %.2fs%s' % (
@@ -435,12 +436,18 @@ class Round:
         api = lab.engine(host)
         touched = self.touched
         expected = dict(sc.states)
-        if self.fault == 'engine_kill' and not self.outcome.get('journaled'):
-            for name in sc.names:  # stopped by the engine's restart before the run planned them
+        if self.fault == 'engine_kill':
+            # Stopped by the engine's restart before the run planned them, or after their swap was done.
+            done = [n for n, step in (self.outcome.get('at_step') or {}).items() if step == 'done']
+            left = sc.names if not self.outcome.get('journaled') else done + [
+                f for n in done for f in sc.followers.get(n, ())]
+            for name in left:
                 try:
-                    expected[name] = api.inspect_container(name)['State']['Status']
+                    found = api.inspect_container(name)
                 except Exception:  # absent: checked below
-                    pass
+                    continue
+                expected[name] = found['State']['Status']
+                self.seen[name] = found['Id']
         # The operator's same targets, less what the actor took away from under its name.
         present = [n for n in sc.targets if n not in touched or exists(api, n)]
         rerun = self.module(sc, present)
@@ -487,7 +494,7 @@ class Round:
             check(na[part] == nb[part], '%s: its %s differs from the original: %s' % (
                 name, part, diff(nb[part], na[part])))
         status = after['State']['Status']
-        if state == 'exited' and after['Id'] != before['Id']:
+        if state == 'exited' and after['Id'] != self.seen.get(name, before['Id']):
             state = 'created'  # a stopped container's copy is not started (docs/patch.md): never run
         check(status == state, '%s: %s, the operator left it %s' % (name, status, state))
         if result is not None:

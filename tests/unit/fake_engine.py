@@ -420,6 +420,11 @@ class FakeAPI:
         if found['State']['Running'] and not force:
             raise APIError('conflict: you cannot remove a running container %s. Stop the container before '
                            'attempting removal or force remove' % found['Id'])
+        joined = [c['Id'] for c in self.engine.containers.values()
+                  if c['HostConfig'].get('NetworkMode') in ('container:' + found['Id'], 'container:' + found['Id'][:12])]
+        if self.engine.kind == 'podman' and joined:  # Docker removes it and leaves them on a dead namespace
+            raise APIError('container %s has dependent containers which must be removed before it: %s: container '
+                           'already exists' % (found['Id'], ', '.join(joined)))
         del self.engine.containers[found['Id']]
 
     def top(self, container, ps_args=None):

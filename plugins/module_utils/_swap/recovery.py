@@ -136,8 +136,12 @@ def recover(ctx):
                      for s in swaps)
         try:
             if finish:
-                for swap in swaps:
-                    _finish_interrupted(ctx, swap)
+                finished = [swap for swap in swaps if _finish_interrupted(ctx, swap)]
+                # Followers' old containers first: Podman refuses to remove a provider that has any.
+                for swap in reversed(finished):
+                    ctx.remove_old(swap, ctx.record_despite_journal_errors)
+                for swap in finished:
+                    ctx.record_despite_journal_errors(swap, 'done', outcome=outcome_of(swap.get('reason') or 'patch'))
             else:
                 give_back(ctx, swaps, 'interrupted at step %s' % ', '.join(
                     '%s: %s' % kv for kv in steps.items()) if len(steps) > 1 else
@@ -158,11 +162,13 @@ def recover(ctx):
 
 
 def _finish_interrupted(ctx, swap):
+    """The new container under the name, in the old one's state; False if it was missing and the old
+    one was given back instead. The old one is removed by the caller."""
     name = swap['container']
     new = ctx.inspect(swap.get('new_id') or swap['temp_name'])
     if new is None:  # nothing to finish with: the old one is what must run
         give_back(ctx, [swap], 'new container missing after interruption')
-        return
+        return False
     holder = ctx.inspect(name)
     if holder and holder['Id'] == swap['old_id']:
         if holder['State'].get('Running'):
@@ -178,8 +184,7 @@ def _finish_interrupted(ctx, swap):
         if not set(endpoint.get('Aliases') or []) <= set((joined.get(network) or {}).get('Aliases') or []):
             reconnect(ctx, name, new['Id'], network, endpoint)
     ctx.pause_if_it_was(swap, new['Id'])
-    ctx.remove_old(swap, ctx.record_despite_journal_errors)
-    ctx.record_despite_journal_errors(swap, 'done', outcome=outcome_of(swap.get('reason') or 'patch'))
+    return True
 
 
 def describe(ctx, swap):

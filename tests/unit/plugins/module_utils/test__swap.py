@@ -640,6 +640,25 @@ def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, jo
     assert starts == [cid, sidecar_old]  # provider first
 
 
+def test_recover_group_finished_removes_followers_old_first(engine, swapper, journal, tmp_path):
+    """Podman refuses to remove a provider while a container joined to its namespace exists."""
+    engine.kind = 'podman'
+    engine._podman_image = lambda image_id: {'Healthcheck': None}  # its libpod image inspect
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
+    sidecar_old = hexid('sidecar')
+    interrupt(engine, swapper, [target('web')], 'remove_container', lambda c: c == sidecar_old)
+    assert all(journal.load(n)['swaps'][-1]['verified'] for n in ('web', 'sidecar'))
+
+    again = fresh(engine, journal, tmp_path)
+    assert [(d['container'], d['action']) for d in recover(again)] == [('web', 'finished'), ('sidecar', 'finished')]
+    assert engine.names() == ['sidecar', 'web']
+    assert calls_of(engine, 'remove_container') == [sidecar_old, cid]
+    web = engine.container('web')['Id']
+    assert web != cid and engine.container('sidecar')['HostConfig']['NetworkMode'] in ('container:web', 'container:' + web)
+    assert journal.pending() == []
+
+
 def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine, swapper, journal, tmp_path):
     api_old = add(engine, 'api')
     web_old = add(engine, 'web')
