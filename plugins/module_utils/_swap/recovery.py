@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import shares_netns
 from ansible_collections.patchops.containers.plugins.module_utils._compose import restore_compose_file, untag_service
-from ansible_collections.patchops.containers.plugins.module_utils._errors import error_text
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._swap.context import (
     SwapError, container_name, outcome_of)
 from ansible_collections.patchops.containers.plugins.module_utils._swap.network import reconnect
@@ -96,7 +96,17 @@ def _restart_old(ctx, swap):
         return
     old = ctx.inspect(swap['old_id'])
     if not old['State'].get('Running'):
-        ctx.engine.start(swap['old_id'], 'restart old %s' % swap['container'], ctx.params.get('stop_timeout', 10))
+        try:
+            ctx.engine.start(swap['old_id'], 'restart old %s' % swap['container'], ctx.params.get('stop_timeout', 10))
+        except EngineError as exc:
+            if 'Cannot link to a non running container' not in str(exc):
+                raise
+            # dockerd resolves legacy links by name only when a container is created and when it starts up.
+            raise SwapError(
+                '%s: the engine restarted in the middle of the swap, and its table of legacy links still points '
+                'the links of %s at the containers that held those names then, removed since; restart the engine '
+                '(systemctl restart docker: it reads the links again by name), then run again' % (
+                    error_text(exc), swap['container'])) from exc
     dummy, results = ctx.verify(ctx.engine, swap['old_id'], [], wait_health=True,
                                 timeout=ctx.params.get('verify_timeout', 60), settle=1.0)
     swap['rollback_verification'] = results

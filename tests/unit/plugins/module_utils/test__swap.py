@@ -659,6 +659,25 @@ def test_recover_group_finished_removes_followers_old_first(engine, swapper, jou
     assert journal.pending() == []
 
 
+def test_recover_stale_legacy_link_says_to_restart_the_engine(engine, swapper, journal, tmp_path):
+    """dockerd restarted mid-swap keeps a linker's link on the container that held the name then."""
+    old = add(engine, 'web')
+    interrupt(engine, swapper, [target('web')], 'start', lambda cid: cid != old)
+    again = fresh(engine, journal, tmp_path)
+    refusal = 'Cannot link to a non running container: /db AS /web/db'
+    engine.api.fail['start'] = lambda cid: EngineError(refusal) if cid == old else None
+    done = recover(again)
+    assert [(d['container'], d['action']) for d in done] == [('web', 'unresolved')]
+    assert done[0]['error'].startswith(refusal + ': the engine restarted in the middle of the swap')
+    assert 'restart the engine (systemctl restart docker' in done[0]['error']
+    assert [name for name, dummy in journal.pending()] == ['web']  # retried by the next run
+
+    del engine.api.fail['start']  # the engine restarted: its links read again by name
+    assert [(d['container'], d['action']) for d in recover(fresh(engine, journal, tmp_path))] == [
+        ('web', 'rolled_back')]
+    assert engine.container('web')['Id'] == old and engine.container('web')['State']['Running']
+
+
 def test_recover_engine_error_leaves_it_unresolved_and_handles_the_others(engine, swapper, journal, tmp_path):
     api_old = add(engine, 'api')
     web_old = add(engine, 'web')
