@@ -1,5 +1,5 @@
 """The short fault campaign CI runs: every seed of regressions.txt, then fresh rounds until the
-time budget (PATCHOPS_CAMPAIGN_BUDGET seconds, default 180) would be exceeded. A fresh seed comes
+time budget (PATCHOPS_CAMPAIGN_BUDGET seconds, default 240) would be exceeded. A fresh seed comes
 from the clock unless PATCHOPS_CAMPAIGN_SEED is set; a failing round prints its seed and scenario.
 A seed marked OPEN in regressions.txt is a violation not fixed yet: it must still fail (strict)."""
 
@@ -16,7 +16,7 @@ import campaign  # noqa: E402
 
 def test_campaign_regressions_then_fresh_rounds():
     seed = int(os.environ.get('PATCHOPS_CAMPAIGN_SEED') or int(time.time()) % 1000000 * 1000)
-    budget = float(os.environ.get('PATCHOPS_CAMPAIGN_BUDGET', '180'))
+    budget = float(os.environ.get('PATCHOPS_CAMPAIGN_BUDGET', '240'))
     summary = campaign.campaign(seed, budget=budget, seeds=campaign.regression_seeds())
     out = os.path.join(campaign.ROOT, 'build', 'campaign-short.json')
     os.makedirs(os.path.dirname(out), exist_ok=True)
