@@ -187,14 +187,18 @@ def test_start_refused_for_another_reason_stops_nothing(fake_engine):
     assert fake_engine.api.called('stop') == []
 
 
-def test_only_the_engine_starts_containers():
+def plugin_sources():
+    """(file name, text) of every plugin file but _engine.py."""
     plugins = os.path.dirname(os.path.dirname(os.path.abspath(_engine.__file__)))
-    found = []
+    assert os.path.isfile(os.path.join(plugins, 'module_utils', '_probe.py'))  # the walk finds the plugins
     for folder, dummy, files in os.walk(plugins):
         for name in sorted(f for f in files if f.endswith('.py') and f != '_engine.py'):
             with open(os.path.join(folder, name)) as fh:
-                found.extend(name for line in fh if 'api.start' in line)
-    assert found == []
+                yield name, fh.read()
+
+
+def test_only_the_engine_starts_containers():
+    assert [name for name, text in plugin_sources() if 'api.start' in text] == []
 
 
 # -- exec: the one exec of the collection -------------------------------------------------------------
@@ -288,11 +292,5 @@ def test_exec_detached_is_polled_by_its_state(fake_engine):
 
 def test_only_the_engine_calls_the_exec_api():
     """One home per engine action: every exec goes through Engine.exec / exec_detached / exec_state."""
-    plugins = os.path.dirname(os.path.dirname(os.path.abspath(_engine.__file__)))
-    found = []
-    for folder, dummy, files in os.walk(plugins):
-        for name in sorted(f for f in files if f.endswith('.py') and f != '_engine.py'):
-            with open(os.path.join(folder, name)) as fh:
-                text = fh.read()
-            found.extend('%s: %s' % (name, call) for call in ('exec_create', 'exec_start', 'exec_inspect') if call in text)
-    assert os.path.isfile(os.path.join(plugins, 'module_utils', '_probe.py')) and found == []
+    assert ['%s: %s' % (name, call) for name, text in plugin_sources()
+            for call in ('exec_create', 'exec_start', 'exec_inspect') if call in text] == []
