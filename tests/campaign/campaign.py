@@ -448,8 +448,9 @@ class Round:
                     continue
                 expected[name] = found['State']['Status']
                 self.seen[name] = found['Id']
-        # The operator's same targets, less what the actor took away from under its name.
-        present = [n for n in sc.targets if n not in touched or exists(api, n)]
+        # The operator's same targets, less what the actor took away: a target whose swap still holds a
+        # container set aside is the operator's (the actor removed the new one mid-swap, say).
+        present = [n for n in sc.targets if n not in touched or any(exists(api, n + s) for s in ('',) + SUFFIXES)]
         rerun = self.module(sc, present)
         if rerun['_status'] == 'failed' and 'restart the engine (systemctl restart docker' in str(rerun.get('msg')):
             # The way out the run names (docs/reliability.md, "When recovery cannot finish"): it must work.
