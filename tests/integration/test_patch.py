@@ -3,12 +3,12 @@
 import fcntl
 import os
 import shutil
-import threading
 import time
 
 import docker
 import pytest
 
+from faultkit import Background, tagged_play, thaw, wait_paused
 from patchkit import env_of, exec_out, free_subnet, normalise, remove
 
 HOST = 'lab2'  # the second host of the engine kind under test (lab2 on Docker 20.10): on_engine
@@ -438,26 +438,19 @@ def test_rerun_after_a_failed_give_back_fails_on_the_unhealthy_container(lab, ap
     name = 'kn-' + uid
     simple(api, lab, name)
     aside = name + '-patchops-old'  # the swap's name for the set-aside container (_swap/context.py ASIDE_SUFFIX)
-    removed = []
-    done = threading.Event()
-
-    def remove_the_set_aside_container():
-        watcher = lab.engine(HOST)
-        while not done.is_set():
-            try:
-                watcher.remove_container(aside, force=True, v=False)
-            except docker.errors.NotFound:  # not set aside yet
-                done.wait(0.05)
-                continue
-            removed.append(aside)
-            return
-    thread = threading.Thread(target=remove_the_set_aside_container)
-    thread.start()
+    args = {'containers': [{'name': name, 'image': lab.image('v2-broken')}], 'verify_timeout': 30}
+    frozen = []
     try:
-        res = patch(lab, [{'name': name, 'image': lab.image('v2-broken')}], verify_timeout=30)
-        done.set()
-        thread.join()
-        assert removed == [aside], res.get('msg')
+        # The module stops itself once it has journaled `verify` (old container set aside, new one started):
+        # the set-aside container is removed then, whatever the machine's load.
+        run = Background(lab.playbook, tagged_play(HOST, [{'patchops.containers.container_patch': args}], uid,
+                                                   pause_at='verify'))
+        run.start()
+        frozen = wait_paused(uid, run)
+        api.remove_container(aside, force=True, v=False)
+        thaw(frozen)
+        dummy, results = run.join_result(timeout=180)
+        res = results[HOST][-1]
         assert res['_status'] == 'failed', res
         assert [(c['container'], c['outcome']) for c in res['containers']] == [(name, 'kept_new')]
         kept = api.inspect_container(name)
@@ -474,8 +467,7 @@ def test_rerun_after_a_failed_give_back_fails_on_the_unhealthy_container(lab, ap
         after = api.inspect_container(name)
         assert (after['Id'], after['Image']) == (kept['Id'], broken)
     finally:
-        done.set()
-        thread.join()
+        thaw(frozen)
         remove(api, name)
         api.remove_volume('data-' + name, force=True)
 
