@@ -74,6 +74,7 @@ class SwapRecord(TypedDict, total=False):
     failure: str
     rollback_error: str
     rollback_verification: List[dict]
+    not_started: str  # given back, but its namespace provider is gone: it cannot start
     recovery_error: str
     held_reason: str
     abandoned_state: str

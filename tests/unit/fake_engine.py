@@ -393,6 +393,11 @@ class FakeAPI:
 
     def start(self, container):
         self._call('start', container)
+        host = self._state(container)['HostConfig']
+        for key in ('NetworkMode', 'IpcMode', 'PidMode'):
+            mode = host.get(key) or ''
+            if mode.startswith('container:') and self.engine.container(mode.split(':', 1)[1]) is None:
+                raise APIError('failed to join namespace: No such container: %s' % mode.split(':', 1)[1])
         if self._state(container)['State'].get('Status') == 'stopping':  # Podman, its stop cut off
             raise APIError('container %s must be in Created or Stopped state to be started: container state '
                            'improper' % container)

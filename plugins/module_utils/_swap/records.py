@@ -64,6 +64,7 @@ class ContainerResult(PlanEntry, total=False):
     failure: str
     with_group: str
     rollback_verification: Optional[List[dict]]
+    not_started: str  # given back but not started (its namespace provider removed outside the run)
 
 
 def untouched_result(item, outcome, **extra):

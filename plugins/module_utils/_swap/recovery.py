@@ -37,6 +37,7 @@ def undo(ctx, items, swaps, results, failure, started, failed=None):
                 ctx.record_despite_journal_errors(swap, 'rollback_failed', rollback_error=error)
             failure = '%s; and the rollback failed: %s (state: %s; the next run retries it)' % (
                 failure, error, '; '.join(describe(ctx, s) for s in swaps))
+    failure += ''.join('; %s: %s' % (s['container'], s['not_started']) for s in swaps if s.get('not_started'))
     for item, swap in zip(items, swaps):
         result = swap_result(ctx, item, swap, results.get(swap['container'], []), None, started)
         result.update(failure=failure, outcome=swap.get('outcome') or 'failed')
@@ -45,6 +46,8 @@ def undo(ctx, items, swaps, results, failure, started, failed=None):
         if swap.get('outcome') == 'rolled_back':
             result.update(rolled_back=True, changed=True, new_id=swap['old_id'],
                           rollback_verification=swap.get('rollback_verification'))
+            if swap.get('not_started'):
+                result['not_started'] = swap['not_started']
         out.append(result)
     return out
 
@@ -96,6 +99,13 @@ def _restart_old(ctx, swap):
         return
     old = ctx.inspect(swap['old_id'])
     if not old['State'].get('Running'):
+        gone = _namespace_gone(ctx, old)
+        if gone:  # no start can succeed again: close the swap with the container back, stopped, and say why
+            swap['not_started'] = (
+                'given back but not started: the container whose %s it joins (%s) was removed outside this run, '
+                'and the engine cannot start it without that namespace; recreate it with a provider that exists'
+                % gone)
+            return
         try:
             ctx.engine.start(swap['old_id'], 'restart old %s' % swap['container'], ctx.params.get('stop_timeout', 10))
         except EngineError as exc:
@@ -112,6 +122,18 @@ def _restart_old(ctx, swap):
     swap['rollback_verification'] = results
     ctx.pause_if_it_was(swap, swap['old_id'])
     _rejoin_netns(ctx, swap['old_id'])
+
+
+def _namespace_gone(ctx, container):
+    """(which namespace, provider ID) when the container joins the namespace of a container that no
+    longer exists (the engine keeps the provider's ID: a container created under its name since does
+    not give it back)."""
+    host = container.get('HostConfig') or {}
+    for key, what in (('NetworkMode', 'network namespace'), ('IpcMode', 'IPC namespace'), ('PidMode', 'PID namespace')):
+        mode = host.get(key) or ''
+        if mode.startswith('container:') and ctx.inspect(mode.split(':', 1)[1]) is None:
+            return what, mode.split(':', 1)[1][:12]
+    return None
 
 
 def _rejoin_netns(ctx, provider_id):

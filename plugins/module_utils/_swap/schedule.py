@@ -180,7 +180,9 @@ def _failure_message(ctx, results, failed_groups, skipped):
         parts.append('patching %s to %s failed (%s); %s' % (
             first['container'], first['new_image'], first.get('failure'),
             'rolled back: %s' % '; '.join(
-                'the same container %s (%s) runs %s again' % (r['container'], r['old_id'][:12], r['old_image'])
+                'the same container %s (%s) %s %s again' % (
+                    r['container'], r['old_id'][:12], 'is back, not started, on' if r.get('not_started') else 'runs',
+                    r['old_image'])
                 for r in back)
             if back else ('NOT rolled back (rollback: never)' if ctx.params.get('rollback') == 'never'
                           else 'NOT rolled back: the rollback failed')))

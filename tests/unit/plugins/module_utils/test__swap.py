@@ -15,7 +15,7 @@ import json
 import os
 
 import pytest
-from fake_engine import ENGINE_ID, Crash, FakeEngine, hexid
+from fake_engine import ENGINE_ID, Crash, FakeEngine, NotFound, hexid
 
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError
 from ansible_collections.patchops.containers.plugins.module_utils._journal import Journal
@@ -510,6 +510,36 @@ def test_execute_group_provider_and_follower(engine, swapper, verified):
     assert engine.created == ['web', 'sidecar']
     stops = calls_of(engine, 'stop')
     assert stops == [hexid('sidecar'), cid]  # followers stopped first
+
+
+def test_execute_group_provider_removed_by_an_outsider_followers_given_back_stopped(engine, swapper, verified):
+    """Someone force-removes the provider while the run stops it: its followers' old containers are given
+    back under their names, stopped (no start can join a namespace whose container is gone), and their
+    swaps closed: a later run has nothing to retry. The result says why each one is not running."""
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid, host={'IpcMode': 'container:%s' % cid})
+    sidecar = hexid('sidecar')
+
+    def outsider(container):
+        if container == cid:
+            del engine.containers[cid]
+            return NotFound('No such container: %s' % cid)
+        return None
+
+    engine.api.fail['stop'] = outsider
+    with pytest.raises(SwapError) as failed:
+        execute(swapper, make_plan(swapper, [target('web')]))
+    result = failed.value.details['results']
+    assert 'the same container sidecar (%s) is back, not started, on %s again' % (sidecar[:12], BUSYBOX) in str(
+        failed.value)
+    assert [(r['container'], r['outcome']) for r in result] == [('web', 'abandoned'), ('sidecar', 'rolled_back')]
+    back = engine.container('sidecar')
+    assert (back['Id'], back['State']['Running']) == (sidecar, False) and engine.names() == ['sidecar']
+    why = 'given back but not started: the container whose network namespace it joins (%s) was removed' % cid[:12]
+    assert result[1]['not_started'].startswith(why)
+    assert 'sidecar: ' + why in result[1]['failure']
+    assert swapper.journal.pending() == []
+    assert swapper.journal.load('sidecar')['swaps'][-1]['not_started'].startswith(why)
 
 
 def interrupt(engine, swapper, targets, method, when=lambda *args: True):
