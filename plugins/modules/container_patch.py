@@ -260,7 +260,8 @@ containers:
         - V(recreated) - follows a patched container, recreated on its own image.
         - V(current) - already on its target image; if it runs, verified as a new container would be
           (RV(containers[].verification)).
-        - V(rolled_back) - its swap, or its group's, failed; the same container runs again.
+        - V(rolled_back) - its swap, or its group's, failed; the same container runs again (unless
+          RV(containers[].not_started) says why it could not start).
         - V(failed) - O(rollback=never), or the rollback failed too (RV(containers[].failure) says what state
           it is in); or it was on its target image already and failed verification (not changed).
         - V(kept_new) - its swap failed and the container from before it was gone (removed by someone else), so
@@ -287,6 +288,12 @@ containers:
       description: Why the swap failed (for members of a failed group, the member that failed and why).
       type: str
       returned: when the swap failed
+    not_started:
+      description:
+        - Given back but not started, and why. The container whose namespace (network, IPC or PID) it joins
+          was removed outside the run, so the engine cannot start it. The swap is closed, not retried.
+      type: str
+      returned: when a container given back could not start
     old_id: {description: Container ID before., type: str, returned: always}
     new_id: {description: Container ID after (the old ID after a rollback)., type: str, returned: always}
     old_image_id: {description: Image ID before., type: str, returned: always}
