@@ -99,13 +99,18 @@ def _restart_old(ctx, swap):
         return
     old = ctx.inspect(swap['old_id'])
     if not old['State'].get('Running'):
-        gone = _namespace_gone(ctx, old)
+        providers = _providers(ctx, old)
+        gone = next(((what, ref[:12]) for what, ref, found in providers if found is None), None)
         if gone:  # no start can succeed again: close the swap with the container back, stopped, and say why
             swap['not_started'] = (
                 'given back but not started: the container whose %s it joins (%s) was removed outside this run, '
                 'and the engine cannot start it without that namespace; recreate it with a provider that exists'
                 % gone)
             return
+        looping = next(((what, found) for what, ref, found in providers if (found.get('State') or {}).get('Restarting')),
+                       None)
+        if looping:
+            raise _restart_loop(swap, *looping)
         try:
             ctx.engine.start(swap['old_id'], 'restart old %s' % swap['container'], ctx.params.get('stop_timeout', 10))
         except EngineError as exc:
@@ -124,16 +129,32 @@ def _restart_old(ctx, swap):
     _rejoin_netns(ctx, swap['old_id'])
 
 
-def _namespace_gone(ctx, container):
-    """(which namespace, provider ID) when the container joins the namespace of a container that no
-    longer exists (the engine keeps the provider's ID: a container created under its name since does
-    not give it back)."""
+def _providers(ctx, container):
+    """[(which namespace, provider reference, its inspect or None when it no longer exists)] of the
+    namespaces the container joins (``container:<ID>``: the engine keeps the provider's ID, so a container
+    created under its name since does not give it back)."""
     host = container.get('HostConfig') or {}
+    found = []
     for key, what in (('NetworkMode', 'network namespace'), ('IpcMode', 'IPC namespace'), ('PidMode', 'PID namespace')):
         mode = host.get(key) or ''
-        if mode.startswith('container:') and ctx.inspect(mode.split(':', 1)[1]) is None:
-            return what, mode.split(':', 1)[1][:12]
-    return None
+        if mode.startswith('container:'):
+            ref = mode.split(':', 1)[1]
+            found.append((what, ref, ctx.inspect(ref)))
+    return found
+
+
+def _restart_loop(swap, what, provider):
+    """The give-back of a follower whose provider the engine keeps restarting (its restart policy starts
+    it, it stops again): the follower cannot join it. Seen after the engine was killed together with its
+    containerd: then the loop is the engine's, and an engine restart ends it."""
+    state = provider.get('State') or {}
+    return SwapError(
+        '%s cannot start: %s, whose %s it joins, keeps restarting (restarted %s times, last exit code %s): the '
+        'engine starts it by its restart policy and it stops each time. If the engine was killed just before, '
+        'with its containerd, that loop is the engine\'s: restart the engine (systemctl restart docker), then run '
+        'again. Otherwise find why %s exits (its logs), then run again' % (
+            swap['container'], container_name(provider), what, provider.get('RestartCount', 0),
+            state.get('ExitCode'), container_name(provider)))
 
 
 def _rejoin_netns(ctx, provider_id):
@@ -181,6 +202,10 @@ def recover(ctx):
         except Exception as exc:
             error = error_text(exc)
             for swap in swaps:
+                if swap.get('outcome'):  # settled before the failure (a provider given back before its follower)
+                    done.append({'container': swap['container'], 'step': steps[swap['container']],
+                                 'action': 'finished' if swap.get('step') == 'done' else 'rolled_back'})
+                    continue
                 entry = {'container': swap['container'], 'action': 'unresolved', 'step': steps[swap['container']],
                          'run': swap.get('run'), 'error': error, 'state': describe(ctx, swap)}
                 ctx.record_despite_journal_errors(swap, 'recovery_failed', recovery_error=error)

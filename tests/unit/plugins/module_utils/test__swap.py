@@ -689,6 +689,28 @@ def test_recover_group_finished_removes_followers_old_first(engine, swapper, jou
     assert journal.pending() == []
 
 
+def test_recover_provider_in_a_restart_loop_says_to_restart_the_engine(engine, swapper, journal, tmp_path):
+    """dockerd killed with its containerd can leave a restart-policy container in a loop that only an engine
+    restart ends (seen on Docker 26): its follower cannot join it, and the run says so, with the way out."""
+    cid = add(engine, 'web')
+    add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
+    interrupt(engine, swapper, [target('web')], 'start', lambda c: engine.containers[c]['Name'] == '/sidecar')
+    engine.containers[cid]['State'].update(Status='restarting', Running=True, Restarting=True, ExitCode=137)
+    engine.containers[cid]['RestartCount'] = 6
+    done = recover(fresh(engine, journal, tmp_path))
+    # web is given back (the same container, which the engine restarts), sidecar waits for it.
+    assert [(d['container'], d['action']) for d in done] == [('web', 'rolled_back'), ('sidecar', 'unresolved')]
+    assert done[1]['error'].startswith('sidecar cannot start: web, whose network namespace it joins, keeps restarting '
+                                       '(restarted 6 times, last exit code 137)')
+    assert 'restart the engine (systemctl restart docker), then run again' in done[1]['error']
+    assert [name for name, dummy in journal.pending()] == ['sidecar']
+
+    engine.containers[cid]['State'].update(Status='running', Restarting=False, ExitCode=0)  # the engine restarted
+    assert [(d['container'], d['action']) for d in recover(fresh(engine, journal, tmp_path))] == [
+        ('sidecar', 'rolled_back')]
+    assert engine.container('sidecar')['Id'] == hexid('sidecar') and engine.container('sidecar')['State']['Running']
+
+
 def test_recover_stale_legacy_link_says_to_restart_the_engine(engine, swapper, journal, tmp_path):
     """dockerd restarted mid-swap keeps a linker's link on the container that held the name then."""
     old = add(engine, 'web')
