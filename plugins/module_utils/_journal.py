@@ -75,6 +75,7 @@ class SwapRecord(TypedDict, total=False):
     rollback_error: str
     rollback_verification: List[dict]
     not_started: str  # given back, but its namespace provider is gone: it cannot start
+    old_dead: bool  # the engine was killed while it removed the old container: removed since, the new one kept
     recovery_error: str
     held_reason: str
     abandoned_state: str

@@ -398,6 +398,8 @@ class FakeAPI:
             mode = host.get(key) or ''
             if mode.startswith('container:') and self.engine.container(mode.split(':', 1)[1]) is None:
                 raise APIError('failed to join namespace: No such container: %s' % mode.split(':', 1)[1])
+        if self._state(container)['State'].get('Dead'):  # the engine died while it removed it
+            raise APIError('container is marked for removal and cannot be started')
         if self._state(container)['State'].get('Status') == 'stopping':  # Podman, its stop cut off
             raise APIError('container %s must be in Created or Stopped state to be started: container state '
                            'improper' % container)

@@ -69,6 +69,12 @@ def _put_back(ctx, swap):
     """The old container under its name again (not started); False if it no longer exists."""
     name = swap['container']
     old = ctx.inspect(swap['old_id'])
+    if old is not None and ((old.get('State') or {}).get('Dead') or (old.get('State') or {}).get('Status') == 'dead'):
+        # Killed while it removed the old container, the engine leaves it dead ("marked for removal"): it can never
+        # start again. Finish that removal, and keep the new container as if someone had removed the old one.
+        ctx.engine.call('remove old %s (dead)' % name, ctx.api.remove_container, swap['old_id'], v=False, force=True)
+        swap['old_dead'] = True
+        old = None
     if old is None:
         # Someone removed the old container: keep whatever holds the name rather than nothing.
         holder = ctx.inspect(name) or ctx.inspect(swap['temp_name'])

@@ -648,6 +648,29 @@ def test_recover_rolling_back_is_rolled_back_even_if_verified(engine, swapper, j
     assert journal.load('web')['swaps'][-1]['outcome'] == 'rolled_back'
 
 
+def test_engine_killed_while_it_removed_the_old_container_keeps_the_new_one(engine, swapper, journal, tmp_path):
+    """The engine killed mid-removal leaves the old container dead ("marked for removal"), which no start can
+    give back: the give-back finishes the removal and keeps the verified new container (seed 1200396)."""
+    old = add(engine, 'web')
+
+    def killed_mid_removal(cid):
+        if cid == old and not engine.containers[old]['State'].get('Dead'):
+            engine.containers[old]['State'].update(Status='dead', Dead=True, Running=False)
+            return EngineError('remove old web: the engine at unix:///var/run/docker.sock did not answer')
+        return None
+
+    engine.api.fail['remove_container'] = killed_mid_removal
+    with pytest.raises(SwapError) as failed:
+        execute(swapper, make_plan(swapper, [target('web')]))
+    result = failed.value.details['results'][0]
+    new = engine.container('web')
+    assert (result['outcome'], new['Id'], new['State']['Running']) == ('kept_new', result['new_id'], True)
+    assert new['Id'] != old and engine.names() == ['web'] and old not in engine.containers
+    last = journal.load('web')['swaps'][-1]
+    assert (last['outcome'], last['old_dead']) == ('kept_new', True)
+    assert recover(fresh(engine, journal, tmp_path)) == []
+
+
 def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, journal, tmp_path):
     cid = add(engine, 'web')
     add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
