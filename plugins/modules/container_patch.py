@@ -264,8 +264,8 @@ containers:
           RV(containers[].not_started) says why it could not start).
         - V(failed) - O(rollback=never), or the rollback failed too (RV(containers[].failure) says what state
           it is in); or it was on its target image already and failed verification (not changed).
-        - V(kept_new) - its swap failed and the container from before it was gone (removed by someone else), so
-          the new container is kept under its name.
+        - V(kept_new) - its swap failed and the container from before it was gone (removed by someone else, or left
+          dead by an engine killed while it removed it), so the new container is kept under its name.
         - V(abandoned) - its swap failed, the container from before it was gone and no container holds its name.
         - V(held) - not changed, because its target image failed verification on another container of this
           run and this one cannot be verified (RV(containers[].reason) says why); so is every member of its group.
