@@ -437,8 +437,14 @@ class Round:
         touched = self.touched
         expected = dict(sc.states)
         if self.fault == 'engine_kill':
-            # Stopped by the engine's restart before the run planned them, or after their swap was done.
-            done = [n for n, step in (self.outcome.get('at_step') or {}).items() if step == 'done']
+            # Stopped by the engine's restart before the run planned them, or after their swap was done, or once
+            # their new container was verified and in place if the run then closed the swap (seed 1200396): a
+            # container outside any open swap is left as the engine's restart left it (docs/reliability.md, note 1).
+            steps = STEPS[sc.args.get('strategy', 'stop-first')]
+            before_verified = set(steps[:steps.index('verified')]) | {'verify'}
+            done = [n for n, step in (self.outcome.get('at_step') or {}).items()
+                    if step == 'done' or (step and step not in before_verified
+                                          and (last_swap(self.journal(n)) or {}).get('outcome'))]
             left = sc.names if not self.outcome.get('journaled') else done + [
                 f for n in done for f in sc.followers.get(n, ())]
             for name in left:
