@@ -142,7 +142,7 @@ clean:
 # The randomized fault campaign (tests/campaign, docs/reliability.md#the-fault-campaign) on the last
 # lab host of each engine kind. Long: ROUNDS rounds from SEED (default: from the clock), the registry
 # stopped for every host among the faults (run it when nothing else uses the lab), the three kinds'
-# rounds at the same time (--lanes; a registry-stop round runs alone); its summary in bench/results/. Short (CI): the regression seeds, then fresh rounds within ~3 minutes.
+# rounds at the same time (--lanes; a registry-stop round runs alone); its summary in bench/results/. Short (CI): the regression seeds, then fresh rounds within ~4 minutes, in lanes too.
 ROUNDS ?= 500
 SEED ?=
 .PHONY: campaign campaign-short
