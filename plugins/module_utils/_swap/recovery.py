@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import shares_netns
 from ansible_collections.patchops.containers.plugins.module_utils._compose import restore_compose_file, untag_service
+from ansible_collections.patchops.containers.plugins.module_utils._deps import FOLLOWED
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._swap.context import (
     SwapError, container_name, outcome_of)
@@ -141,7 +142,7 @@ def _providers(ctx, container):
     created under its name since does not give it back)."""
     host = container.get('HostConfig') or {}
     found = []
-    for key, what in (('NetworkMode', 'network namespace'), ('IpcMode', 'IPC namespace'), ('PidMode', 'PID namespace')):
+    for key, what in FOLLOWED:
         mode = host.get(key) or ''
         if mode.startswith('container:'):
             ref = mode.split(':', 1)[1]
