@@ -20,7 +20,7 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
+from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text, orphan_task
 
 try:
     import docker
@@ -201,9 +201,7 @@ def transport_problem(params):
 
 
 def _socket_path(docker_host):
-    if docker_host.startswith('unix://'):
-        return docker_host[len('unix://'):]
-    return None
+    return docker_host[len('unix://'):] if docker_host.startswith('unix://') else None
 
 
 def _root_cause(exc):
@@ -243,8 +241,7 @@ def describe_connection_error(docker_host, timeout, exc):
         return ('Docker engine not answering at %s: connection refused '
                 '(dockerd is stopped or restarting)' % docker_host)
     if isinstance(exc, (socket.timeout, TimeoutError)) or 'timed out' in text.lower():
-        return ('Docker engine not answering at %s: no answer within %s s'
-                % (docker_host, timeout))
+        return 'Docker engine not answering at %s: no answer within %s s' % (docker_host, timeout)
     return 'Docker engine not answering at %s: %s' % (docker_host, text)
 
 
@@ -361,8 +358,10 @@ class Engine:
         good, refusing to start until a stop finishes it: that stop comes first."""
         try:
             self.call(what, self.api.start, container_id)
-        except EngineError:
+        except EngineError as exc:
             found = self.find_container(container_id)
+            if found is not None and 'task %s: already exists' % found['Id'] in exc.msg:
+                raise EngineError(orphan_task(exc.msg, found['Id'])) from exc
             if found is None or (found.get('State') or {}).get('Status') != 'stopping':
                 raise
             self.call('%s: finish its interrupted stop' % what, self.api.stop, container_id, timeout=stop_timeout)

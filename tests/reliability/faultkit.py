@@ -11,7 +11,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -158,6 +160,15 @@ def tagged_play(host, tasks, tag, pause_at=None):
     return [{'hosts': host, 'gather_facts': False, 'environment': environment, 'tasks': tasks}]
 
 
+def _ended(pid):
+    """True when process ``pid`` has exited (gone, or a zombie its parent has not reaped yet)."""
+    try:
+        with open('/proc/%d/stat' % pid) as fh:
+            return fh.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
+    except FileNotFoundError:
+        return True
+
+
 def stopped(pid):
     """True when process ``pid`` is stopped (state T in /proc/PID/stat)."""
     try:
@@ -206,6 +217,20 @@ def engine_start(lab, host, attempts=3):
         except AssertionError:
             continue
     raise AssertionError('the engine of %s did not come back after %d starts' % (host, attempts))
+
+
+def stop_orphan_shim(message):
+    """The way out a run names for a containerd task an engine kept with no process in it (Docker 20.10
+    killed while it started a container): stop the shim it names, as the operator would on the host
+    (the lab's engines share this machine's processes). Returns the PIDs stopped."""
+    found = re.search(r"pkill -f '(containerd-shim-runc-v2 -namespace moby -id [0-9a-f]{64})'", message or '')
+    assert found, 'the run names no shim to stop: %s' % message
+    pids = [int(p) for p in subprocess.run(['pgrep', '-f', found.group(1)], capture_output=True, text=True,
+                                           check=False).stdout.split()]
+    assert pids, 'no process matches %r' % found.group(1)
+    signal_all(pids, signal.SIGTERM)
+    wait_for('the shim to stop', lambda: all(_ended(pid) for pid in pids), 30)
+    return pids
 
 
 def data_of(api, name):

@@ -1,5 +1,6 @@
 """Case 1: a host's dockerd killed between stopping the old container and starting the new one,
-restarted, then the same patch run again: nothing lost, nothing stranded, the rerun converges."""
+restarted, then the same patch run again: nothing lost, nothing stranded, the rerun converges.
+And dockerd killed while the give-back starts the old container again."""
 
 import os
 import signal
@@ -8,7 +9,8 @@ import time
 import pytest
 
 from faultkit import (Background, Guard, app_container, engine_pid, engine_start, forget_journals, freeze, journal_path,
-                      last_swap, remove_app, tagged_pids, tagged_play, thaw, wait_for, wait_for_step)
+                      last_swap, remove_app, stop_orphan_shim, tagged_pids, tagged_play, thaw, wait_for, wait_for_step,
+                      wait_paused)
 
 HOST = None  # the second host of the engine kind under test: on_engine
 
@@ -105,3 +107,54 @@ def test_engine_killed_mid_swap_then_restarted_and_rerun(lab, uid, point):
     finally:
         remove_app(lab.engine(HOST), first, second)
         forget_journals(lab, HOST, [first, second])
+
+
+def test_engine_killed_while_the_give_back_starts_the_old_container(lab, uid):
+    """The new image fails its check; the run gives back the old container, and the engine dies the moment
+    containerd sets up that container's start. Docker 20.10 (containerd 1.6) then keeps a task of it with no
+    process in it, through any engine restart: the rerun refuses to guess, names the shim to stop, and once
+    it is stopped gives back the same container. Docker 26 starts it again at once."""
+    if lab.kinds.get(HOST) == 'podman':
+        pytest.skip('a Podman host has no containerd: its engine killed mid-start is one of the campaign\'s rounds')
+    api = lab.pull(HOST, 'v1', 'v2-broken')
+    name = 'ekg-%s' % uid
+    args = {'containers': [{'name': name, 'image': lab.image('v2-broken')}], 'stop_timeout': 3, 'verify_timeout': 15}
+    try:
+        old_id = app_container(lab, api, name)
+        guard = Guard(lab, HOST, [name], uid)
+        bundle = os.path.join(lab.run_dir, HOST, 'exec', 'containerd', 'daemon', 'io.containerd.runtime.v2.task',
+                              'moby', old_id)
+        task = {'name': 'patch', 'patchops.containers.container_patch': args}
+        run = Background(lab.playbook, tagged_play(HOST, [task], uid, pause_at='rollback'))
+        run.start()
+        try:
+            thaw(wait_paused(uid, run))
+            wait_for('containerd to set up the start of %s' % name, lambda: os.path.exists(bundle), 60, interval=0.001)
+            time.sleep(0.02)
+            lab.lab('fault', 'engine-kill', HOST)
+            dummy, results = run.join_result(timeout=180)
+        finally:
+            engine_start(lab, HOST)
+        assert results[HOST][-1]['_status'] == 'failed'
+        assert last_swap(journal_path(lab, HOST, name))['step'] == 'rollback_failed'
+
+        rerun = lab.module(HOST, 'container_patch', args)[HOST]
+        if lab.kinds.get(HOST) == 'docker20':
+            assert rerun['_status'] == 'failed', rerun
+            assert "an engine restart keeps it. Stop its shim on the engine's host (pkill -f " \
+                "'containerd-shim-runc-v2 -namespace moby -id %s'), then run again" % old_id in rerun['msg']
+            lab.lab('fault', 'engine-stop', HOST)  # what the message says: a restart does not clear it
+            engine_start(lab, HOST)
+            again = lab.module(HOST, 'container_patch', args)[HOST]
+            assert again['_status'] == 'failed' and 'pkill -f' in again['msg'], again
+            print('stopped the shim: %s' % stop_orphan_shim(again['msg']))
+            rerun = lab.module(HOST, 'container_patch', args)[HOST]
+        # The give-back the fault cut short is finished; the patch to the broken image is then tried once
+        # more and given back again (a failure, the same container kept).
+        assert [(r['container'], r['action']) for r in rerun['recovered']] == [(name, 'rolled_back')], rerun
+        after = guard.check({api.inspect_image(lab.image('v1'))['Id']})
+        assert after[name]['Id'] == old_id
+        guard.no_pending()
+    finally:
+        remove_app(lab.engine(HOST), name)
+        forget_journals(lab, HOST, [name])

@@ -187,6 +187,28 @@ def test_start_refused_for_another_reason_stops_nothing(fake_engine):
     assert fake_engine.api.called('stop') == []
 
 
+def test_start_refused_for_a_task_containerd_kept_names_the_shim_to_stop(fake_engine):
+    """Docker 20.10 killed while it starts a container keeps that start's shim through engine restarts."""
+    cid = _running(fake_engine)
+    fake_engine.api._state(cid, Status='exited', Running=False)
+    fake_engine.api.fail['start'] = [APIError('task %s: already exists' % cid)]
+    with pytest.raises(EngineError) as exc:
+        fake_engine.start(cid, 'restart old web')
+    assert exc.value.msg.startswith('restart old web: ')
+    assert ("an engine restart keeps it. Stop its shim on the engine's host (pkill -f "
+            "'containerd-shim-runc-v2 -namespace moby -id %s'), then run again" % cid) in exc.value.msg
+    assert fake_engine.api.called('stop') == []
+
+
+def test_start_refused_for_another_container_s_task_says_only_what_the_engine_said(fake_engine):
+    cid = _running(fake_engine)
+    fake_engine.api._state(cid, Status='exited', Running=False)
+    fake_engine.api.fail['start'] = [APIError('task %s: already exists' % ('f' * 64))]
+    with pytest.raises(EngineError) as exc:
+        fake_engine.start(cid, 'start web')
+    assert 'pkill' not in exc.value.msg
+
+
 def plugin_sources():
     """(file name, text) of every plugin file but _engine.py."""
     plugins = os.path.dirname(os.path.dirname(os.path.abspath(_engine.__file__)))
