@@ -37,10 +37,10 @@ def error_text(exc):
 
 def orphan_task(message, container_id):
     """The start an engine refuses with ``task <ID>: already exists``, and the way out. Docker 20.10
-    (containerd 1.6) killed while it starts a container leaves that start's containerd shim running
-    with no process in it; the engine's containerd finds the shim again at every start-up, so no
-    engine restart clears it, while stopping the shim does."""
+    (containerd 1.6) killed while it starts a container (or as a stop ends one with restart policy
+    ``always``) leaves a containerd shim running with no process in it; the engine's containerd finds
+    the shim again at every start-up, so no engine restart clears it, while stopping the shim does."""
     return ('%s: containerd still holds a task of container %s with no process in it, left by an engine killed while '
-            'it started that container; an engine restart keeps it. Stop its shim on the engine\'s host '
+            'it started or stopped that container; an engine restart keeps it. Stop its shim on the engine\'s host '
             "(pkill -f 'containerd-shim-runc-v2 -namespace moby -id %s'), then run again"
             % (message, container_id[:12], container_id))
