@@ -39,8 +39,9 @@ def orphan_task(message, container_id):
     """The start an engine refuses with ``task <ID>: already exists``, and the way out. Docker 20.10
     (containerd 1.6) killed while it starts a container (or as a stop ends one with restart policy
     ``always``) leaves a containerd shim running with no process in it; the engine's containerd finds
-    the shim again at every start-up, so no engine restart clears it, while stopping the shim does."""
+    the shim again at every start-up, so no engine restart clears it, while stopping the shim does.
+    The pattern's ``[c]`` keeps pkill off the shell that runs it (an ad hoc ``shell`` task)."""
     return ('%s: containerd still holds a task of container %s with no process in it, left by an engine killed while '
             'it started or stopped that container; an engine restart keeps it. Stop its shim on the engine\'s host '
-            "(pkill -f 'containerd-shim-runc-v2 -namespace moby -id %s'), then run again"
+            "(pkill -f '[c]ontainerd-shim-runc-v2 -namespace moby -id %s'), then run again"
             % (message, container_id[:12], container_id))

@@ -221,9 +221,9 @@ def engine_start(lab, host, attempts=3):
 
 def stop_orphan_shim(message):
     """The way out a run names for a containerd task an engine kept with no process in it (Docker 20.10
-    killed while it started a container): stop the shim it names, as the operator would on the host
-    (the lab's engines share this machine's processes). Returns the PIDs stopped."""
-    found = re.search(r"pkill -f '(containerd-shim-runc-v2 -namespace moby -id [0-9a-f]{64})'", message or '')
+    killed while it started or stopped a container): stop the shim it names, with the pattern it names, as
+    the operator would on the host (the lab's engines share this machine's processes). Returns the PIDs."""
+    found = re.search(r"pkill -f '(\[c\]ontainerd-shim-runc-v2 -namespace moby -id [0-9a-f]{64})'", message or '')
     assert found, 'the run names no shim to stop: %s' % message
     pids = [int(p) for p in subprocess.run(['pgrep', '-f', found.group(1)], capture_output=True, text=True,
                                            check=False).stdout.split()]

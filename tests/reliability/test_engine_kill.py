@@ -130,7 +130,7 @@ def test_engine_killed_while_the_give_back_starts_the_old_container(lab, uid):
         try:
             thaw(wait_paused(uid, run))
             wait_for('containerd to set up the start of %s' % name, lambda: os.path.exists(bundle), 60, interval=0.001)
-            time.sleep(0.02)
+            time.sleep(0.02)  # the fault's moment, not a wait: inside the start, containerd creating the task
             lab.lab('fault', 'engine-kill', HOST)
             dummy, results = run.join_result(timeout=180)
         finally:
@@ -142,7 +142,7 @@ def test_engine_killed_while_the_give_back_starts_the_old_container(lab, uid):
         if lab.kinds.get(HOST) == 'docker20':
             assert rerun['_status'] == 'failed', rerun
             assert "an engine restart keeps it. Stop its shim on the engine's host (pkill -f " \
-                "'containerd-shim-runc-v2 -namespace moby -id %s'), then run again" % old_id in rerun['msg']
+                "'[c]ontainerd-shim-runc-v2 -namespace moby -id %s'), then run again" % old_id in rerun['msg']
             lab.lab('fault', 'engine-stop', HOST)  # what the message says: a restart does not clear it
             engine_start(lab, HOST)
             again = lab.module(HOST, 'container_patch', args)[HOST]

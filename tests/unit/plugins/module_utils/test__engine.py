@@ -196,7 +196,7 @@ def test_start_refused_for_a_task_containerd_kept_names_the_shim_to_stop(fake_en
         fake_engine.start(cid, 'restart old web')
     assert exc.value.msg.startswith('restart old web: ')
     assert ("an engine restart keeps it. Stop its shim on the engine's host (pkill -f "
-            "'containerd-shim-runc-v2 -namespace moby -id %s'), then run again" % cid) in exc.value.msg
+            "'[c]ontainerd-shim-runc-v2 -namespace moby -id %s'), then run again" % cid) in exc.value.msg
     assert fake_engine.api.called('stop') == []
 
 
