@@ -398,6 +398,10 @@ class FakeAPI:
             mode = host.get(key) or ''
             if mode.startswith('container:') and self.engine.container(mode.split(':', 1)[1]) is None:
                 raise APIError('failed to join namespace: No such container: %s' % mode.split(':', 1)[1])
+        for link in host.get('Links') or []:
+            target = self.engine.container(link.split(':', 1)[0].lstrip('/'))
+            if target is None or not target['State'].get('Running'):
+                raise APIError('Cannot link to a non running container: %s AS %s' % tuple(link.split(':', 1)))
         if self._state(container)['State'].get('Dead'):  # the engine died while it removed it
             raise APIError('container is marked for removal and cannot be started')
         if self._state(container)['State'].get('Status') == 'stopping':  # Podman, its stop cut off

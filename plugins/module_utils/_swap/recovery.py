@@ -114,6 +114,13 @@ def _restart_old(ctx, swap):
                 'and the engine cannot start it without that namespace; recreate it with a provider that exists'
                 % gone)
             return
+        unlinked = [name for name in _link_targets(old) if ctx.inspect(name) is None]
+        if unlinked:  # the engine refuses the start ("Cannot link to a non running container") until one exists
+            swap['not_started'] = (
+                'given back but not started: the container it links to (%s) was removed outside this run, and the '
+                'engine cannot start it without that link; start it again once a container of that name runs, or '
+                'recreate it without the link' % ', '.join(unlinked))
+            return
         looping = next(((what, found) for what, ref, found in providers if (found.get('State') or {}).get('Restarting')),
                        None)
         if looping:
@@ -148,6 +155,11 @@ def _providers(ctx, container):
             ref = mode.split(':', 1)[1]
             found.append((what, ref, ctx.inspect(ref)))
     return found
+
+
+def _link_targets(container):
+    """The names of the containers a container's legacy links (``/db:/web/alias``) point at."""
+    return [link.split(':', 1)[0].lstrip('/') for link in (container.get('HostConfig') or {}).get('Links') or []]
 
 
 def _restart_loop(swap, what, provider):

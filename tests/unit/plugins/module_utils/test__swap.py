@@ -542,6 +542,32 @@ def test_execute_group_provider_removed_by_an_outsider_followers_given_back_stop
     assert swapper.journal.load('sidecar')['swaps'][-1]['not_started'].startswith(why)
 
 
+def test_execute_group_link_target_removed_by_an_outsider_link_client_given_back_stopped(engine, swapper, verified):
+    """The same with a legacy link (seed 1600321, Docker 26): the engine refuses to start the old link client
+    while no container holds the name its link points at; it is given back stopped, its swap closed."""
+    cid = add(engine, 'web')
+    add(engine, 'worker', image=BUSYBOX, network='default', host={'Links': ['/web:/worker/web']})
+    worker = hexid('worker')
+
+    def outsider(container):
+        if container == cid:
+            del engine.containers[cid]
+            return NotFound('No such container: %s' % cid)
+        return None
+
+    engine.api.fail['stop'] = outsider
+    with pytest.raises(SwapError) as failed:
+        execute(swapper, make_plan(swapper, [target('web')]))
+    result = failed.value.details['results']
+    assert [(r['container'], r['outcome']) for r in result] == [('web', 'abandoned'), ('worker', 'rolled_back')]
+    back = engine.container('worker')
+    assert (back['Id'], back['State']['Running']) == (worker, False) and engine.names() == ['worker']
+    why = 'given back but not started: the container it links to (web) was removed outside this run'
+    assert result[1]['not_started'].startswith(why)
+    assert 'worker: ' + why in result[1]['failure']
+    assert swapper.journal.pending() == []
+
+
 def interrupt(engine, swapper, targets, method, when=lambda *args: True):
     """Run the plan of ``targets`` until the engine call ``method`` (for which ``when`` holds) ends the process."""
     engine.api.fail[method] = lambda *args: Crash() if when(*args) else None
