@@ -118,8 +118,8 @@ def _restart_old(ctx, swap):
         if unlinked:  # the engine refuses the start ("Cannot link to a non running container") until one exists
             swap['not_started'] = (
                 'given back but not started: the container it links to (%s) was removed outside this run, and the '
-                'engine cannot start it without that link; start it again once a container of that name runs, or '
-                'recreate it without the link' % ', '.join(unlinked))
+                'engine cannot start it without that link; recreate it with links to containers that exist'
+                % ', '.join(unlinked))
             return
         looping = next(((what, found) for what, ref, found in providers if (found.get('State') or {}).get('Restarting')),
                        None)
