@@ -109,8 +109,8 @@ def dependencies(inspect, index):
         alias = link.partition(':')[2]
         add('link', _link_target(link), alias=alias.rsplit('/', 1)[-1] or None)
     for key, kind in (('NetworkMode', 'netns'), ('PidMode', 'pid'), ('IpcMode', 'ipc')):
-        if _joined(host.get(key)):
-            add(kind, _joined(host.get(key)))
+        if joined(host.get(key)):
+            add(kind, joined(host.get(key)))
     for item in host.get('VolumesFrom') or []:
         add('volumes_from', item.split(':', 1)[0])
     for ref in (labels.get(DEPENDS_LABEL) or '').split(','):
@@ -133,16 +133,22 @@ def _link_target(link):
     return link.partition(':')[0].lstrip('/')
 
 
-def _joined(mode):
+def joined(mode):
+    """The container a ``container:<ref>`` namespace mode joins (its ref), else None."""
     mode = mode or ''
     return mode[len('container:'):] if mode.startswith('container:') else None
+
+
+def link_targets(inspect):
+    """The containers a container's legacy links point at, as the links name them."""
+    return [_link_target(link) for link in (inspect.get('HostConfig') or {}).get('Links') or []]
 
 
 def followed(inspect, index):
     """[(provider name, what)] for the containers ``inspect`` follows (see FOLLOWED)."""
     host = inspect.get('HostConfig') or {}
-    refs = [(_joined(host.get(key)), what) for key, what in FOLLOWED]
-    refs += [(_link_target(link), 'link') for link in host.get('Links') or []]
+    refs = [(joined(host.get(key)), what) for key, what in FOLLOWED]
+    refs += [(ref, 'link') for ref in link_targets(inspect)]
     out = []
     for ref, what in refs:
         name = index.resolve(ref) if ref else None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ansible_collections.patchops.containers.plugins.module_utils._clone import shares_netns
 from ansible_collections.patchops.containers.plugins.module_utils._compose import restore_compose_file, untag_service
-from ansible_collections.patchops.containers.plugins.module_utils._deps import FOLLOWED
+from ansible_collections.patchops.containers.plugins.module_utils._deps import FOLLOWED, joined, link_targets
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, error_text
 from ansible_collections.patchops.containers.plugins.module_utils._swap.context import (
     SwapError, container_name, outcome_of)
@@ -114,7 +114,7 @@ def _restart_old(ctx, swap):
                 'and the engine cannot start it without that namespace; recreate it with a provider that exists'
                 % gone)
             return
-        unlinked = [name for name in _link_targets(old) if ctx.inspect(name) is None]
+        unlinked = [name for name in link_targets(old) if ctx.inspect(name) is None]
         if unlinked:  # the engine refuses the start ("Cannot link to a non running container") until one exists
             swap['not_started'] = (
                 'given back but not started: the container it links to (%s) was removed outside this run, and the '
@@ -148,18 +148,8 @@ def _providers(ctx, container):
     namespaces the container joins (``container:<ID>``: the engine keeps the provider's ID, so a container
     created under its name since does not give it back)."""
     host = container.get('HostConfig') or {}
-    found = []
-    for key, what in FOLLOWED:
-        mode = host.get(key) or ''
-        if mode.startswith('container:'):
-            ref = mode.split(':', 1)[1]
-            found.append((what, ref, ctx.inspect(ref)))
-    return found
-
-
-def _link_targets(container):
-    """The names of the containers a container's legacy links (``/db:/web/alias``) point at."""
-    return [link.split(':', 1)[0].lstrip('/') for link in (container.get('HostConfig') or {}).get('Links') or []]
+    refs = [(what, joined(host.get(key))) for key, what in FOLLOWED]
+    return [(what, ref, ctx.inspect(ref)) for what, ref in refs if ref]
 
 
 def _restart_loop(swap, what, provider):

@@ -512,6 +512,16 @@ def test_execute_group_provider_and_follower(engine, swapper, verified):
     assert stops == [hexid('sidecar'), cid]  # followers stopped first
 
 
+def removed_by_an_outsider_when_stopped(engine, cid):
+    """An ``engine.api.fail['stop']`` hook: someone force-removes ``cid`` while the run stops it."""
+    def outsider(container):
+        if container == cid:
+            del engine.containers[cid]
+            return NotFound('No such container: %s' % cid)
+        return None
+    return outsider
+
+
 def test_execute_group_provider_removed_by_an_outsider_followers_given_back_stopped(engine, swapper, verified):
     """Someone force-removes the provider while the run stops it: its followers' old containers are given
     back under their names, stopped (no start can join a namespace whose container is gone), and their
@@ -519,14 +529,7 @@ def test_execute_group_provider_removed_by_an_outsider_followers_given_back_stop
     cid = add(engine, 'web')
     add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid, host={'IpcMode': 'container:%s' % cid})
     sidecar = hexid('sidecar')
-
-    def outsider(container):
-        if container == cid:
-            del engine.containers[cid]
-            return NotFound('No such container: %s' % cid)
-        return None
-
-    engine.api.fail['stop'] = outsider
+    engine.api.fail['stop'] = removed_by_an_outsider_when_stopped(engine, cid)
     with pytest.raises(SwapError) as failed:
         execute(swapper, make_plan(swapper, [target('web')]))
     result = failed.value.details['results']
@@ -548,14 +551,7 @@ def test_execute_group_link_target_removed_by_an_outsider_link_client_given_back
     cid = add(engine, 'web')
     add(engine, 'worker', image=BUSYBOX, network='default', host={'Links': ['/web:/worker/web']})
     worker = hexid('worker')
-
-    def outsider(container):
-        if container == cid:
-            del engine.containers[cid]
-            return NotFound('No such container: %s' % cid)
-        return None
-
-    engine.api.fail['stop'] = outsider
+    engine.api.fail['stop'] = removed_by_an_outsider_when_stopped(engine, cid)
     with pytest.raises(SwapError) as failed:
         execute(swapper, make_plan(swapper, [target('web')]))
     result = failed.value.details['results']
