@@ -160,22 +160,23 @@ def tagged_play(host, tasks, tag, pause_at=None):
     return [{'hosts': host, 'gather_facts': False, 'environment': environment, 'tasks': tasks}]
 
 
-def _ended(pid):
-    """True when process ``pid`` has exited (gone, or a zombie its parent has not reaped yet)."""
+def _proc_state(pid):
+    """The state letter of process ``pid`` in /proc/PID/stat, or None when it is gone."""
     try:
         with open('/proc/%d/stat' % pid) as fh:
-            return fh.read().rsplit(')', 1)[1].split()[0] in ('Z', 'X')
-    except FileNotFoundError:
-        return True
+            return fh.read().rsplit(')', 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _ended(pid):
+    """True when process ``pid`` has exited (gone, or a zombie its parent has not reaped yet)."""
+    return _proc_state(pid) in (None, 'Z', 'X')
 
 
 def stopped(pid):
     """True when process ``pid`` is stopped (state T in /proc/PID/stat)."""
-    try:
-        with open('/proc/%d/stat' % pid) as fh:
-            return fh.read().rsplit(')', 1)[1].split()[0] == 'T'
-    except (OSError, IndexError):
-        return False
+    return _proc_state(pid) == 'T'
 
 
 def wait_paused(tag, run, timeout=180.0):
