@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 
+from ansible_collections.patchops.containers.plugins.module_utils._deps import joined
+
 # HostConfig keys that describe the old container's runtime, not the operator's wishes.
 _HOSTCONFIG_DROP = ('ContainerIDFile',)
 # Config keys that come from the image when the operator did not set them.
@@ -95,8 +97,7 @@ def podman_addresses(container):
 
 def shares_netns(container):
     """The container whose network namespace this one joins (id or name), or None."""
-    mode = network_mode(container)
-    return mode.split(':', 1)[1] if mode.startswith('container:') else None
+    return joined(network_mode(container))
 
 
 def _image_healthcheck(image):
@@ -238,9 +239,9 @@ def clone(container, old_image, image_ref, resolve_container=None, api_version=N
         config.pop('MacAddress', None)  # deprecated there: on the endpoint instead
     if resolve_container is not None:
         for key in ('NetworkMode', 'IpcMode', 'PidMode'):
-            value = host.get(key) or ''
-            if value.startswith('container:'):
-                host[key] = 'container:' + resolve_container(value.split(':', 1)[1])
+            ref = joined(host.get(key))
+            if ref:
+                host[key] = 'container:' + resolve_container(ref)
 
     for key in _HOSTCONFIG_DROP:
         host.pop(key, None)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.patchops.containers.plugins.module_utils._compose import service_containers
 from ansible_collections.patchops.containers.plugins.module_utils._deps import (
-    Index, entry_name, namespace_members, namespaces_of)
+    Index, entry_name, joined, namespace_members, namespaces_of)
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import ImageRefError, is_image_id, parse
 from ansible_collections.patchops.containers.plugins.module_utils._manifest import StageError, read_manifest, staged_entry
 from ansible_collections.patchops.containers.plugins.module_utils._registry import RegistryFailure, auth_config, pull
@@ -58,8 +58,8 @@ def follower_candidates(ctx, provider, index):
     def may_follow(e):
         if e['Id'] in sharers or entry_name(e) in linked:
             return True
-        mode = (e.get('HostConfig') or {}).get('NetworkMode') or ''
-        if mode.startswith('container:') and index.resolve(mode[len('container:'):]) == container_name(provider):
+        ref = joined((e.get('HostConfig') or {}).get('NetworkMode'))
+        if ref and index.resolve(ref) == container_name(provider):
             return True
         if (not own or e['Id'] not in seen) and (e.get('Created') or 0) >= since:
             return True  # a follower /proc cannot show: created after the provider
