@@ -7,8 +7,7 @@ from fake_engine import FakeAPI, FakeEngine
 
 from ansible_collections.patchops.containers.plugins.module_utils import _engine
 from ansible_collections.patchops.containers.plugins.module_utils._engine import (
-    MAX_API_VERSION, engine_kind, fail_module, negotiate_api_version, podman_engine_id, rename_problem,
-    transport_problem)
+    MAX_API_VERSION, engine_kind, fail_module, negotiate_api_version, podman_engine_id, rename_problem)
 from ansible_collections.patchops.containers.plugins.module_utils._errors import EngineError, PatchopsError
 from ansible_collections.patchops.containers.plugins.module_utils._imageref import parse
 
@@ -91,44 +90,6 @@ def test_fail_module_keeps_the_partial_result_without_before():
 
 
 # -- the engine address: plain TCP to another host refused, TLS without verification warned ------------
-
-REFUSED = 'is plain TCP without TLS to another host'
-WARNED = "TLS without verifying the engine's certificate"
-
-
-@pytest.mark.parametrize('params, refused, warned', [
-    ({'docker_host': 'tcp://10.213.7.12:2375'}, True, False),
-    ({'docker_host': '10.213.7.12:2375'}, True, False),                    # the SDK reads it as tcp://
-    ({'docker_host': 'tcp://docker1.example.com:2375'}, True, False),
-    ({'docker_host': 'tcp://[2001:db8::1]:2375'}, True, False),
-    ({'docker_host': 'http://10.213.7.12:2375', 'tls': True}, True, False),  # http:// is plain whatever tls says
-    ({'docker_host': 'tcp://10.213.7.12:2376', 'tls': True}, False, True),
-    ({'docker_host': 'tcp://10.213.7.12:2376', 'validate_certs': True}, False, False),
-    ({'docker_host': 'tcp://10.213.7.12:2376', 'tls': True, 'validate_certs': True}, False, False),
-    ({'docker_host': 'tcp://10.213.7.12:2375', 'tls_insecure_ok': True}, False, False),
-    ({'docker_host': 'tcp://10.213.7.12:2376', 'tls': True, 'tls_insecure_ok': True}, False, False),
-    ({'docker_host': 'tcp://127.0.0.1:2375'}, False, False),                 # the loopback: nobody on the path
-    ({'docker_host': 'tcp://127.8.9.10:2375'}, False, False),
-    ({'docker_host': 'tcp://localhost:2375'}, False, False),
-    ({'docker_host': 'tcp://[::1]:2375'}, False, False),
-    ({'docker_host': 'tcp://:2375'}, False, False),                          # the SDK's 127.0.0.1
-    ({'docker_host': 'tcp://127.0.0.1:2376', 'tls': True}, False, False),
-    ({'docker_host': 'unix:///var/run/docker.sock'}, False, False),
-    ({'docker_host': '/run/podman/podman.sock'}, False, False),
-    ({'docker_host': 'ssh://root@10.213.7.12'}, False, False),
-    ({'docker_host': 'https://10.213.7.12:2376'}, False, False),             # verified by the SDK's defaults
-    ({'docker_host': 'https://10.213.7.12:2376', 'tls': True}, False, True),
-    ({}, False, False),
-])
-def test_transport_problem(params, refused, warned):
-    why, warning = transport_problem(params)
-    assert (why is not None, warning is not None) == (refused, warned)
-    if refused:
-        assert why.startswith('docker_host %s %s' % (params['docker_host'], REFUSED)), why
-        assert 'root on its host' in why and 'tls_insecure_ok: true' in why
-    if warned:
-        assert WARNED in warning and 'validate_certs: true' in warning
-
 
 def _client(answer):
     """``docker.APIClient`` as ``Engine()`` makes it: the shared fake API, for the version it is made
