@@ -48,6 +48,8 @@ MAX_API_VERSION = '1.45'
 MIN_SDK_VERSION = '5.0.0'
 # Podman serves the Docker-compatible API; it renames containers (which every swap needs) from 3.0.
 MIN_PODMAN_VERSION = '3.0'
+# Podman's answer about a container whose storage layer it deleted (Engine._storage_lost).
+_LAYER_GONE = 'layer not known'
 
 ENGINE_ARGUMENT_SPEC = dict(
     docker_host=dict(type='str', default=DEFAULT_HOST, aliases=['docker_url'],
@@ -227,11 +229,64 @@ class Engine:
         return self._info
 
     def find_container(self, ref):
-        """Inspect of a container by name or ID, or None when the engine has none."""
+        """Inspect of a container by name or ID, or None when the engine has none. A Podman container whose
+        storage is gone (``_storage_lost``) reads as dead, as Docker shows a container whose removal was cut off:
+        it can never run again, and a removal finishes it."""
         try:
             return self.call('inspect container %s' % ref, self.api.inspect_container, ref)
         except NotFound:
             return None
+        except EngineError as exc:
+            lost = [c for c in self._storage_lost(exc) if c['Id'].startswith(ref) or c['Name'].lstrip('/') == ref]
+            if not lost:
+                raise
+            return lost[0]
+
+    def list_containers(self, all=True):  # pylint: disable=redefined-builtin
+        """The engine's container list (``all``: the stopped ones too). A Podman container whose storage is
+        gone fails every list; the error names it and the way out."""
+        try:
+            return self.call('list containers', self.api.containers, all=all)
+        except EngineError as exc:
+            lost = self._storage_lost(exc)
+            if not lost:
+                raise
+            raise EngineError('%s. Container %s lost its storage: Podman was killed while it removed the container, '
+                              'and its next start deleted the container\'s layer but kept the container, which can '
+                              'never run again. No container list works until it is removed: podman rm -f %s, then '
+                              'run again' % (exc.msg, ', '.join('%s (%s)' % (c['Name'].lstrip('/'), c['Id'][:12])
+                                                                 for c in lost),
+                                             ' '.join(c['Name'].lstrip('/') for c in lost)))
+
+    def remove(self, container_id, what, volumes=False):
+        """Remove a container, stopping it first if need be. Podman removing a container whose storage is gone
+        reports that storage missing, yet removes the container: it is gone, as asked."""
+        try:
+            self.call(what, self.api.remove_container, container_id, v=volumes, force=True)
+        except EngineError as exc:
+            if not (_LAYER_GONE in exc.msg and self.kind == 'podman' and self.find_container(container_id) is None):
+                raise
+
+    def _storage_lost(self, exc):
+        """The containers (as dead inspects: Id, Name, State, Config.Image) whose storage Podman lost, when ``exc``
+        is Podman's "layer not known": killed while it removed a container, Podman deletes the container's
+        half-removed layer at its next start and keeps the container; every compat inspect of it, and every
+        compat list, then fails. Podman's own list and inspect tell which: those its inspect cannot read."""
+        if self.kind != 'podman' or _LAYER_GONE not in exc.msg:
+            return []
+        lost = []
+        for entry in self.call('list containers', self._podman, '/libpod/containers/json', all='true'):
+            if self._podman('/libpod/containers/{0}/json', entry['Id'], status=True) == 500:
+                lost.append({'Id': entry['Id'], 'Name': '/' + ((entry.get('Names') or [''])[0]),
+                             'State': {'Status': 'dead', 'Dead': True, 'Running': False, 'Paused': False},
+                             'Config': {'Image': entry.get('Image')}, 'StorageLost': True})
+        return lost
+
+    def _podman(self, path, *args, **params):
+        """GET of Podman's own API: its JSON, or with ``status`` its status code alone."""
+        status = params.pop('status', False)
+        answer = self.api._get(self.api._url(path, *args), params=params)
+        return answer.status_code if status else self.api._result(answer, json=True)
 
     def find_image(self, ref):
         """Inspect of an image by reference or ID, or None when the engine has none. On Podman, whose compat
@@ -240,14 +295,11 @@ class Engine:
         try:
             image = self.call('inspect image %s' % ref, self.api.inspect_image, ref)
             if self.kind == 'podman' and 'Healthcheck' not in (image.get('Config') or {}):
-                native = self.call('inspect image %s' % ref, self._podman_image, image['Id'])
+                native = self.call('inspect image %s' % ref, self._podman, '/libpod/images/{0}/json', image['Id'])
                 image = dict(image, Healthcheck=native.get('Healthcheck'))
             return image
         except NotFound:
             return None
-
-    def _podman_image(self, image_id):
-        return self.api._result(self.api._get(self.api._url('/libpod/images/{0}/json', image_id)), json=True)
 
     def tag(self, image_id, ref):
         """Point the tag ``ref`` (an ImageRef; ``latest`` when it has none) at ``image_id``, taking it

@@ -198,8 +198,7 @@ class ImagePackages:
             return self._read(image_id, created['Id'], 'created container', os_read)
         finally:
             try:
-                self.engine.call('remove the reader container %s' % created['Id'][:12],
-                                 self.api.remove_container, created['Id'], v=True, force=True)
+                self.engine.remove(created['Id'], 'remove the reader container %s' % created['Id'][:12], volumes=True)
             except NotFound:
                 pass
             except EngineError as exc:

@@ -103,7 +103,7 @@ class Inventory:
 
     def run(self):
         params = self.params
-        listed = self.engine.call('list containers', self.api.containers, all=True)
+        listed = self.engine.list_containers()
         index = Index(listed)
         chosen = select(listed, params.get('name') or (), params.get('label') or (),
                         params.get('status') or (), params.get('include_stopped'))

@@ -100,7 +100,7 @@ class PatchContainer:
             return
         cid, self.id, self.started = self.id, None, False
         try:
-            self.api.remove_container(cid, v=True, force=True)
+            self.engine.remove(cid, 'remove the patch container %s' % cid[:12], volumes=True)
         except NotFound:
             pass
         except Exception as exc:  # the run's own error matters more; say what was left

@@ -171,7 +171,7 @@ class Pruner:
             images.append({'Id': summary['Id'], 'RepoTags': summary.get('RepoTags') or [],
                            'RepoDigests': summary.get('RepoDigests') or [], 'Created': str(created)})
         used_by = {}
-        for container in self.engine.call('list containers', self.api.containers, all=True):
+        for container in self.engine.list_containers():
             names = [n.lstrip('/') for n in container.get('Names') or []] or [container['Id'][:12]]
             used_by.setdefault(container.get('ImageID'), []).extend(names)
         journal = journal_mentions(Journal(self.state_dir, self.engine_id), [i['Id'] for i in images])

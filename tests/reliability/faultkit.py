@@ -220,6 +220,28 @@ def engine_start(lab, host, attempts=3):
     raise AssertionError('the engine of %s did not come back after %d starts' % (host, attempts))
 
 
+def lose_storage(lab, host, container_id):
+    """Leave a Podman container as Podman killed while it removes the container leaves it: the engine killed,
+    the container's layer left marked incomplete (as c/storage marks a layer it begins to delete), the engine
+    started, which deletes that layer and keeps the container ("Found incomplete layer ..., deleting it")."""
+    storage = os.path.join(os.path.dirname(lab.env['PATCHOPS_LAB_INVENTORY']), 'hosts', host, 'containers', 'storage')
+    lab.lab('fault', 'engine-kill', host)
+    try:
+        with open(os.path.join(storage, 'overlay-containers', 'containers.json')) as fh:
+            layer = next(c['layer'] for c in json.load(fh) if c['id'] == container_id)
+        path = os.path.join(storage, 'overlay-layers', 'layers.json')
+        with open(path) as fh:
+            layers = json.load(fh)
+        for entry in layers:
+            if entry['id'] == layer:
+                entry.setdefault('flags', {})['incomplete'] = True
+        with open(path, 'w') as fh:
+            json.dump(layers, fh)
+    finally:
+        engine_start(lab, host)
+    return layer
+
+
 def stop_orphan_shim(message):
     """The way out a run names for a containerd task an engine kept with no process in it (Docker 20.10
     killed while it started or stopped a container): stop the shim it names, with the pattern it names, as

@@ -1,6 +1,7 @@
 """Case 1: a host's dockerd killed between stopping the old container and starting the new one,
 restarted, then the same patch run again: nothing lost, nothing stranded, the rerun converges.
-And dockerd killed while the give-back starts the old container again."""
+And dockerd killed while the give-back starts the old container again; Podman killed while it removes the
+old container."""
 
 import os
 import signal
@@ -9,8 +10,8 @@ import time
 import pytest
 
 from faultkit import (Background, Guard, app_container, engine_pid, engine_start, forget_journals, freeze, journal_path,
-                      last_swap, remove_app, stop_orphan_shim, tagged_pids, tagged_play, thaw, wait_for, wait_for_step,
-                      wait_paused)
+                      last_swap, lose_storage, remove_app, signal_all, stop_orphan_shim, tagged_pids, tagged_play, thaw,
+                      wait_for, wait_for_step, wait_paused)
 
 HOST = None  # the second host of the engine kind under test: on_engine
 
@@ -155,6 +156,50 @@ def test_engine_killed_while_the_give_back_starts_the_old_container(lab, uid):
         after = guard.check({api.inspect_image(lab.image('v1'))['Id']})
         assert after[name]['Id'] == old_id
         guard.no_pending()
+    finally:
+        remove_app(lab.engine(HOST), name)
+        forget_journals(lab, HOST, [name])
+
+
+def test_podman_killed_while_it_removed_the_old_container(lab, uid):
+    """Podman killed while it removes a verified swap's old container deletes that container's layer at its
+    next start and keeps the container: Docker's API on Podman then fails every inspect of it and every list.
+    A run that only lists names it and the way out, and changes nothing; the next patch run finishes the
+    removal and the swap."""
+    if lab.kinds.get(HOST) != 'podman':
+        pytest.skip('Docker leaves such a container dead, which test_swap_recovery covers')
+    api = lab.pull(HOST, 'v1', 'v2')
+    name = 'ekr-%s' % uid
+    args = {'containers': [{'name': name, 'image': lab.image('v2')}], 'stop_timeout': 3, 'verify_timeout': 30}
+    try:
+        old_id = app_container(lab, api, name)
+        guard = Guard(lab, HOST, [name], uid)
+        task = {'name': 'patch', 'patchops.containers.container_patch': args}
+        run = Background(lab.playbook, tagged_play(HOST, [task], uid, pause_at='remove_old'))
+        run.start()
+        signal_all(wait_paused(uid, run), signal.SIGKILL)
+        run.join_result(timeout=120)
+        new_id = api.inspect_container(name)['Id']
+        lose_storage(lab, HOST, old_id)
+        with pytest.raises(Exception) as lost:
+            api.inspect_container(old_id)
+        assert 'layer not known' in str(lost.value)
+
+        listed = lab.module(HOST, 'container_inventory', {'include_stopped': True})[HOST]
+        assert listed['_status'] == 'failed' and not listed.get('changed'), listed
+        assert 'Container %s-patchops-old (%s) lost its storage' % (name, old_id[:12]) in listed['msg']
+        assert listed['msg'].endswith('podman rm -f %s-patchops-old, then run again' % name)
+
+        rerun = lab.module(HOST, 'container_patch', args)[HOST]
+        assert rerun['_status'] == 'ok', rerun
+        assert [(r['container'], r['step'], r['action']) for r in rerun['recovered']] == [
+            (name, 'remove_old', 'finished')]
+        after = guard.check({api.inspect_image(lab.image('v2'))['Id']})
+        assert after[name]['Id'] == new_id and after[name]['State']['Running']
+        assert [c['Id'] for c in api.containers(all=True) if c['Id'] == old_id] == []
+        assert last_swap(journal_path(lab, HOST, name))['outcome'] == 'patched'
+        guard.no_pending()
+        assert lab.module(HOST, 'container_inventory', {'include_stopped': True})[HOST]['_status'] == 'ok'
     finally:
         remove_app(lab.engine(HOST), name)
         forget_journals(lab, HOST, [name])

@@ -323,11 +323,40 @@ class FakeAPI:
         found = self.engine.container(container)
         if found is None:
             raise NotFound('No such container: %s' % container)
+        self._storage(found['Id'])
         return copy.deepcopy(found)
+
+    def _storage(self, cid, why='reading information about layer'):
+        """Podman's answer about a container whose storage layer it deleted (FakeEngine.lose_storage)."""
+        if cid in self.engine.lost:
+            raise APIError('%s "%s": layer not known' % (why, sha('layer ' + cid)))
+
+    # -- Podman's own API, as far as Engine._podman reads it --
+    def _url(self, path, *args):
+        return path.format(*args)
+
+    def _get(self, url, params=None):
+        self.calls.append(('_get', (url,), dict(params or {})))
+        answer = type('Answer', (), {})()
+        answer.status_code, answer.body = 200, None
+        if url == '/libpod/containers/json':
+            answer.body = [{'Id': c['Id'], 'Names': [c['Name'].lstrip('/')], 'Image': c['Config']['Image'],
+                            'State': c['State']['Status']} for c in self.engine.containers.values()]
+        elif url.startswith('/libpod/images/'):
+            image = self.engine.images.get(url.split('/')[3]) or {}
+            answer.body = {'Healthcheck': (image.get('Config') or {}).get('Healthcheck')}
+        elif url.startswith('/libpod/containers/'):
+            answer.status_code = 500 if url.split('/')[3] in self.engine.lost else 200
+        return answer
+
+    def _result(self, answer, json=False):
+        return answer.body
 
     def containers(self, all=False, filters=None):
         """As Docker lists them: a legacy link shows as the provider's name ``/follower/alias``."""
         self._call('containers', all=all)
+        for cid in self.engine.lost:
+            self._storage(cid)
         links = {}
         for c in self.engine.containers.values():
             for link in (c.get('HostConfig') or {}).get('Links') or []:
@@ -428,6 +457,11 @@ class FakeAPI:
     def remove_container(self, container, v=False, force=False):
         self._call('remove_container', container, v=v, force=force)
         found = self._state(container)
+        if found['Id'] in self.engine.lost:  # Podman removes it, yet says what it could not clean up
+            del self.engine.containers[found['Id']]
+            self.engine.lost.discard(found['Id'])
+            raise APIError('cleaning up container %s: unmounting container %s root filesystem: layer not known'
+                           % (found['Id'], found['Id']))
         if found['State']['Running'] and not force:
             raise APIError('conflict: you cannot remove a running container %s. Stop the container before '
                            'attempting removal or force remove' % found['Id'])
@@ -561,6 +595,12 @@ class FakeEngine(Engine):
         self.api = FakeAPI(self)
         self._info = None
         self.serial = 0  # counts additions: the clock of Created times (and of created containers' IDs)
+        self.lost = set()  # Podman containers whose storage layer is gone (lose_storage)
+
+    def lose_storage(self, cid):
+        """Leave the container as Podman killed while it removed the container leaves it after its next start:
+        its layer deleted, the container kept; compat inspects and lists fail with "layer not known"."""
+        self.lost.add(self.container(cid)['Id'])
 
     # -- images --------------------------------------------------------------------------------
     def add_image(self, tags=(), image_id=None, digests=(), size=1000, config=None):

@@ -132,5 +132,4 @@ class SwapContext:
         if self.inspect(swap['old_id']) is not None:
             # v=False: anonymous volumes now belong to the new container.
             with self.timed(swap, 'remove'):
-                self.engine.call('remove old %s' % swap['container'], self.api.remove_container,
-                                 swap['old_id'], v=False, force=True)
+                self.engine.remove(swap['old_id'], 'remove old %s' % swap['container'])

@@ -73,7 +73,7 @@ def _put_back(ctx, swap):
     if old is not None and ((old.get('State') or {}).get('Dead') or (old.get('State') or {}).get('Status') == 'dead'):
         # Killed while it removed the old container, the engine leaves it dead ("marked for removal"): it can never
         # start again. Finish that removal, and keep the new container as if someone had removed the old one.
-        ctx.engine.call('remove old %s (dead)' % name, ctx.api.remove_container, swap['old_id'], v=False, force=True)
+        ctx.engine.remove(swap['old_id'], 'remove old %s (dead)' % name)
         swap['old_dead'] = True
         old = None
     if old is None:
@@ -89,7 +89,7 @@ def _put_back(ctx, swap):
     for holder in (name, swap['temp_name']):
         found = ctx.inspect(holder)
         if found and found['Id'] != swap['old_id']:
-            ctx.engine.call('remove new %s' % name, ctx.api.remove_container, found['Id'], v=False, force=True)
+            ctx.engine.remove(found['Id'], 'remove new %s' % name)
     if container_name(old) != name:
         ctx.engine.call('rename back %s' % name, ctx.api.rename, swap['old_id'], name)
     untag_service(ctx, swap)
@@ -169,7 +169,7 @@ def _restart_loop(swap, what, provider):
 def _rejoin_netns(ctx, provider_id):
     """Restart running containers that joined the provider's network namespace: restarting the
     provider gave it a new namespace, and they would be left in the dead one."""
-    for cid in [c['Id'] for c in ctx.engine.call('list containers', ctx.api.containers)]:
+    for cid in [c['Id'] for c in ctx.engine.list_containers(all=False)]:
         other = ctx.inspect(cid)
         if other and shares_netns(other) in (provider_id, provider_id[:12]):
             ctx.engine.call('restart %s' % container_name(other), ctx.api.restart, cid,

@@ -23,7 +23,7 @@ from ansible_collections.patchops.containers.plugins.module_utils._swap.context 
 
 def list_containers(ctx):
     """An Index of every container of the engine, from one list call (kept in ``ctx.listed``)."""
-    ctx.listed = ctx.engine.call('list containers', ctx.api.containers, all=True)
+    ctx.listed = ctx.engine.list_containers()
     ctx.names = {e['Id']: entry_name(e) for e in ctx.listed}
     return Index(ctx.listed)
 

@@ -184,6 +184,11 @@ def test_only_the_engine_starts_containers():
     assert [name for name, text in plugin_sources() if 'api.start' in text] == []
 
 
+def test_only_the_engine_lists_and_removes_containers():
+    assert [name for name, text in plugin_sources() if 'api.containers' in text or 'api.remove_container' in text
+            ] == []
+
+
 # -- exec: the one exec of the collection -------------------------------------------------------------
 
 def _running(fake_engine):
@@ -277,3 +282,49 @@ def test_only_the_engine_calls_the_exec_api():
     """One home per engine action: every exec goes through Engine.exec / exec_detached / exec_state."""
     assert ['%s: %s' % (name, call) for name, text in plugin_sources()
             for call in ('exec_create', 'exec_start', 'exec_inspect') if call in text] == []
+
+
+# -- a Podman container whose storage is gone ----------------------------------------------------------
+
+def _lost(kind='podman'):
+    engine = FakeEngine(kind=kind)
+    engine.add_image(['app:v1'])
+    kept = engine.add_container('kept', 'app:v1')
+    lost = engine.add_container('web-patchops-old', 'app:v1')
+    engine.lose_storage(lost)
+    return engine, kept, lost
+
+
+def test_a_podman_container_whose_storage_is_gone_reads_as_dead():
+    engine, kept, lost = _lost()
+    for ref in ('web-patchops-old', lost, lost[:12]):
+        found = engine.find_container(ref)
+        assert (found['Id'], found['Name'], found['State']['Dead'], found['StorageLost']) == (
+            lost, '/web-patchops-old', True, True)
+        assert found['Config']['Image'] == 'app:v1'
+    assert engine.find_container('kept')['Id'] == kept and engine.find_container('nothing') is None
+
+
+def test_a_podman_list_that_a_lost_container_fails_names_it_and_the_way_out():
+    engine, kept, lost = _lost()
+    with pytest.raises(EngineError) as exc:
+        engine.list_containers()
+    assert 'layer not known' in exc.value.msg
+    assert ('Container web-patchops-old (%s) lost its storage' % lost[:12]) in exc.value.msg
+    assert exc.value.msg.endswith('podman rm -f web-patchops-old, then run again')
+    assert lost in engine.containers  # named, not touched
+
+
+def test_removing_a_podman_container_whose_storage_is_gone_removes_it():
+    engine, kept, lost = _lost()
+    engine.remove(lost, 'remove old web')
+    assert lost not in engine.containers and [c['Id'] for c in engine.list_containers()] == [kept]
+
+
+def test_layer_not_known_from_docker_is_only_what_the_engine_said():
+    engine, kept, lost = _lost(kind='docker')
+    with pytest.raises(EngineError) as exc:
+        engine.find_container(lost)
+    assert 'lost its storage' not in exc.value.msg and engine.api.called('_get') == []
+    with pytest.raises(EngineError):
+        engine.remove(lost, 'remove old web')

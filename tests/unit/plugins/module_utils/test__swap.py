@@ -693,6 +693,23 @@ def test_engine_killed_while_it_removed_the_old_container_keeps_the_new_one(engi
     assert recover(fresh(engine, journal, tmp_path)) == []
 
 
+def test_podman_killed_while_it_removed_the_old_container_the_next_run_finishes_that_removal(
+        engine, swapper, journal, tmp_path):
+    """Podman killed while it removed a verified swap's old container deletes that container's layer at its
+    next start and keeps the container: every compat inspect of it and every list fail ("layer not known").
+    The next run finishes the removal and the swap, and lists again (seed 1700254)."""
+    engine.kind = 'podman'
+    old = add(engine, 'web')
+    interrupt(engine, swapper, [target('web')], 'remove_container', lambda cid: cid == old)
+    engine.lose_storage(old)
+    again = fresh(engine, journal, tmp_path)
+    assert recover(again) == [{'container': 'web', 'step': 'remove_old', 'action': 'finished'}]
+    new = engine.container('web')
+    assert old not in engine.containers and engine.names() == ['web'] and new['State']['Running']
+    assert journal.load('web')['swaps'][-1]['outcome'] == 'patched'
+    assert summary(make_plan(again, [target('web')])) == [('web', 'none', 'web', 'patch', 'stop-first')]  # on v2
+
+
 def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, journal, tmp_path):
     cid = add(engine, 'web')
     add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
@@ -718,7 +735,6 @@ def test_recover_group_rolled_back_as_a_whole_provider_first(engine, swapper, jo
 def test_recover_group_finished_removes_followers_old_first(engine, swapper, journal, tmp_path):
     """Podman refuses to remove a provider while a container joined to its namespace exists."""
     engine.kind = 'podman'
-    engine._podman_image = lambda image_id: {'Healthcheck': None}  # its libpod image inspect
     cid = add(engine, 'web')
     add(engine, 'sidecar', image=BUSYBOX, network='container:%s' % cid)
     sidecar_old = hexid('sidecar')
