@@ -251,12 +251,12 @@ class Engine:
             lost = self._storage_lost(exc)
             if not lost:
                 raise
+            names = [c['Name'].lstrip('/') for c in lost]
             raise EngineError('%s. Container %s lost its storage: Podman was killed while it removed the container, '
                               'and its next start deleted the container\'s layer but kept the container, which can '
                               'never run again. No container list works until it is removed: podman rm -f %s, then '
-                              'run again' % (exc.msg, ', '.join('%s (%s)' % (c['Name'].lstrip('/'), c['Id'][:12])
-                                                                 for c in lost),
-                                             ' '.join(c['Name'].lstrip('/') for c in lost)))
+                              'run again' % (exc.msg, ', '.join('%s (%s)' % (n, c['Id'][:12]) for n, c in zip(names, lost)),
+                                             ' '.join(names)))
 
     def remove(self, container_id, what, volumes=False):
         """Remove a container, stopping it first if need be. Podman removing a container whose storage is gone
