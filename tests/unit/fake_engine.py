@@ -326,10 +326,10 @@ class FakeAPI:
         self._storage(found['Id'])
         return copy.deepcopy(found)
 
-    def _storage(self, cid, why='reading information about layer'):
+    def _storage(self, cid):
         """Podman's answer about a container whose storage layer it deleted (FakeEngine.lose_storage)."""
         if cid in self.engine.lost:
-            raise APIError('%s "%s": layer not known' % (why, sha('layer ' + cid)))
+            raise APIError('reading information about layer "%s": layer not known' % sha('layer ' + cid))
 
     # -- Podman's own API, as far as Engine._podman reads it --
     def _url(self, path, *args):
