@@ -109,8 +109,9 @@ def dependencies(inspect, index):
         alias = link.partition(':')[2]
         add('link', _link_target(link), alias=alias.rsplit('/', 1)[-1] or None)
     for key, kind in (('NetworkMode', 'netns'), ('PidMode', 'pid'), ('IpcMode', 'ipc')):
-        if joined(host.get(key)):
-            add(kind, joined(host.get(key)))
+        ref = joined(host.get(key))
+        if ref:
+            add(kind, ref)
     for item in host.get('VolumesFrom') or []:
         add('volumes_from', item.split(':', 1)[0])
     for ref in (labels.get(DEPENDS_LABEL) or '').split(','):

@@ -276,7 +276,8 @@ class Engine:
             return []
         lost = []
         for entry in self.call('list containers', self._podman, '/libpod/containers/json', all='true'):
-            if self._podman('/libpod/containers/{0}/json', entry['Id'], status=True) == 500:
+            if self.call('inspect container %s' % entry['Id'], self._podman, '/libpod/containers/{0}/json',
+                         entry['Id'], status=True) == 500:
                 lost.append({'Id': entry['Id'], 'Name': '/' + ((entry.get('Names') or [''])[0]),
                              'State': {'Status': 'dead', 'Dead': True, 'Running': False, 'Paused': False},
                              'Config': {'Image': entry.get('Image')}, 'StorageLost': True})

@@ -167,10 +167,11 @@ def test_podman_killed_while_it_removed_the_old_container(lab, uid):
     A run that only lists names it and the way out, and changes nothing; the next patch run finishes the
     removal and the swap."""
     if lab.kinds.get(HOST) != 'podman':
-        pytest.skip('Docker leaves such a container dead, which test_swap_recovery covers')
+        pytest.skip('Docker leaves such a container dead: test__swap.py::'
+                    'test_engine_killed_while_it_removed_the_old_container_keeps_the_new_one')
     api = lab.pull(HOST, 'v1', 'v2')
     name = 'ekr-%s' % uid
-    args = {'containers': [{'name': name, 'image': lab.image('v2')}], 'stop_timeout': 3, 'verify_timeout': 30}
+    args = patch_args(lab, [name])
     try:
         old_id = app_container(lab, api, name)
         guard = Guard(lab, HOST, [name], uid)
